@@ -1,0 +1,518 @@
+//! The `lictor` binary: offline directory commands on a data directory.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lictor_directory::{
+    CheckRequest, LookupObjectsRequest, LookupSubjectsRequest, Page,
+};
+use lictor_model::{ObjectRecord, RelationRecord, SubjectRef};
+use lictor_store::Store;
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Lictor: an authorization service with a Topaz-compatible directory.
+#[derive(Parser)]
+#[command(name = "lictor", version, about)]
+struct Cli {
+    /// Data directory of the embedded store.
+    #[arg(long, global = true, default_value = "lictor-data", env = "LICTOR_DATA_DIR")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manifest (model) commands.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Import objects and relations from JSON Lines or Topaz JSON (`-` for stdin), all or nothing.
+    Import {
+        /// The file to import.
+        file: PathBuf,
+    },
+    /// Export every object and relation as JSON Lines.
+    Export {
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Does SUBJECT have PERMISSION on OBJECT? Prints allowed (exit 0) or denied (exit 1).
+    Check {
+        /// `type:id` or `type:id#relation`.
+        subject: String,
+        /// Relation or permission.
+        permission: String,
+        /// `type:id`.
+        object: String,
+        /// Print the trace that proved or refuted the answer.
+        #[arg(long)]
+        explain: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every object of OBJECT_TYPE on which SUBJECT has PERMISSION.
+    LookupObjects {
+        /// `type:id` or `type:id#relation`.
+        subject: String,
+        /// Relation or permission.
+        permission: String,
+        /// Type of the objects.
+        object_type: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Every subject of SUBJECT_TYPE (or `type#relation`) that has PERMISSION on OBJECT.
+    LookupSubjects {
+        /// `type:id`.
+        object: String,
+        /// Relation or permission.
+        permission: String,
+        /// Type of the subjects, or `type#relation` for subject sets.
+        subject_type: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Object commands.
+    #[command(subcommand)]
+    Object(ObjectCommand),
+    /// Relation commands.
+    #[command(subcommand)]
+    Relation(RelationCommand),
+    /// Load the demo (citadel users, todo model) into the data directory and show a few checks.
+    Demo,
+}
+
+#[derive(Args)]
+struct PageArgs {
+    /// At most this many results (0: all).
+    #[arg(long, default_value_t = 0)]
+    page_size: usize,
+    /// Start after this id (the last id of the previous page).
+    #[arg(long)]
+    after: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Replace the manifest; refused if stored data would no longer fit it.
+    Set {
+        /// The manifest YAML file.
+        file: PathBuf,
+    },
+    /// Print the manifest.
+    Get,
+}
+
+#[derive(Subcommand)]
+enum ObjectCommand {
+    /// Create or replace an object.
+    Set {
+        /// `type:id`.
+        object: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// Properties as a JSON object.
+        #[arg(long, default_value = "{}")]
+        properties: String,
+        /// Only if the stored etag is this one.
+        #[arg(long)]
+        etag: Option<String>,
+    },
+    /// Print an object as JSON.
+    Get {
+        /// `type:id`.
+        object: String,
+    },
+    /// Delete an object.
+    Delete {
+        /// `type:id`.
+        object: String,
+        /// Also delete every relation in which it is the object or the subject.
+        #[arg(long)]
+        with_relations: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RelationCommand {
+    /// Add a relation: OBJECT RELATION SUBJECT.
+    Set {
+        /// `type:id`.
+        object: String,
+        /// Relation name.
+        relation: String,
+        /// `type:id` or `type:id#relation`.
+        subject: String,
+    },
+    /// Remove a relation: OBJECT RELATION SUBJECT.
+    Delete {
+        /// `type:id`.
+        object: String,
+        /// Relation name.
+        relation: String,
+        /// `type:id` or `type:id#relation`.
+        subject: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let store = Store::open(&cli.data_dir)
+        .with_context(|| format!("opening data directory {}", cli.data_dir.display()))?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match cli.command {
+        Command::Model(ModelCommand::Set { file }) => {
+            let source = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let revision = store.set_manifest(&file.display().to_string(), &source)?;
+            writeln!(out, "manifest set (revision {revision})")?;
+        }
+        Command::Model(ModelCommand::Get) => match store.manifest_source() {
+            Some(source) => write!(out, "{source}")?,
+            None => bail!("no manifest has been set"),
+        },
+        Command::Import { file } => import(&store, &file, &mut out)?,
+        Command::Export { output } => match output {
+            Some(path) => {
+                let file = std::fs::File::create(&path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                let mut writer = BufWriter::new(file);
+                store.export(&mut writer)?;
+                writer.flush()?;
+                writer.into_inner()?.sync_all()?;
+            }
+            None => store.export(&mut out)?,
+        },
+        Command::Check {
+            subject,
+            permission,
+            object,
+            explain,
+            json,
+        } => return check(&store, &subject, &permission, &object, explain, json, &mut out),
+        Command::LookupObjects {
+            subject,
+            permission,
+            object_type,
+            page,
+        } => {
+            let subject = parse_ref(&subject, "subject")?;
+            let request = LookupObjectsRequest {
+                subject_type: &subject.object_type,
+                subject_id: &subject.object_id,
+                subject_relation: &subject.relation,
+                permission: &permission,
+                object_type: &object_type,
+            };
+            let found = store.snapshot().lookup_objects(&request, page.page())?;
+            for id in &found.ids {
+                writeln!(out, "{object_type}:{id}")?;
+            }
+            if let Some(next) = found.next {
+                eprintln!("more results: pass --after {next}");
+            }
+        }
+        Command::LookupSubjects {
+            object,
+            permission,
+            subject_type,
+            page,
+        } => {
+            let object = parse_ref(&object, "object")?;
+            let (subject_type, subject_relation) = match subject_type.split_once('#') {
+                Some((ty, rel)) => (ty.to_string(), rel.to_string()),
+                None => (subject_type, String::new()),
+            };
+            let request = LookupSubjectsRequest {
+                object_type: &object.object_type,
+                object_id: &object.object_id,
+                permission: &permission,
+                subject_type: &subject_type,
+                subject_relation: &subject_relation,
+            };
+            let found = store.snapshot().lookup_subjects(&request, page.page())?;
+            let suffix = if subject_relation.is_empty() {
+                String::new()
+            } else {
+                format!("#{subject_relation}")
+            };
+            for id in &found.page.ids {
+                writeln!(out, "{subject_type}:{id}{suffix}")?;
+            }
+            if !found.excluded.is_empty() {
+                writeln!(out, "except: {}", found.excluded.join(", "))?;
+            }
+            if let Some(next) = found.page.next {
+                eprintln!("more results: pass --after {next}");
+            }
+        }
+        Command::Object(command) => object_command(&store, command, &mut out)?,
+        Command::Relation(command) => relation_command(&store, command, &mut out)?,
+        Command::Demo => demo(&store, &mut out)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+impl PageArgs {
+    fn page(&self) -> Page<'_> {
+        Page {
+            size: self.page_size,
+            after: self.after.as_deref(),
+        }
+    }
+}
+
+fn parse_ref(text: &str, what: &str) -> Result<SubjectRef> {
+    SubjectRef::parse(text).map_err(|message| anyhow::anyhow!("{what}: {message}"))
+}
+
+fn parse_object(text: &str) -> Result<SubjectRef> {
+    let object = parse_ref(text, "object")?;
+    if !object.relation.is_empty() {
+        bail!("object `{text}` must be type:id, without #relation");
+    }
+    Ok(object)
+}
+
+fn check(
+    store: &Store,
+    subject: &str,
+    permission: &str,
+    object: &str,
+    explain: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let subject = parse_ref(subject, "subject")?;
+    let object = parse_object(object)?;
+    let request = CheckRequest {
+        object_type: &object.object_type,
+        object_id: &object.object_id,
+        relation: permission,
+        subject_type: &subject.object_type,
+        subject_id: &subject.object_id,
+        subject_relation: &subject.relation,
+    };
+    let snapshot = store.snapshot();
+    let allowed = if explain {
+        let explanation = snapshot.explain(&request)?;
+        if json {
+            serde_json::to_writer_pretty(&mut *out, &explanation)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{}", verdict(explanation.allowed))?;
+            match &explanation.trace {
+                Some(trace) => write!(out, "{trace}")?,
+                None => writeln!(out, "object {object} is not in the directory")?,
+            }
+        }
+        explanation.allowed
+    } else {
+        let allowed = snapshot.check(&request)?;
+        if json {
+            writeln!(out, "{}", serde_json::json!({ "allowed": allowed }))?;
+        } else {
+            writeln!(out, "{}", verdict(allowed))?;
+        }
+        allowed
+    };
+    out.flush()?;
+    Ok(if allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn verdict(allowed: bool) -> &'static str {
+    if allowed {
+        "allowed"
+    } else {
+        "denied"
+    }
+}
+
+fn import(store: &Store, file: &Path, out: &mut impl Write) -> Result<()> {
+    let reader: Box<dyn BufRead> = if file == Path::new("-") {
+        Box::new(BufReader::new(std::io::stdin().lock()))
+    } else {
+        let handle = std::fs::File::open(file)
+            .with_context(|| format!("opening {}", file.display()))?;
+        Box::new(BufReader::with_capacity(1 << 20, handle))
+    };
+    let progress = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if !std::io::stderr().is_terminal() {
+        progress.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {human_pos} records imported ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let summary = store
+        .import(reader, |count| {
+            if count % 4096 == 0 {
+                progress.set_position(count);
+            }
+        })
+        .with_context(|| format!("importing {} (nothing was imported)", file.display()))?;
+    progress.finish_and_clear();
+    writeln!(
+        out,
+        "imported {} objects and {} relations (revision {})",
+        summary.objects, summary.relations, summary.revision
+    )?;
+    Ok(())
+}
+
+fn object_command(store: &Store, command: ObjectCommand, out: &mut impl Write) -> Result<()> {
+    match command {
+        ObjectCommand::Set {
+            object,
+            display_name,
+            properties,
+            etag,
+        } => {
+            let object = parse_object(&object)?;
+            let properties: serde_json::Value = serde_json::from_str(&properties)
+                .context("--properties is not valid JSON")?;
+            let record = ObjectRecord {
+                object_type: object.object_type,
+                id: object.object_id,
+                display_name,
+                properties,
+                etag: etag.unwrap_or_default(),
+            };
+            let (stored, revision) = store.set_object(&record)?;
+            writeln!(out, "etag {} (revision {revision})", stored.etag)?;
+        }
+        ObjectCommand::Get { object } => {
+            let object = parse_object(&object)?;
+            let Some(record) = store
+                .snapshot()
+                .get_object(&object.object_type, &object.object_id)
+            else {
+                bail!("object {object} not found");
+            };
+            serde_json::to_writer_pretty(&mut *out, &record)?;
+            writeln!(out)?;
+        }
+        ObjectCommand::Delete {
+            object,
+            with_relations,
+        } => {
+            let object = parse_object(&object)?;
+            let (deleted, revision) =
+                store.delete_object(&object.object_type, &object.object_id, with_relations)?;
+            if !deleted {
+                bail!("object {object} not found");
+            }
+            writeln!(out, "deleted (revision {revision})")?;
+        }
+    }
+    Ok(())
+}
+
+fn relation_record(object: &str, relation: &str, subject: &str) -> Result<RelationRecord> {
+    let object = parse_object(object)?;
+    let subject = parse_ref(subject, "subject")?;
+    Ok(RelationRecord {
+        object_type: object.object_type,
+        object_id: object.object_id,
+        relation: relation.to_string(),
+        subject_type: subject.object_type,
+        subject_id: subject.object_id,
+        subject_relation: subject.relation,
+    })
+}
+
+fn relation_command(store: &Store, command: RelationCommand, out: &mut impl Write) -> Result<()> {
+    match command {
+        RelationCommand::Set {
+            object,
+            relation,
+            subject,
+        } => {
+            let record = relation_record(&object, &relation, &subject)?;
+            let revision = store.set_relation(&record, None)?;
+            writeln!(out, "ok (revision {revision})")?;
+        }
+        RelationCommand::Delete {
+            object,
+            relation,
+            subject,
+        } => {
+            let record = relation_record(&object, &relation, &subject)?;
+            let (deleted, revision) = store.delete_relation(&record)?;
+            if !deleted {
+                bail!("relation {record} not found");
+            }
+            writeln!(out, "deleted (revision {revision})")?;
+        }
+    }
+    Ok(())
+}
+
+/// The demo data set, compiled into the binary so `lictor demo` works from any directory.
+const DEMO_MANIFEST: &str = include_str!("../../../examples/demo/manifest.yaml");
+const DEMO_FILES: [(&str, &str); 4] = [
+    ("citadel_objects.json", include_str!("../../../examples/demo/citadel_objects.json")),
+    ("citadel_relations.json", include_str!("../../../examples/demo/citadel_relations.json")),
+    ("todo_objects.json", include_str!("../../../examples/demo/todo_objects.json")),
+    ("todo_relations.json", include_str!("../../../examples/demo/todo_relations.json")),
+];
+
+fn demo(store: &Store, out: &mut impl Write) -> Result<()> {
+    store.set_manifest("examples/demo/manifest.yaml", DEMO_MANIFEST)?;
+    for (name, content) in DEMO_FILES {
+        let summary = store
+            .import(content.as_bytes(), |_| {})
+            .with_context(|| format!("importing demo file {name}"))?;
+        writeln!(
+            out,
+            "{name}: {} objects, {} relations",
+            summary.objects, summary.relations
+        )?;
+    }
+    let snapshot = store.snapshot();
+    writeln!(
+        out,
+        "demo loaded into {} objects and {} relations (revision {})",
+        snapshot.object_count(),
+        snapshot.relation_count(),
+        snapshot.revision()
+    )?;
+    for (subject, permission, object) in [
+        ("user:rick@the-citadel.com", "member", "group:admin"),
+        ("user:morty@the-citadel.com", "can_create_resource", "resource-creator:resource-creators"),
+        ("user:jerry@the-smiths.com", "can_create_resource", "resource-creator:resource-creators"),
+    ] {
+        let subject = parse_ref(subject, "subject")?;
+        let object = parse_object(object)?;
+        let allowed = snapshot.check(&CheckRequest {
+            object_type: &object.object_type,
+            object_id: &object.object_id,
+            relation: permission,
+            subject_type: &subject.object_type,
+            subject_id: &subject.object_id,
+            subject_relation: "",
+        })?;
+        writeln!(out, "check {subject} {permission} {object}: {}", verdict(allowed))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,373 @@
+//! The check engine: does a subject hold a relation or permission on an object?
+//!
+//! Semantics: a node `(object, relation)` already being evaluated higher up the same path counts as
+//! "not granted" there (cycles in the data terminate). Results are memoised per request, but only
+//! when they did not depend on such an in-progress ancestor, so memoisation never changes an answer.
+
+use crate::explain::{Recorder, Step};
+use crate::index::{Node, ObjectId, RelationIndex, Subject};
+use crate::schema::{Definition, Expr, NameId, Schema, TypeId, NO_NAME};
+use crate::DirectoryError;
+use rustc_hash::FxHashMap;
+
+/// The subject of a check, resolved to ids.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResolvedSubject {
+    /// The subject object, if the directory has ever seen it.
+    pub object: Option<ObjectId>,
+    /// The subject relation for a subject set, else [`NO_NAME`].
+    pub relation: NameId,
+    /// The wildcard object `type:*` of the subject's type, if any tuple uses it.
+    pub wildcard: Option<ObjectId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Memo {
+    InProgress(u32),
+    Done { allowed: bool, cut_seen: bool },
+}
+
+/// Stands for an object the directory has never seen, when a check asks whether a subject set of that
+/// object holds one of the object's own relations or permissions.
+pub(crate) const UNSEEN_OBJECT: ObjectId = ObjectId::MAX;
+
+/// Per-request scratch space, reused across checks on one thread.
+pub(crate) type MemoTable = FxHashMap<Node, Memo>;
+
+/// No in-progress ancestor was relied upon.
+const UNTAINTED: u32 = u32::MAX;
+
+/// An answer and what it relied on, which decides whether it may be memoised.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    allowed: bool,
+    /// The shallowest in-progress ancestor this result relied on.
+    taint: u32,
+    /// A cycle was cut somewhere below.
+    cut_seen: bool,
+    /// A cycle was cut below the subtracted side of an exclusion: the answer depends on where the walk
+    /// entered the cycle, so it is never memoised.
+    negated_cut: bool,
+}
+
+impl Outcome {
+    const DENIED: Outcome = Outcome {
+        allowed: false,
+        taint: UNTAINTED,
+        cut_seen: false,
+        negated_cut: false,
+    };
+    const ALLOWED: Outcome = Outcome {
+        allowed: true,
+        ..Outcome::DENIED
+    };
+
+    /// This answer, having also relied on what `other` relied on.
+    fn relying_on(self, other: Outcome) -> Outcome {
+        Outcome {
+            allowed: self.allowed,
+            taint: self.taint.min(other.taint),
+            cut_seen: self.cut_seen || other.cut_seen,
+            negated_cut: self.negated_cut || other.negated_cut,
+        }
+    }
+
+    fn with_allowed(self, allowed: bool) -> Outcome {
+        Outcome { allowed, ..self }
+    }
+}
+
+/// One evaluation of one check.
+pub(crate) struct Evaluator<'a, R: Recorder> {
+    pub schema: &'a Schema,
+    pub index: &'a RelationIndex,
+    pub subject: ResolvedSubject,
+    pub memo: &'a mut MemoTable,
+    pub depth_limit: u32,
+    pub recorder: R,
+    /// The type of [`UNSEEN_OBJECT`] in this evaluation.
+    pub unseen_type: TypeId,
+}
+
+impl<R: Recorder> Evaluator<'_, R> {
+    /// Evaluates `(object, relation)` for the subject.
+    pub fn run(&mut self, node: Node) -> Result<bool, DirectoryError> {
+        self.memo.clear();
+        self.run_keep_memo(node)
+    }
+
+    /// Evaluates with the memo of earlier runs for the same subject still in place.
+    pub fn run_keep_memo(&mut self, node: Node) -> Result<bool, DirectoryError> {
+        Ok(self.eval(node, 0)?.allowed)
+    }
+
+    fn eval(&mut self, node: Node, depth: u32) -> Result<Outcome, DirectoryError> {
+        if depth > self.depth_limit {
+            return Err(DirectoryError::DepthExceeded {
+                limit: self.depth_limit,
+                at: self.describe(node),
+            });
+        }
+        if self.subject.relation != NO_NAME
+            && self.subject.object == Some(node.object)
+            && self.subject.relation == node.relation
+        {
+            let (index, schema) = (self.index, self.schema);
+            self.recorder.leaf(true, || Step::SubjectSet {
+                subject: describe(index, schema, node),
+            });
+            return Ok(Outcome::ALLOWED);
+        }
+        match self.memo.get(&node) {
+            Some(Memo::Done { allowed, cut_seen }) => {
+                return Ok(Outcome {
+                    allowed: *allowed,
+                    cut_seen: *cut_seen,
+                    ..Outcome::DENIED
+                })
+            }
+            Some(Memo::InProgress(at)) => {
+                let at = *at;
+                let (index, schema) = (self.index, self.schema);
+                self.recorder.leaf(false, || Step::Cycle {
+                    node: describe(index, schema, node),
+                });
+                return Ok(Outcome {
+                    taint: at,
+                    cut_seen: true,
+                    ..Outcome::DENIED
+                });
+            }
+            None => {}
+        }
+        self.memo.insert(node, Memo::InProgress(depth));
+        let schema = self.schema;
+        let object_type = if node.object == UNSEEN_OBJECT {
+            self.unseen_type
+        } else {
+            self.index.object_type(node.object).unwrap_or(TypeId::MAX)
+        };
+        let outcome = match schema.definition(object_type, node.relation) {
+            None => Outcome::DENIED,
+            Some(Definition::Relation(_)) => {
+                let index = self.index;
+                self.recorder.enter(|| Step::Relation {
+                    node: describe(index, schema, node),
+                });
+                let outcome = self.eval_relation(node, depth);
+                self.recorder.leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                outcome?
+            }
+            Some(Definition::Permission(expr)) => {
+                let index = self.index;
+                self.recorder.enter(|| Step::Permission {
+                    node: describe(index, schema, node),
+                });
+                let outcome = self.eval_expr(node, expr, depth);
+                self.recorder.leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                outcome?
+            }
+        };
+        if outcome.taint >= depth && !outcome.negated_cut {
+            // Only this node itself (or nothing) was in progress: the answer holds in any context.
+            if R::ENABLED {
+                self.memo.remove(&node);
+            } else {
+                self.memo.insert(
+                    node,
+                    Memo::Done {
+                        allowed: outcome.allowed,
+                        cut_seen: outcome.cut_seen,
+                    },
+                );
+            }
+            Ok(Outcome {
+                taint: UNTAINTED,
+                ..outcome
+            })
+        } else {
+            self.memo.remove(&node);
+            Ok(outcome)
+        }
+    }
+
+    fn eval_relation(&mut self, node: Node, depth: u32) -> Result<Outcome, DirectoryError> {
+        let index = self.index;
+        let list = index.subjects(node.object, node.relation);
+        let subject = self.subject;
+        if let Some(object) = subject.object {
+            let wanted = Subject {
+                relation: subject.relation,
+                object,
+            };
+            if list.binary_search(&wanted).is_ok() {
+                let schema = self.schema;
+                self.recorder.leaf(true, || Step::Tuple {
+                    subject: describe(index, schema, Node {
+                        object,
+                        relation: subject.relation,
+                    }),
+                });
+                return Ok(Outcome::ALLOWED);
+            }
+        }
+        let direct = RelationIndex::direct_part(list);
+        if subject.relation == NO_NAME {
+            if let Some(wildcard) = subject.wildcard {
+                let wanted = Subject {
+                    relation: NO_NAME,
+                    object: wildcard,
+                };
+                if direct.binary_search(&wanted).is_ok() {
+                    let schema = self.schema;
+                    self.recorder.leaf(true, || Step::Wildcard {
+                        subject: describe(index, schema, Node {
+                            object: wildcard,
+                            relation: NO_NAME,
+                        }),
+                    });
+                    return Ok(Outcome::ALLOWED);
+                }
+            }
+        }
+        let mut result = Outcome::DENIED;
+        for set in list.get(direct.len()..).unwrap_or(&[]) {
+            let outcome = self.eval(
+                Node {
+                    object: set.object,
+                    relation: set.relation,
+                },
+                depth + 1,
+            )?;
+            result = outcome.relying_on(result);
+            if outcome.allowed {
+                return Ok(result);
+            }
+        }
+        Ok(result)
+    }
+
+    fn eval_expr(&mut self, node: Node, expr: &Expr, depth: u32) -> Result<Outcome, DirectoryError> {
+        match expr {
+            Expr::Ref(name) => self.eval(
+                Node {
+                    object: node.object,
+                    relation: *name,
+                },
+                depth + 1,
+            ),
+            Expr::Arrow { via, target } => self.eval_arrow(node, *via, *target, depth),
+            Expr::Union(items) => {
+                self.recorder.enter(|| Step::Union);
+                let outcome = self.eval_all(node, items, depth, true);
+                self.recorder.leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                outcome
+            }
+            Expr::Intersection(items) => {
+                self.recorder.enter(|| Step::Intersection);
+                let outcome = self.eval_all(node, items, depth, false);
+                self.recorder.leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                outcome
+            }
+            Expr::Exclusion(include, exclude) => {
+                self.recorder.enter(|| Step::Exclusion);
+                let outcome = self.eval_exclusion(node, include, exclude, depth);
+                self.recorder.leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                outcome
+            }
+        }
+    }
+
+    /// Union (`any`) or intersection (not `any`): stops at the first child that decides.
+    fn eval_all(
+        &mut self,
+        node: Node,
+        items: &[Expr],
+        depth: u32,
+        any: bool,
+    ) -> Result<Outcome, DirectoryError> {
+        let mut result = Outcome::DENIED.with_allowed(!any);
+        for item in items {
+            let outcome = self.eval_expr(node, item, depth)?;
+            result = result.relying_on(outcome);
+            if outcome.allowed == any {
+                return Ok(result.with_allowed(any));
+            }
+        }
+        Ok(result)
+    }
+
+    fn eval_exclusion(
+        &mut self,
+        node: Node,
+        include: &Expr,
+        exclude: &Expr,
+        depth: u32,
+    ) -> Result<Outcome, DirectoryError> {
+        let included = self.eval_expr(node, include, depth)?;
+        if !included.allowed {
+            return Ok(included);
+        }
+        let excluded = self.eval_expr(node, exclude, depth)?;
+        let mut result = included
+            .relying_on(excluded)
+            .with_allowed(!excluded.allowed);
+        result.negated_cut |= excluded.cut_seen;
+        Ok(result)
+    }
+
+    fn eval_arrow(
+        &mut self,
+        node: Node,
+        via: NameId,
+        target: NameId,
+        depth: u32,
+    ) -> Result<Outcome, DirectoryError> {
+        let index = self.index;
+        let schema = self.schema;
+        self.recorder.enter(|| Step::Arrow {
+            via: schema.symbols().name(via).to_string(),
+            target: schema.symbols().name(target).to_string(),
+        });
+        let mut result = Ok(Outcome::DENIED);
+        for hop in RelationIndex::direct_part(index.subjects(node.object, via)) {
+            if index.object_key(hop.object).is_some_and(|(_, id)| id == "*") {
+                continue;
+            }
+            let outcome = self.eval(
+                Node {
+                    object: hop.object,
+                    relation: target,
+                },
+                depth + 1,
+            );
+            result = match (result, outcome) {
+                (Ok(so_far), Ok(outcome)) => Ok(outcome.relying_on(so_far)),
+                (_, Err(error)) | (Err(error), _) => Err(error),
+            };
+            if result.as_ref().map_or(true, |o| o.allowed) {
+                break;
+            }
+        }
+        self.recorder.leave(result.as_ref().is_ok_and(|o| o.allowed));
+        result
+    }
+
+    fn describe(&self, node: Node) -> String {
+        describe(self.index, self.schema, node)
+    }
+}
+
+/// `type:id#relation` (or `type:id` for a plain object) of a node, for traces and errors.
+pub(crate) fn describe(index: &RelationIndex, schema: &Schema, node: Node) -> String {
+    let (object_type, id) = index
+        .object_key(node.object)
+        .map_or(("?".to_string(), "?"), |(ty, id)| {
+            (schema.symbols().type_name(ty).to_string(), id)
+        });
+    if node.relation == NO_NAME {
+        format!("{object_type}:{id}")
+    } else {
+        format!("{object_type}:{id}#{}", schema.symbols().name(node.relation))
+    }
+}

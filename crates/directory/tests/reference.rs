@@ -1,0 +1,414 @@
+//! Property test: the optimised check and lookups agree with a deliberately simple reference evaluator
+//! on random manifests and random data (cycles, wildcards, subject sets, `&` and `-` included).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use lictor_directory::{Directory, LookupObjectsRequest, LookupSubjectsRequest, Page};
+use lictor_model::{Manifest, PermissionExpr, RelationRecord};
+use proptest::prelude::*;
+
+const TYPES: usize = 3;
+const RELATIONS: usize = 3;
+const PERMISSIONS: usize = 2;
+const IDS: usize = 4;
+
+fn type_name(t: usize) -> String {
+    format!("t{t}")
+}
+
+fn name_on(i: usize) -> String {
+    if i < RELATIONS {
+        format!("r{i}")
+    } else {
+        format!("p{}", i - RELATIONS)
+    }
+}
+
+/// The choices that drive one random case; shrinking them keeps the model valid.
+#[derive(Debug, Clone)]
+struct Case {
+    subjects: Vec<Vec<u8>>,
+    permissions: Vec<Vec<u8>>,
+    tuples: Vec<(u8, u8, u8, u8, u8)>,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 1..4), TYPES * RELATIONS),
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 1..12), TYPES * PERMISSIONS),
+        prop::collection::vec(any::<(u8, u8, u8, u8, u8)>(), 0..40),
+    )
+        .prop_map(|(subjects, permissions, tuples)| Case {
+            subjects,
+            permissions,
+            tuples,
+        })
+}
+
+/// An admitted subject: (kind 0 direct / 1 set / 2 wildcard, type, relation index for sets).
+fn decode_subject(code: u8) -> (u8, usize, usize) {
+    let code = code as usize;
+    ((code % 3) as u8, (code / 3) % TYPES, (code / 9) % (RELATIONS + PERMISSIONS))
+}
+
+fn subjects_of(case: &Case, t: usize, r: usize) -> Vec<(u8, usize, usize)> {
+    let mut out: Vec<(u8, usize, usize)> = Vec::new();
+    for code in &case.subjects[t * RELATIONS + r] {
+        let mut s = decode_subject(*code);
+        if s.0 != 1 {
+            s.2 = 0;
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+struct ExprBuilder<'a> {
+    case: &'a Case,
+    t: usize,
+    p: usize,
+    choices: std::slice::Iter<'a, u8>,
+}
+
+impl ExprBuilder<'_> {
+    fn next(&mut self) -> usize {
+        self.choices.next().copied().unwrap_or(0) as usize
+    }
+
+    fn leaf(&mut self) -> String {
+        let choice = self.next();
+        // Plain references go to relations or to earlier permissions only: a cycle of plain references
+        // is a manifest error.
+        let names = RELATIONS + self.p;
+        if choice % 2 == 0 || names == 0 {
+            return name_on(self.next() % names.max(1));
+        }
+        let via = self.next() % RELATIONS;
+        let targets: Vec<usize> = subjects_of(self.case, self.t, via)
+            .iter()
+            .filter(|s| s.0 == 0)
+            .map(|s| s.1)
+            .collect();
+        match targets.first() {
+            Some(_) => format!("r{via}->{}", name_on(self.next() % (RELATIONS + PERMISSIONS))),
+            None => format!("r{via}"),
+        }
+    }
+
+    fn expr(&mut self, depth: usize) -> String {
+        let choice = self.next();
+        if depth >= 2 || choice % 4 == 0 {
+            return self.leaf();
+        }
+        let left = self.expr(depth + 1);
+        let right = self.expr(depth + 1);
+        let op = ["|", "&", "-"][choice % 3];
+        format!("({left} {op} {right})")
+    }
+}
+
+fn manifest_text(case: &Case) -> String {
+    let mut out = String::from("model:\n  version: 3\ntypes:\n");
+    for t in 0..TYPES {
+        out.push_str(&format!("  {}:\n    relations:\n", type_name(t)));
+        for r in 0..RELATIONS {
+            let subjects: Vec<String> = subjects_of(case, t, r)
+                .iter()
+                .map(|(kind, ty, rel)| match kind {
+                    0 => type_name(*ty),
+                    1 => format!("{}#{}", type_name(*ty), name_on(*rel)),
+                    _ => format!("{}:*", type_name(*ty)),
+                })
+                .collect();
+            out.push_str(&format!("      r{r}: {}\n", subjects.join(" | ")));
+        }
+        out.push_str("    permissions:\n");
+        for p in 0..PERMISSIONS {
+            let mut builder = ExprBuilder {
+                case,
+                t,
+                p,
+                choices: case.permissions[t * PERMISSIONS + p].iter(),
+            };
+            out.push_str(&format!("      p{p}: {}\n", builder.expr(0)));
+        }
+    }
+    out
+}
+
+fn tuples_of(case: &Case) -> Vec<RelationRecord> {
+    let mut out = Vec::new();
+    for (t, id, r, which, sid) in &case.tuples {
+        let t = *t as usize % TYPES;
+        let r = *r as usize % RELATIONS;
+        let admitted = subjects_of(case, t, r);
+        let (kind, st, srel) = admitted[*which as usize % admitted.len()];
+        out.push(RelationRecord {
+            object_type: type_name(t),
+            object_id: format!("o{}", *id as usize % IDS),
+            relation: format!("r{r}"),
+            subject_type: type_name(st),
+            subject_id: if kind == 2 {
+                "*".to_string()
+            } else {
+                format!("o{}", *sid as usize % IDS)
+            },
+            subject_relation: if kind == 1 { name_on(srel) } else { String::new() },
+        });
+    }
+    out
+}
+
+/// The reference: straight from the definitions, strings only, no memo, no indexes.
+struct Reference<'a> {
+    manifest: &'a Manifest,
+    tuples: &'a [RelationRecord],
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+struct Who {
+    object_type: String,
+    id: String,
+    relation: String,
+}
+
+impl Reference<'_> {
+    fn check(&self, subject: &Who, object_type: &str, id: &str, name: &str) -> bool {
+        self.eval(subject, object_type, id, name, &mut Vec::new())
+    }
+
+    fn eval(
+        &self,
+        subject: &Who,
+        object_type: &str,
+        id: &str,
+        name: &str,
+        path: &mut Vec<(String, String, String)>,
+    ) -> bool {
+        if !subject.relation.is_empty()
+            && subject.object_type == object_type
+            && subject.id == id
+            && subject.relation == name
+        {
+            return true;
+        }
+        let key = (object_type.to_string(), id.to_string(), name.to_string());
+        if path.contains(&key) {
+            return false;
+        }
+        let Some(ty) = self.manifest.type_def(object_type) else {
+            return false;
+        };
+        path.push(key);
+        let result = if ty.relation(name).is_some() {
+            self.tuples
+                .iter()
+                .filter(|t| t.object_type == object_type && t.object_id == id && t.relation == name)
+                .any(|t| {
+                    (t.subject_type == subject.object_type
+                        && t.subject_id == subject.id
+                        && t.subject_relation == subject.relation)
+                        || (subject.relation.is_empty()
+                            && t.subject_relation.is_empty()
+                            && t.subject_id == "*"
+                            && t.subject_type == subject.object_type)
+                        || (!t.subject_relation.is_empty()
+                            && self.eval(subject, &t.subject_type, &t.subject_id, &t.subject_relation, path))
+                })
+        } else if let Some(permission) = ty.permission(name) {
+            self.expr(subject, object_type, id, &permission.expr, path)
+        } else {
+            false
+        };
+        path.pop();
+        result
+    }
+
+    fn expr(
+        &self,
+        subject: &Who,
+        object_type: &str,
+        id: &str,
+        expr: &PermissionExpr,
+        path: &mut Vec<(String, String, String)>,
+    ) -> bool {
+        match expr {
+            PermissionExpr::Ref { name, .. } => self.eval(subject, object_type, id, name, path),
+            PermissionExpr::Arrow {
+                relation, target, ..
+            } => self
+                .tuples
+                .iter()
+                .filter(|t| {
+                    t.object_type == object_type
+                        && t.object_id == id
+                        && t.relation == *relation
+                        && t.subject_relation.is_empty()
+                        && t.subject_id != "*"
+                })
+                .any(|t| self.eval(subject, &t.subject_type, &t.subject_id, target, path)),
+            PermissionExpr::Union(items) => {
+                items.iter().any(|e| self.expr(subject, object_type, id, e, path))
+            }
+            PermissionExpr::Intersection(items) => {
+                items.iter().all(|e| self.expr(subject, object_type, id, e, path))
+            }
+            PermissionExpr::Exclusion(include, exclude) => {
+                self.expr(subject, object_type, id, include, path)
+                    && !self.expr(subject, object_type, id, exclude, path)
+            }
+        }
+    }
+}
+
+fn subjects() -> Vec<Who> {
+    let mut out = Vec::new();
+    for t in 0..TYPES {
+        for id in 0..=IDS {
+            let id = if id == IDS { "*".to_string() } else { format!("o{id}") };
+            out.push(Who {
+                object_type: type_name(t),
+                id: id.clone(),
+                relation: String::new(),
+            });
+            if id != "*" {
+                out.push(Who {
+                    object_type: type_name(t),
+                    id,
+                    relation: "r0".to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn run_case(case: &Case) -> Result<(), TestCaseError> {
+    let text = manifest_text(case);
+    let manifest = lictor_model::parse_manifest(&text, "random.yaml")
+        .map_err(|e| TestCaseError::fail(format!("generated manifest invalid: {e}\n{text}")))?;
+    let tuples = tuples_of(case);
+    let mut directory: Directory = common::with_manifest(&text);
+    directory.set_depth_limit(10_000);
+    for tuple in &tuples {
+        directory.set_relation(tuple).unwrap();
+    }
+    let reference = Reference {
+        manifest: &manifest,
+        tuples: &tuples,
+    };
+    for t in 0..TYPES {
+        for n in 0..RELATIONS + PERMISSIONS {
+            let name = name_on(n);
+            for subject in subjects() {
+                let mut expected_objects = Vec::new();
+                for id in 0..IDS {
+                    let id = format!("o{id}");
+                    let expected = reference.check(&subject, &type_name(t), &id, &name);
+                    let got = directory
+                        .check(&lictor_directory::CheckRequest {
+                            object_type: &type_name(t),
+                            object_id: &id,
+                            relation: &name,
+                            subject_type: &subject.object_type,
+                            subject_id: &subject.id,
+                            subject_relation: &subject.relation,
+                        })
+                        .unwrap();
+                    prop_assert_eq!(
+                        got,
+                        expected,
+                        "check {:?} {} {}:{}\n{}\n{:#?}",
+                        subject,
+                        name,
+                        type_name(t),
+                        id,
+                        text,
+                        tuples
+                    );
+                    if expected {
+                        expected_objects.push(id);
+                    }
+                }
+                let found = directory
+                    .lookup_objects(
+                        &LookupObjectsRequest {
+                            subject_type: &subject.object_type,
+                            subject_id: &subject.id,
+                            subject_relation: &subject.relation,
+                            permission: &name,
+                            object_type: &type_name(t),
+                        },
+                        Page::default(),
+                    )
+                    .unwrap();
+                prop_assert_eq!(
+                    &found.ids,
+                    &expected_objects,
+                    "lookup_objects {:?} {} {}\n{}",
+                    subject,
+                    name,
+                    type_name(t),
+                    text
+                );
+            }
+            for id in 0..IDS {
+                let object_id = format!("o{id}");
+                for st in 0..TYPES {
+                    for srel in ["", "r0"] {
+                        let found = directory
+                            .lookup_subjects(
+                                &LookupSubjectsRequest {
+                                    object_type: &type_name(t),
+                                    object_id: &object_id,
+                                    permission: &name,
+                                    subject_type: &type_name(st),
+                                    subject_relation: srel,
+                                },
+                                Page::default(),
+                            )
+                            .unwrap();
+                        let star = found.page.ids.iter().any(|s| s == "*");
+                        for sid in 0..IDS {
+                            let sid = format!("o{sid}");
+                            let who = Who {
+                                object_type: type_name(st),
+                                id: sid.clone(),
+                                relation: srel.to_string(),
+                            };
+                            let expected = reference.check(&who, &type_name(t), &object_id, &name);
+                            let listed = found.page.ids.contains(&sid)
+                                || (star && !found.excluded.contains(&sid));
+                            prop_assert_eq!(
+                                listed,
+                                expected,
+                                "lookup_subjects {}:{} {} {}#{} for {}: {:?}\n{}",
+                                type_name(t),
+                                object_id,
+                                name,
+                                type_name(st),
+                                srel,
+                                sid,
+                                found,
+                                text
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fast_engine_matches_reference(case in case()) {
+        run_case(&case)?;
+    }
+}
