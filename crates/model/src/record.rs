@@ -46,14 +46,17 @@ pub struct RelationRecord {
 impl RelationRecord {
     /// The etag of a relation: relations carry no content besides their key, so the key's hash is the etag.
     pub fn etag(&self) -> String {
-        format!("{:016x}", fnv64(&[
-            &self.object_type,
-            &self.object_id,
-            &self.relation,
-            &self.subject_type,
-            &self.subject_id,
-            &self.subject_relation,
-        ]))
+        format!(
+            "{:016x}",
+            fnv64(&[
+                &self.object_type,
+                &self.object_id,
+                &self.relation,
+                &self.subject_type,
+                &self.subject_id,
+                &self.subject_relation,
+            ])
+        )
     }
 }
 
@@ -116,7 +119,9 @@ impl SubjectRef {
             None => (rest, ""),
         };
         if object_type.is_empty() || object_id.is_empty() {
-            return Err(format!("`{text}` has an empty type or id (expected type:id)"));
+            return Err(format!(
+                "`{text}` has an empty type or id (expected type:id)"
+            ));
         }
         if rest.contains('#') && relation.is_empty() {
             return Err(format!("`{text}` has an empty relation after `#`"));
