@@ -196,7 +196,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 writer.flush()?;
                 writer.into_inner()?.sync_all()?;
             }
-            None => store.export(&mut out)?,
+            None => {
+                store.export(&mut out)?;
+            }
         },
         Command::Check {
             subject,

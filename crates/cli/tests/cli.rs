@@ -267,26 +267,34 @@ fn objects_and_relations_can_be_written_one_by_one() {
 #[test]
 fn a_data_dir_in_use_is_reported() {
     let f = Fixture::new();
-    let mut holder = Command::new(env!("CARGO_BIN_EXE_lictor"))
-        .arg("--data-dir")
-        .arg(f.data_dir())
-        .args(["import", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The importer holds the store open while it waits for stdin.
+    let spawn_holder = || {
+        Command::new(env!("CARGO_BIN_EXE_lictor"))
+            .arg("--data-dir")
+            .arg(f.data_dir())
+            .args(["import", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // An importer reading stdin holds the store open until its input ends.
+    let mut holder = spawn_holder();
     let mut error = String::new();
     for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if holder.try_wait().unwrap().is_some() {
+            // It lost the race for the lock to an earlier probe; start it again.
+            holder = spawn_holder();
+            continue;
+        }
         let output = f.run(&["export"]);
         if output.status.code() == Some(2) {
             error = String::from_utf8(output.stderr).unwrap();
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     holder.kill().unwrap();
     holder.wait().unwrap();
-    assert!(error.contains("in use"), "{error}");
+    assert!(error.contains("is in use by another lictor process"), "{error}");
 }

@@ -82,7 +82,15 @@ fn acknowledged_writes_survive_sigkill_and_imports_are_atomic() {
     for round in 0..24 {
         let file = work.path().join(format!("batch{round}.jsonl"));
         write_batch(&file, round);
-        let delay = import_time.mul_f64(rng.gen_range(0.0..1.3));
+        // Opening grows with the data: time it now, so the kill can land anywhere in the import.
+        let started = Instant::now();
+        let status = lictor(&data)
+            .args(["check", "user:u1", "member", "group:batch9999"])
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "the store must open after every kill");
+        let open_time = started.elapsed();
+        let delay = (open_time + import_time).mul_f64(rng.gen_range(0.0..1.5));
         let mut command = lictor(&data);
         command.arg("import").arg(&file);
         let (acknowledged, out) = run_or_kill(command, delay);
@@ -92,7 +100,7 @@ fn acknowledged_writes_survive_sigkill_and_imports_are_atomic() {
         batches.insert(round, acknowledged);
 
         let user = format!("single{round}");
-        let delay = import_time.mul_f64(rng.gen_range(0.0..0.8));
+        let delay = open_time.mul_f64(rng.gen_range(0.0..1.6));
         let mut command = lictor(&data);
         command.args(["relation", "set", "group:singles", "member", &format!("user:{user}")]);
         let (acknowledged, out) = run_or_kill(command, delay);
@@ -135,6 +143,7 @@ fn acknowledged_writes_survive_sigkill_and_imports_are_atomic() {
         }
     }
     let acknowledged = batches.values().filter(|a| **a).count();
+    println!("{killed} imports killed before acknowledging, {acknowledged} acknowledged");
     assert!(killed > 0 && acknowledged > 0, "kills should land both before and after commits ({killed} killed, {acknowledged} acknowledged)");
 
     // The store still accepts writes and checks after all those kills.

@@ -1,0 +1,117 @@
+//! Errors of the store; each names the input, record or file at fault.
+
+use lictor_directory::DirectoryError;
+use lictor_model::ManifestError;
+
+/// Why a store operation failed. A failed write changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Reading or writing a file failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The embedded database failed.
+    #[error("database error: {0}")]
+    Database(#[from] redb::Error),
+    /// Another process holds the data directory.
+    #[error("data directory {0} is in use by another lictor process")]
+    InUse(String),
+    /// Ids may not contain NUL, which the key encoding reserves.
+    #[error("{field} `{value}` contains a NUL character")]
+    Nul {
+        /// The field.
+        field: &'static str,
+        /// The value, with NUL shown as \0.
+        value: String,
+    },
+    /// An import line is not a record.
+    #[error("line {line}: {message}")]
+    Parse {
+        /// 1-based line.
+        line: usize,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// The manifest does not parse or validate.
+    #[error("{0}")]
+    Manifest(#[from] ManifestError),
+    /// The new manifest would leave stored data invalid.
+    #[error("{}", strands_message(.file, *.total, .violations))]
+    ManifestStrandsData {
+        /// The manifest file.
+        file: String,
+        /// How many records would break.
+        total: usize,
+        /// The first of them, described.
+        violations: Vec<String>,
+    },
+    /// A write was refused by the manifest.
+    #[error("{record}: {source}")]
+    Rejected {
+        /// The record written.
+        record: String,
+        /// Why.
+        source: DirectoryError,
+    },
+    /// An imported record was refused by the manifest.
+    #[error("line {line}: {source}")]
+    ImportRejected {
+        /// 1-based line of the record.
+        line: usize,
+        /// Why.
+        source: DirectoryError,
+    },
+    /// A stored record no longer loads (the data directory was changed outside lictor).
+    #[error("stored {record} does not fit the stored manifest: {source}")]
+    Stored {
+        /// The record.
+        record: String,
+        /// Why.
+        source: DirectoryError,
+    },
+    /// Optimistic concurrency: the etag given is not the stored one.
+    #[error("etag mismatch for {record}: expected `{expected}`, stored `{actual}`")]
+    EtagMismatch {
+        /// The record.
+        record: String,
+        /// The etag the writer expected.
+        expected: String,
+        /// The stored etag.
+        actual: String,
+    },
+    /// A stored value could not be decoded.
+    #[error("corrupt stored value for {key}: {message}")]
+    Corrupt {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        StoreError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+fn strands_message(file: &str, total: usize, violations: &[String]) -> String {
+    let mut message = format!(
+        "manifest {file} refused: {total} stored record(s) would no longer fit it (change or delete them first):"
+    );
+    for violation in violations {
+        message.push_str("\n  ");
+        message.push_str(violation);
+    }
+    if total > violations.len() {
+        message.push_str(&format!("\n  … and {} more", total - violations.len()));
+    }
+    message
+}

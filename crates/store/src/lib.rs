@@ -1,0 +1,12 @@
+//! Durable storage for the Lictor directory: the embedded redb store, revisions, published snapshots,
+//! and import/export as JSON Lines (or Topaz's JSON files).
+
+mod error;
+mod jsonl;
+mod records;
+mod store;
+
+pub use error::StoreError;
+pub use jsonl::{read_import, write_object_line, write_relation_line, ImportItem, ImportRecord};
+pub use records::{RecordStore, RelationMeta, StoredObject, WriteBatch};
+pub use store::{ExportSummary, ImportSummary, Store};
