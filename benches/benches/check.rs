@@ -1,7 +1,12 @@
 //! Check and lookup micro-benchmarks on the 100k-relation data set (divan).
 //!
 //! `cargo bench -p lictor-benches --bench check`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use lictor_benches::{directory, relations, Scale};
 use lictor_directory::{CheckRequest, Directory, LookupObjectsRequest, Page};
@@ -13,7 +18,12 @@ fn main() {
     divan::main();
 }
 
-fn user_request<'a>(object_type: &'a str, object_id: &'a str, relation: &'a str, user: &'a str) -> CheckRequest<'a> {
+fn user_request<'a>(
+    object_type: &'a str,
+    object_id: &'a str,
+    relation: &'a str,
+    user: &'a str,
+) -> CheckRequest<'a> {
     CheckRequest {
         object_type,
         object_id,
@@ -27,13 +37,21 @@ fn user_request<'a>(object_type: &'a str, object_id: &'a str, relation: &'a str,
 #[divan::bench]
 fn nested_group_member(bencher: divan::Bencher) {
     let directory = &*DIRECTORY;
-    bencher.bench(|| directory.check(divan::black_box(&user_request("group", "g0", "member", "u10"))));
+    bencher.bench(|| {
+        directory.check(divan::black_box(&user_request(
+            "group", "g0", "member", "u10",
+        )))
+    });
 }
 
 #[divan::bench]
 fn document_can_read(bencher: divan::Bencher) {
     let directory = &*DIRECTORY;
-    bencher.bench(|| directory.check(divan::black_box(&user_request("document", "d100", "can_read", "u10"))));
+    bencher.bench(|| {
+        directory.check(divan::black_box(&user_request(
+            "document", "d100", "can_read", "u10",
+        )))
+    });
 }
 
 #[divan::bench]

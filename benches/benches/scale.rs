@@ -2,7 +2,12 @@
 //! per relation, check latency percentiles (direct, nested groups, arrow) and lookup latency.
 //!
 //! `cargo bench -p lictor-benches --bench scale` (add `-- --small` for a 100k-relation quick run).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use lictor_benches::{directory, jsonl_line, relations, Scale, MANIFEST};
 use lictor_directory::{CheckRequest, Directory, LookupObjectsRequest, Page};
@@ -26,7 +31,11 @@ fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     (at(0.50), at(0.99))
 }
 
-fn time_checks(directory: &Directory, requests: &[CheckRequest<'_>], rounds: usize) -> (Duration, Duration, usize) {
+fn time_checks(
+    directory: &Directory,
+    requests: &[CheckRequest<'_>],
+    rounds: usize,
+) -> (Duration, Duration, usize) {
     let mut samples = Vec::with_capacity(requests.len() * rounds);
     let mut allowed = 0;
     for _ in 0..rounds {
@@ -110,12 +119,16 @@ fn main() {
 
     // Pick requests that are answered through each kind of path.
     let snapshot = &dir;
-    let users: Vec<String> = (0..200).map(|u| format!("u{}", u * (scale.users / 200))).collect();
+    let users: Vec<String> = (0..200)
+        .map(|u| format!("u{}", u * (scale.users / 200)))
+        .collect();
     let direct: Vec<(String, String)> = (0..200)
         .filter_map(|i| {
             let doc = format!("d{}", i * (scale.documents / 200));
             let id = snapshot.object_id("document", &doc)?;
-            let subjects = snapshot.index().subjects(id, snapshot.schema().symbols().name_id("owner")?);
+            let subjects = snapshot
+                .index()
+                .subjects(id, snapshot.schema().symbols().name_id("owner")?);
             let owner = subjects.first()?;
             let (_, user) = snapshot.index().object_key(owner.object)?;
             Some((doc, user.to_string()))
@@ -126,13 +139,22 @@ fn main() {
         .map(|(doc, user)| req("document", doc, "owner", user))
         .collect();
     let (p50, p99, allowed) = time_checks(snapshot, &direct_requests, 500);
-    println!("check direct relation (document#owner): p50 {p50:?}  p99 {p99:?}  ({allowed} allowed)");
+    println!(
+        "check direct relation (document#owner): p50 {p50:?}  p99 {p99:?}  ({allowed} allowed)"
+    );
 
     // Nested groups: user -> leaf group -> middle group -> top group.
     let nested_requests: Vec<CheckRequest<'_>> = users
         .iter()
         .enumerate()
-        .map(|(i, user)| req("group", ["g0", "g1", "g2", "g3", "g4"][i % 5], "member", user))
+        .map(|(i, user)| {
+            req(
+                "group",
+                ["g0", "g1", "g2", "g3", "g4"][i % 5],
+                "member",
+                user,
+            )
+        })
         .collect();
     let (p50, p99, allowed) = time_checks(snapshot, &nested_requests, 500);
     println!(
@@ -146,8 +168,14 @@ fn main() {
             let doc = format!("d{}", i * (scale.documents / 200));
             let id = snapshot.object_id("document", &doc)?;
             let names = snapshot.schema().symbols();
-            let parent = snapshot.index().subjects(id, names.name_id("parent")?).first()?;
-            let owner = snapshot.index().subjects(parent.object, names.name_id("owner")?).first()?;
+            let parent = snapshot
+                .index()
+                .subjects(id, names.name_id("parent")?)
+                .first()?;
+            let owner = snapshot
+                .index()
+                .subjects(parent.object, names.name_id("owner")?)
+                .first()?;
             let (_, user) = snapshot.index().object_key(owner.object)?;
             Some((doc, user.to_string()))
         })
@@ -165,7 +193,11 @@ fn main() {
         .enumerate()
         .map(|(i, user)| (i, user))
         .flat_map(|(i, user)| {
-            direct.iter().skip(i % 7).step_by(20).map(move |(doc, _)| req("document", doc, "can_read", user))
+            direct
+                .iter()
+                .skip(i % 7)
+                .step_by(20)
+                .map(move |(doc, _)| req("document", doc, "can_read", user))
         })
         .collect();
     let (p50, p99, allowed) = time_checks(snapshot, &mixed_requests, 20);

@@ -93,10 +93,24 @@ pub fn relations(scale: Scale) -> Vec<RelationRecord> {
     for top in 0..scale.top_groups {
         for mid in 0..scale.fan_out {
             let mid_id = format!("g{top}.{mid}");
-            out.push(rel("group", format!("g{top}"), "member", "group", mid_id.clone(), "member"));
+            out.push(rel(
+                "group",
+                format!("g{top}"),
+                "member",
+                "group",
+                mid_id.clone(),
+                "member",
+            ));
             for leaf in 0..scale.fan_out {
                 let leaf_id = format!("g{top}.{mid}.{leaf}");
-                out.push(rel("group", mid_id.clone(), "member", "group", leaf_id.clone(), "member"));
+                out.push(rel(
+                    "group",
+                    mid_id.clone(),
+                    "member",
+                    "group",
+                    leaf_id.clone(),
+                    "member",
+                ));
                 leaves.push(leaf_id);
             }
         }
@@ -123,21 +137,70 @@ pub fn relations(scale: Scale) -> Vec<RelationRecord> {
     for folder in 0..scale.folders {
         if folder >= roots {
             let parent = rng.gen_range(0..folder);
-            out.push(rel("folder", format!("f{folder}"), "parent", "folder", format!("f{parent}"), ""));
+            out.push(rel(
+                "folder",
+                format!("f{folder}"),
+                "parent",
+                "folder",
+                format!("f{parent}"),
+                "",
+            ));
         }
-        out.push(rel("folder", format!("f{folder}"), "owner", "user", format!("u{}", rng.gen_range(0..scale.users)), ""));
-        out.push(rel("folder", format!("f{folder}"), "viewer", "group", group_id(&mut rng), "member"));
+        out.push(rel(
+            "folder",
+            format!("f{folder}"),
+            "owner",
+            "user",
+            format!("u{}", rng.gen_range(0..scale.users)),
+            "",
+        ));
+        out.push(rel(
+            "folder",
+            format!("f{folder}"),
+            "viewer",
+            "group",
+            group_id(&mut rng),
+            "member",
+        ));
     }
     for doc in 0..scale.documents {
-        out.push(rel("document", format!("d{doc}"), "parent", "folder", format!("f{}", rng.gen_range(0..scale.folders)), ""));
-        out.push(rel("document", format!("d{doc}"), "owner", "user", format!("u{}", rng.gen_range(0..scale.users)), ""));
+        out.push(rel(
+            "document",
+            format!("d{doc}"),
+            "parent",
+            "folder",
+            format!("f{}", rng.gen_range(0..scale.folders)),
+            "",
+        ));
+        out.push(rel(
+            "document",
+            format!("d{doc}"),
+            "owner",
+            "user",
+            format!("u{}", rng.gen_range(0..scale.users)),
+            "",
+        ));
     }
     let mut doc = 0;
     while out.len() < scale.relations {
         let viewer = if rng.gen_bool(0.8) {
-            rel("document", format!("d{doc}"), "viewer", "user", format!("u{}", rng.gen_range(0..scale.users)), "")
+            rel(
+                "document",
+                format!("d{doc}"),
+                "viewer",
+                "user",
+                format!("u{}", rng.gen_range(0..scale.users)),
+                "",
+            )
         } else {
-            rel("document", format!("d{doc}"), "viewer", "group", group_id(&mut rng), "member")
+            rel(
+                "document",
+                format!("d{doc}"),
+                "viewer",
+                "group",
+                group_id(&mut rng),
+                "member",
+            )
         };
         out.push(viewer);
         doc = (doc + 1) % scale.documents;

@@ -3,9 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lictor_directory::{
-    CheckRequest, LookupObjectsRequest, LookupSubjectsRequest, Page,
-};
+use lictor_directory::{CheckRequest, LookupObjectsRequest, LookupSubjectsRequest, Page};
 use lictor_model::{ObjectRecord, RelationRecord, SubjectRef};
 use lictor_store::Store;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
@@ -17,7 +15,12 @@ use std::process::ExitCode;
 #[command(name = "lictor", version, about)]
 struct Cli {
     /// Data directory of the embedded store.
-    #[arg(long, global = true, default_value = "lictor-data", env = "LICTOR_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "lictor-data",
+        env = "LICTOR_DATA_DIR"
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -206,7 +209,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             object,
             explain,
             json,
-        } => return check(&store, &subject, &permission, &object, explain, json, &mut out),
+        } => {
+            return check(
+                &store,
+                &subject,
+                &permission,
+                &object,
+                explain,
+                json,
+                &mut out,
+            )
+        }
         Command::LookupObjects {
             subject,
             permission,
@@ -354,8 +367,8 @@ fn import(store: &Store, file: &Path, out: &mut impl Write) -> Result<()> {
     let reader: Box<dyn BufRead> = if file == Path::new("-") {
         Box::new(BufReader::new(std::io::stdin().lock()))
     } else {
-        let handle = std::fs::File::open(file)
-            .with_context(|| format!("opening {}", file.display()))?;
+        let handle =
+            std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
         Box::new(BufReader::with_capacity(1 << 20, handle))
     };
     let progress = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -391,8 +404,8 @@ fn object_command(store: &Store, command: ObjectCommand, out: &mut impl Write) -
             etag,
         } => {
             let object = parse_object(&object)?;
-            let properties: serde_json::Value = serde_json::from_str(&properties)
-                .context("--properties is not valid JSON")?;
+            let properties: serde_json::Value =
+                serde_json::from_str(&properties).context("--properties is not valid JSON")?;
             let record = ObjectRecord {
                 object_type: object.object_type,
                 id: object.object_id,
@@ -473,10 +486,22 @@ fn relation_command(store: &Store, command: RelationCommand, out: &mut impl Writ
 /// The demo data set, compiled into the binary so `lictor demo` works from any directory.
 const DEMO_MANIFEST: &str = include_str!("../../../examples/demo/manifest.yaml");
 const DEMO_FILES: [(&str, &str); 4] = [
-    ("citadel_objects.json", include_str!("../../../examples/demo/citadel_objects.json")),
-    ("citadel_relations.json", include_str!("../../../examples/demo/citadel_relations.json")),
-    ("todo_objects.json", include_str!("../../../examples/demo/todo_objects.json")),
-    ("todo_relations.json", include_str!("../../../examples/demo/todo_relations.json")),
+    (
+        "citadel_objects.json",
+        include_str!("../../../examples/demo/citadel_objects.json"),
+    ),
+    (
+        "citadel_relations.json",
+        include_str!("../../../examples/demo/citadel_relations.json"),
+    ),
+    (
+        "todo_objects.json",
+        include_str!("../../../examples/demo/todo_objects.json"),
+    ),
+    (
+        "todo_relations.json",
+        include_str!("../../../examples/demo/todo_relations.json"),
+    ),
 ];
 
 fn demo(store: &Store, out: &mut impl Write) -> Result<()> {
@@ -501,8 +526,16 @@ fn demo(store: &Store, out: &mut impl Write) -> Result<()> {
     )?;
     for (subject, permission, object) in [
         ("user:rick@the-citadel.com", "member", "group:admin"),
-        ("user:morty@the-citadel.com", "can_create_resource", "resource-creator:resource-creators"),
-        ("user:jerry@the-smiths.com", "can_create_resource", "resource-creator:resource-creators"),
+        (
+            "user:morty@the-citadel.com",
+            "can_create_resource",
+            "resource-creator:resource-creators",
+        ),
+        (
+            "user:jerry@the-smiths.com",
+            "can_create_resource",
+            "resource-creator:resource-creators",
+        ),
     ] {
         let subject = parse_ref(subject, "subject")?;
         let object = parse_object(object)?;
@@ -514,7 +547,11 @@ fn demo(store: &Store, out: &mut impl Write) -> Result<()> {
             subject_id: &subject.object_id,
             subject_relation: "",
         })?;
-        writeln!(out, "check {subject} {permission} {object}: {}", verdict(allowed))?;
+        writeln!(
+            out,
+            "check {subject} {permission} {object}: {}",
+            verdict(allowed)
+        )?;
     }
     Ok(())
 }

@@ -1,5 +1,10 @@
 //! The `lictor` binary end to end, in child processes on a temporary data directory.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -103,19 +108,38 @@ fn check_prints_and_exits_with_the_decision() {
     let set = f.run(&["check", "group:eng#member", "can_read", "document:readme"]);
     assert_eq!(set.status.code(), Some(0));
     let error = f.fails(&["check", "user:beth", "can_fly", "document:readme"]);
-    assert!(error.contains("type `document` has no relation or permission `can_fly`"), "{error}");
+    assert!(
+        error.contains("type `document` has no relation or permission `can_fly`"),
+        "{error}"
+    );
     let error = f.fails(&["check", "beth", "can_read", "document:readme"]);
-    assert!(error.contains("`beth` is not of the form type:id"), "{error}");
+    assert!(
+        error.contains("`beth` is not of the form type:id"),
+        "{error}"
+    );
 }
 
 #[test]
 fn check_explain_shows_the_path() {
     let f = Fixture::new();
-    let out = f.ok(&["check", "user:beth", "can_read", "document:readme", "--explain"]);
+    let out = f.ok(&[
+        "check",
+        "user:beth",
+        "can_read",
+        "document:readme",
+        "--explain",
+    ]);
     assert!(out.starts_with("allowed\n"), "{out}");
     assert!(out.contains("✓ group:eng#member (relation)"), "{out}");
     assert!(out.contains("✓ tuple with subject user:beth"), "{out}");
-    let json = f.ok(&["check", "user:beth", "can_read", "document:readme", "--explain", "--json"]);
+    let json = f.ok(&[
+        "check",
+        "user:beth",
+        "can_read",
+        "document:readme",
+        "--explain",
+        "--json",
+    ]);
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(value["allowed"], true);
     assert_eq!(value["trace"]["node"], "document:readme#can_read");
@@ -137,7 +161,12 @@ fn lookups_list_objects_and_subjects() {
         "user:beth\n"
     );
     assert_eq!(
-        f.ok(&["lookup-subjects", "document:readme", "can_read", "group#member"]),
+        f.ok(&[
+            "lookup-subjects",
+            "document:readme",
+            "can_read",
+            "group#member"
+        ]),
         "group:eng#member\n"
     );
 }
@@ -150,15 +179,27 @@ fn export_round_trips_exactly() {
     let copy = tempfile::tempdir().unwrap();
     let file = f.write("export.jsonl", &exported);
     let manifest = f.dir.path().join("manifest.yaml");
-    assert!(run_in(copy.path(), &["model", "set", manifest.to_str().unwrap()]).status.success());
-    assert!(run_in(copy.path(), &["import", file.to_str().unwrap()]).status.success());
+    assert!(
+        run_in(copy.path(), &["model", "set", manifest.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run_in(copy.path(), &["import", file.to_str().unwrap()])
+        .status
+        .success());
     let again = run_in(copy.path(), &["export"]);
     assert_eq!(String::from_utf8(again.stdout).unwrap(), exported);
     for line in exported.lines() {
         let value: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(value.get("object").is_some() ^ value.get("relation").is_some(), "{line}");
+        assert!(
+            value.get("object").is_some() ^ value.get("relation").is_some(),
+            "{line}"
+        );
     }
-    assert!(exported.contains(r#""properties":{"email":"beth@x"}"#), "{exported}");
+    assert!(
+        exported.contains(r#""properties":{"email":"beth@x"}"#),
+        "{exported}"
+    );
 }
 
 #[test]
@@ -178,8 +219,15 @@ fn a_bad_line_names_its_number_and_imports_nothing() {
     assert!(error.contains("line 2"), "{error}");
     assert!(error.contains("does not admit subject `folder`"), "{error}");
     assert!(error.contains("nothing was imported"), "{error}");
-    assert_eq!(f.ok(&["export"]), before, "a rejected import changes nothing");
-    let broken = f.write("broken.jsonl", "{\"object\":{\"type\":\"user\",\"id\":\"x\"}}\n{not json\n");
+    assert_eq!(
+        f.ok(&["export"]),
+        before,
+        "a rejected import changes nothing"
+    );
+    let broken = f.write(
+        "broken.jsonl",
+        "{\"object\":{\"type\":\"user\",\"id\":\"x\"}}\n{not json\n",
+    );
     let error = f.fails(&["import", broken.to_str().unwrap()]);
     assert!(error.contains("line 2"), "{error}");
     assert_eq!(f.ok(&["export"]), before);
@@ -205,7 +253,9 @@ fn imports_topaz_json_files() {
     let out = f.ok(&["import", topaz.to_str().unwrap()]);
     assert!(out.contains("imported 0 objects and 1 relations"), "{out}");
     assert_eq!(
-        f.run(&["check", "user:rick", "can_read", "document:readme"]).status.code(),
+        f.run(&["check", "user:rick", "can_read", "document:readme"])
+            .status
+            .code(),
         Some(0)
     );
 }
@@ -230,7 +280,10 @@ fn manifest_changes_that_strand_data_are_refused() {
     let file = f.write("narrower.yaml", &narrower);
     let error = f.fails(&["model", "set", file.to_str().unwrap()]);
     assert!(error.contains("1 stored record"), "{error}");
-    assert!(error.contains("document:readme#viewer@group:eng#member"), "{error}");
+    assert!(
+        error.contains("document:readme#viewer@group:eng#member"),
+        "{error}"
+    );
     assert_eq!(f.ok(&["model", "get"]), MANIFEST, "the old manifest stays");
     let wider = MANIFEST.replace("owner: user\n", "owner: user | group#member\n");
     let file = f.write("wider.yaml", &wider);
@@ -241,23 +294,63 @@ fn manifest_changes_that_strand_data_are_refused() {
 #[test]
 fn objects_and_relations_can_be_written_one_by_one() {
     let f = Fixture::new();
-    let out = f.ok(&["object", "set", "user:morty", "--display-name", "Morty", "--properties", r#"{"age":14}"#]);
+    let out = f.ok(&[
+        "object",
+        "set",
+        "user:morty",
+        "--display-name",
+        "Morty",
+        "--properties",
+        r#"{"age":14}"#,
+    ]);
     let etag = out.split_whitespace().nth(1).unwrap().to_string();
     let json = f.ok(&["object", "get", "user:morty"]);
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(value["display_name"], "Morty");
     assert_eq!(value["properties"]["age"], 14);
     assert_eq!(value["etag"], etag.as_str());
-    let error = f.fails(&["object", "set", "user:morty", "--display-name", "M", "--etag", "stale"]);
+    let error = f.fails(&[
+        "object",
+        "set",
+        "user:morty",
+        "--display-name",
+        "M",
+        "--etag",
+        "stale",
+    ]);
     assert!(error.contains("etag"), "{error}");
-    f.ok(&["object", "set", "user:morty", "--display-name", "M", "--etag", &etag]);
+    f.ok(&[
+        "object",
+        "set",
+        "user:morty",
+        "--display-name",
+        "M",
+        "--etag",
+        &etag,
+    ]);
 
     f.ok(&["relation", "set", "group:eng", "member", "user:morty"]);
-    assert_eq!(f.run(&["check", "user:morty", "can_read", "document:readme"]).status.code(), Some(0));
-    let error = f.fails(&["relation", "set", "document:readme", "can_read", "user:morty"]);
+    assert_eq!(
+        f.run(&["check", "user:morty", "can_read", "document:readme"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let error = f.fails(&[
+        "relation",
+        "set",
+        "document:readme",
+        "can_read",
+        "user:morty",
+    ]);
     assert!(error.contains("is a permission"), "{error}");
     f.ok(&["relation", "delete", "group:eng", "member", "user:morty"]);
-    assert_eq!(f.run(&["check", "user:morty", "can_read", "document:readme"]).status.code(), Some(1));
+    assert_eq!(
+        f.run(&["check", "user:morty", "can_read", "document:readme"])
+            .status
+            .code(),
+        Some(1)
+    );
 
     f.ok(&["object", "delete", "user:beth", "--with-relations"]);
     let exported = f.ok(&["export"]);
@@ -296,5 +389,8 @@ fn a_data_dir_in_use_is_reported() {
     }
     holder.kill().unwrap();
     holder.wait().unwrap();
-    assert!(error.contains("is in use by another lictor process"), "{error}");
+    assert!(
+        error.contains("is in use by another lictor process"),
+        "{error}"
+    );
 }

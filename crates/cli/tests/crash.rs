@@ -1,6 +1,11 @@
 //! Crash safety: writers are killed with SIGKILL at random moments; after reopening, every acknowledged
 //! write is there and no import is half-applied.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -58,7 +63,11 @@ fn acknowledged_writes_survive_sigkill_and_imports_are_atomic() {
     let data = work.path().join("data");
     let manifest = work.path().join("manifest.yaml");
     std::fs::write(&manifest, MANIFEST).unwrap();
-    let status = lictor(&data).args(["model", "set"]).arg(&manifest).status().unwrap();
+    let status = lictor(&data)
+        .args(["model", "set"])
+        .arg(&manifest)
+        .status()
+        .unwrap();
     assert!(status.success());
 
     // How long an undisturbed import takes, to spread the kills over it.
@@ -88,21 +97,34 @@ fn acknowledged_writes_survive_sigkill_and_imports_are_atomic() {
             .args(["check", "user:u1", "member", "group:batch9999"])
             .status()
             .unwrap();
-        assert_eq!(status.code(), Some(0), "the store must open after every kill");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "the store must open after every kill"
+        );
         let open_time = started.elapsed();
         let delay = (open_time + import_time).mul_f64(rng.gen_range(0.0..1.5));
         let mut command = lictor(&data);
         command.arg("import").arg(&file);
         let (acknowledged, out) = run_or_kill(command, delay);
         if acknowledged {
-            assert!(out.contains(&format!("imported 0 objects and {BATCH} relations")), "{out}");
+            assert!(
+                out.contains(&format!("imported 0 objects and {BATCH} relations")),
+                "{out}"
+            );
         }
         batches.insert(round, acknowledged);
 
         let user = format!("single{round}");
         let delay = open_time.mul_f64(rng.gen_range(0.0..1.6));
         let mut command = lictor(&data);
-        command.args(["relation", "set", "group:singles", "member", &format!("user:{user}")]);
+        command.args([
+            "relation",
+            "set",
+            "group:singles",
+            "member",
+            &format!("user:{user}"),
+        ]);
         let (acknowledged, out) = run_or_kill(command, delay);
         if acknowledged {
             assert!(out.starts_with("ok (revision "), "{out}");
@@ -111,7 +133,11 @@ fn acknowledged_writes_survive_sigkill_and_imports_are_atomic() {
     }
 
     let output = lictor(&data).arg("export").output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let mut per_group: BTreeMap<String, usize> = BTreeMap::new();
     let mut members = std::collections::BTreeSet::new();
     for line in String::from_utf8(output.stdout).unwrap().lines() {
@@ -126,7 +152,10 @@ fn acknowledged_writes_survive_sigkill_and_imports_are_atomic() {
     }
     let mut killed = 0;
     for (round, acknowledged) in &batches {
-        let count = per_group.get(&format!("batch{round}")).copied().unwrap_or(0);
+        let count = per_group
+            .get(&format!("batch{round}"))
+            .copied()
+            .unwrap_or(0);
         assert!(
             count == 0 || count == BATCH,
             "import {round} is half-applied: {count} of {BATCH} relations"

@@ -155,7 +155,8 @@ impl<R: Recorder> Evaluator<'_, R> {
                     node: describe(index, schema, node),
                 });
                 let outcome = self.eval_relation(node, depth);
-                self.recorder.leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                self.recorder
+                    .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
                 outcome?
             }
             Some(Definition::Permission(expr)) => {
@@ -164,7 +165,8 @@ impl<R: Recorder> Evaluator<'_, R> {
                     node: describe(index, schema, node),
                 });
                 let outcome = self.eval_expr(node, expr, depth);
-                self.recorder.leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                self.recorder
+                    .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
                 outcome?
             }
         };
@@ -203,10 +205,14 @@ impl<R: Recorder> Evaluator<'_, R> {
             if list.binary_search(&wanted).is_ok() {
                 let schema = self.schema;
                 self.recorder.leaf(true, || Step::Tuple {
-                    subject: describe(index, schema, Node {
-                        object,
-                        relation: subject.relation,
-                    }),
+                    subject: describe(
+                        index,
+                        schema,
+                        Node {
+                            object,
+                            relation: subject.relation,
+                        },
+                    ),
                 });
                 return Ok(Outcome::ALLOWED);
             }
@@ -221,10 +227,14 @@ impl<R: Recorder> Evaluator<'_, R> {
                 if direct.binary_search(&wanted).is_ok() {
                     let schema = self.schema;
                     self.recorder.leaf(true, || Step::Wildcard {
-                        subject: describe(index, schema, Node {
-                            object: wildcard,
-                            relation: NO_NAME,
-                        }),
+                        subject: describe(
+                            index,
+                            schema,
+                            Node {
+                                object: wildcard,
+                                relation: NO_NAME,
+                            },
+                        ),
                     });
                     return Ok(Outcome::ALLOWED);
                 }
@@ -247,7 +257,12 @@ impl<R: Recorder> Evaluator<'_, R> {
         Ok(result)
     }
 
-    fn eval_expr(&mut self, node: Node, expr: &Expr, depth: u32) -> Result<Outcome, DirectoryError> {
+    fn eval_expr(
+        &mut self,
+        node: Node,
+        expr: &Expr,
+        depth: u32,
+    ) -> Result<Outcome, DirectoryError> {
         match expr {
             Expr::Ref(name) => self.eval(
                 Node {
@@ -260,19 +275,22 @@ impl<R: Recorder> Evaluator<'_, R> {
             Expr::Union(items) => {
                 self.recorder.enter(|| Step::Union);
                 let outcome = self.eval_all(node, items, depth, true);
-                self.recorder.leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                self.recorder
+                    .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
                 outcome
             }
             Expr::Intersection(items) => {
                 self.recorder.enter(|| Step::Intersection);
                 let outcome = self.eval_all(node, items, depth, false);
-                self.recorder.leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                self.recorder
+                    .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
                 outcome
             }
             Expr::Exclusion(include, exclude) => {
                 self.recorder.enter(|| Step::Exclusion);
                 let outcome = self.eval_exclusion(node, include, exclude, depth);
-                self.recorder.leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                self.recorder
+                    .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
                 outcome
             }
         }
@@ -329,14 +347,24 @@ impl<R: Recorder> Evaluator<'_, R> {
             via: schema.symbols().name(via).to_string(),
             target: schema.symbols().name(target).to_string(),
         });
+        let list = index.subjects(node.object, via);
+        let direct = RelationIndex::direct_part(list);
+        // Usually every subject is plain; only subject sets need expanding into their members.
+        let expanded;
+        let hops: Box<dyn Iterator<Item = ObjectId> + '_> = if direct.len() == list.len() {
+            Box::new(direct.iter().map(|s| s.object))
+        } else {
+            expanded = arrow_hops(index, schema, node.object, via);
+            Box::new(expanded.iter().copied())
+        };
         let mut result = Ok(Outcome::DENIED);
-        for hop in RelationIndex::direct_part(index.subjects(node.object, via)) {
-            if index.object_key(hop.object).is_some_and(|(_, id)| id == "*") {
+        for hop in hops {
+            if is_wildcard(index, hop) {
                 continue;
             }
             let outcome = self.eval(
                 Node {
-                    object: hop.object,
+                    object: hop,
                     relation: target,
                 },
                 depth + 1,
@@ -349,7 +377,8 @@ impl<R: Recorder> Evaluator<'_, R> {
                 break;
             }
         }
-        self.recorder.leave(result.as_ref().is_ok_and(|o| o.allowed));
+        self.recorder
+            .leave(result.as_ref().is_ok_and(|o| o.allowed));
         result
     }
 
@@ -368,6 +397,59 @@ pub(crate) fn describe(index: &RelationIndex, schema: &Schema, node: Node) -> St
     if node.relation == NO_NAME {
         format!("{object_type}:{id}")
     } else {
-        format!("{object_type}:{id}#{}", schema.symbols().name(node.relation))
+        format!(
+            "{object_type}:{id}#{}",
+            schema.symbols().name(node.relation)
+        )
     }
+}
+
+/// Whether an object is the wildcard `type:*`.
+#[inline]
+pub(crate) fn is_wildcard(index: &RelationIndex, object: ObjectId) -> bool {
+    index.object_key(object).is_some_and(|(_, id)| id == "*")
+}
+
+/// The objects an arrow `via->…` on `object` follows: the plain subjects of `via`, and, as Topaz does,
+/// the members of its subject sets that name relations (`group#member`), to any depth. Wildcards are
+/// not followed.
+pub(crate) fn arrow_hops(
+    index: &RelationIndex,
+    schema: &Schema,
+    object: ObjectId,
+    via: NameId,
+) -> Vec<ObjectId> {
+    let mut seen_sets = rustc_hash::FxHashSet::default();
+    let mut hops = Vec::new();
+    let mut seen_hops = rustc_hash::FxHashSet::default();
+    let mut queue = vec![Node {
+        object,
+        relation: via,
+    }];
+    seen_sets.insert(Node {
+        object,
+        relation: via,
+    });
+    while let Some(set) = queue.pop() {
+        for subject in index.subjects(set.object, set.relation) {
+            if subject.relation == NO_NAME {
+                if !is_wildcard(index, subject.object) && seen_hops.insert(subject.object) {
+                    hops.push(subject.object);
+                }
+                continue;
+            }
+            let is_relation = index
+                .object_type(subject.object)
+                .and_then(|ty| schema.relation_plan(ty, subject.relation))
+                .is_some();
+            let nested = Node {
+                object: subject.object,
+                relation: subject.relation,
+            };
+            if is_relation && seen_sets.insert(nested) {
+                queue.push(nested);
+            }
+        }
+    }
+    hops
 }

@@ -5,13 +5,13 @@
 //! answers), then keep the candidates that [`Directory::check`] confirms, so they agree with check by
 //! construction.
 
-use crate::check::{MemoTable, ResolvedSubject, UNSEEN_OBJECT};
+use crate::check::{arrow_hops, MemoTable, ResolvedSubject, UNSEEN_OBJECT};
 use crate::explain::NoRecorder;
 use crate::index::{Node, ObjectId, RelationIndex};
-use crate::schema::{Definition, Expr, NameId, TypeId, NO_NAME};
+use crate::schema::{Definition, Expr, NameId, Schema, TypeId, NO_NAME};
 use crate::snapshot::Directory;
 use crate::DirectoryError;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Which slice of a sorted answer to return.
 #[derive(Debug, Clone, Copy, Default)]
@@ -171,6 +171,7 @@ impl Directory {
             );
         }
         let mut found = Vec::new();
+        let mut hop_holders: FxHashMap<ObjectId, Vec<Node>> = FxHashMap::default();
         while let Some(fact) = queue.pop() {
             let Some(fact_type) = index.object_type(fact.object) else {
                 continue;
@@ -200,19 +201,26 @@ impl Directory {
                     &mut queue,
                 );
             }
-            // Arrows on objects that have this object as a direct subject.
-            let direct = index.appearances(fact.object, NO_NAME);
-            for arrow in schema.arrow_uses(fact_type, fact.relation) {
-                for back in RelationIndex::with_relation(direct, arrow.via) {
-                    if index.object_type(back.object) == Some(arrow.object_type) {
-                        push(
-                            Node {
-                                object: back.object,
-                                relation: arrow.permission,
-                            },
-                            &mut seen,
-                            &mut queue,
-                        );
+            // Arrows on objects whose arrow relation reaches this object.
+            let arrows = schema.arrow_uses(fact_type, fact.relation);
+            if !arrows.is_empty() {
+                let holders = hop_holders
+                    .entry(fact.object)
+                    .or_insert_with(|| arrow_holders(index, schema, fact.object));
+                for arrow in arrows {
+                    for holder in holders.iter() {
+                        if holder.relation == arrow.via
+                            && index.object_type(holder.object) == Some(arrow.object_type)
+                        {
+                            push(
+                                Node {
+                                    object: holder.object,
+                                    relation: arrow.permission,
+                                },
+                                &mut seen,
+                                &mut queue,
+                            );
+                        }
                     }
                 }
             }
@@ -362,7 +370,7 @@ impl Directory {
                 }
                 Some(Definition::Permission(expr)) => {
                     let mut next = Vec::new();
-                    expand_expr(index, node.object, expr, &mut next);
+                    expand_expr(index, schema, node.object, expr, &mut next);
                     for node in next {
                         visit(node, &mut seen, &mut queue);
                     }
@@ -383,30 +391,34 @@ impl Directory {
 }
 
 /// The nodes an expression on `object` reads, every branch included.
-fn expand_expr(index: &RelationIndex, object: ObjectId, expr: &Expr, out: &mut Vec<Node>) {
+fn expand_expr(
+    index: &RelationIndex,
+    schema: &Schema,
+    object: ObjectId,
+    expr: &Expr,
+    out: &mut Vec<Node>,
+) {
     match expr {
         Expr::Ref(name) => out.push(Node {
             object,
             relation: *name,
         }),
         Expr::Arrow { via, target } => {
-            for hop in RelationIndex::direct_part(index.subjects(object, *via)) {
-                if index.object_key(hop.object).is_some_and(|(_, id)| id != "*") {
-                    out.push(Node {
-                        object: hop.object,
-                        relation: *target,
-                    });
-                }
+            for hop in arrow_hops(index, schema, object, *via) {
+                out.push(Node {
+                    object: hop,
+                    relation: *target,
+                });
             }
         }
         Expr::Union(items) | Expr::Intersection(items) => {
             for item in items.iter() {
-                expand_expr(index, object, item, out);
+                expand_expr(index, schema, object, item, out);
             }
         }
         Expr::Exclusion(include, exclude) => {
-            expand_expr(index, object, include, out);
-            expand_expr(index, object, exclude, out);
+            expand_expr(index, schema, object, include, out);
+            expand_expr(index, schema, object, exclude, out);
         }
     }
 }
@@ -442,4 +454,41 @@ fn paginate<T: Copy>(
         }
     }
     Ok(LookupPage { ids, next })
+}
+
+/// Every `(object, relation)` whose arrow hops (see [`arrow_hops`]) include `member`: where it is a plain
+/// subject, and every relation that includes those as subject sets, to any depth.
+fn arrow_holders(index: &RelationIndex, schema: &Schema, member: ObjectId) -> Vec<Node> {
+    let mut holders: Vec<Node> = Vec::new();
+    let mut seen: FxHashSet<Node> = FxHashSet::default();
+    for back in index.appearances(member, NO_NAME) {
+        let node = Node {
+            object: back.object,
+            relation: back.relation,
+        };
+        if seen.insert(node) {
+            holders.push(node);
+        }
+    }
+    let mut next = 0;
+    while let Some(set) = holders.get(next).copied() {
+        next += 1;
+        let is_relation = index
+            .object_type(set.object)
+            .and_then(|ty| schema.relation_plan(ty, set.relation))
+            .is_some();
+        if !is_relation {
+            continue;
+        }
+        for back in index.appearances(set.object, set.relation) {
+            let node = Node {
+                object: back.object,
+                relation: back.relation,
+            };
+            if seen.insert(node) {
+                holders.push(node);
+            }
+        }
+    }
+    holders
 }

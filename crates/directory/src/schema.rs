@@ -177,7 +177,10 @@ impl Schema {
         let stride = symbols.names.len();
         let mut declared = vec![false; symbols.types.len()];
         for ty in &manifest.types {
-            if let Some(slot) = symbols.type_id(&ty.name).and_then(|id| declared.get_mut(id as usize)) {
+            if let Some(slot) = symbols
+                .type_id(&ty.name)
+                .and_then(|id| declared.get_mut(id as usize))
+            {
                 *slot = true;
             }
         }
@@ -223,17 +226,10 @@ impl Schema {
                     }
                 }
                 for (via, target) in arrows {
-                    let via_plan = ty.relation(compiler.symbols.name(via));
-                    let subject_types = via_plan
-                        .map(|rel| {
-                            rel.subjects
-                                .iter()
-                                .filter(|s| matches!(s, SubjectType::Direct { .. }))
-                                .filter_map(|s| compiler.symbols.type_id(s.object_type()))
-                                .collect::<Vec<_>>()
-                        })
-                        .unwrap_or_default();
-                    for subject_type in subject_types {
+                    for subject_type in hop_types(&manifest, ty, compiler.symbols.name(via)) {
+                        let Some(subject_type) = compiler.symbols.type_id(&subject_type) else {
+                            continue;
+                        };
                         arrow_uses
                             .entry((subject_type, target))
                             .or_default()
@@ -280,7 +276,11 @@ impl Schema {
     #[inline]
     pub fn declared_type(&self, name: &str) -> Option<TypeId> {
         let id = self.symbols.type_id(name)?;
-        self.declared.get(id as usize).copied().unwrap_or(false).then_some(id)
+        self.declared
+            .get(id as usize)
+            .copied()
+            .unwrap_or(false)
+            .then_some(id)
     }
 
     /// The definition of `name` on `object_type`, if the manifest has one.
@@ -343,6 +343,43 @@ impl ExprCompiler<'_> {
             ),
         }
     }
+}
+
+/// The types of the objects an arrow over `via` on `ty` can reach: its plain subject types and, through
+/// subject sets naming relations, theirs, to any depth.
+fn hop_types(manifest: &Manifest, ty: &lictor_model::TypeDef, via: &str) -> Vec<String> {
+    let mut types: Vec<String> = Vec::new();
+    let mut seen: Vec<(String, String)> = vec![(ty.name.clone(), via.to_string())];
+    let mut queue = seen.clone();
+    while let Some((type_name, relation)) = queue.pop() {
+        let Some(plan) = manifest
+            .type_def(&type_name)
+            .and_then(|t| t.relation(&relation))
+        else {
+            continue;
+        };
+        for subject in &plan.subjects {
+            match subject {
+                SubjectType::Direct { object_type } => {
+                    if !types.contains(object_type) {
+                        types.push(object_type.clone());
+                    }
+                }
+                SubjectType::Set {
+                    object_type,
+                    relation,
+                } => {
+                    let next = (object_type.clone(), relation.clone());
+                    if !seen.contains(&next) {
+                        seen.push(next.clone());
+                        queue.push(next);
+                    }
+                }
+                SubjectType::Wildcard { .. } => {}
+            }
+        }
+    }
+    types
 }
 
 fn collect_leaves(expr: &Expr, refs: &mut Vec<NameId>, arrows: &mut Vec<(NameId, NameId)>) {

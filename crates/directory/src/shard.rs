@@ -48,7 +48,10 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardedMap<K, V> {
         self.len
     }
 
-    fn shard_mut<Q: Hash + ?Sized>(&mut self, key: &Q) -> Option<&mut HashMap<K, V, FxBuildHasher>> {
+    fn shard_mut<Q: Hash + ?Sized>(
+        &mut self,
+        key: &Q,
+    ) -> Option<&mut HashMap<K, V, FxBuildHasher>> {
         let index = Self::shard_of(key);
         Arc::make_mut(&mut self.shards)
             .get_mut(index)
@@ -108,7 +111,6 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardedMap<K, V> {
             Arc::make_mut(shard).shrink_to_fit();
         }
     }
-
 }
 
 /// A vector that grows by appending; clones share every full chunk.

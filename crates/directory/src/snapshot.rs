@@ -284,7 +284,10 @@ impl Directory {
     /// Whether the tuple is stored.
     pub fn has_relation(&self, relation: &RelationRecord) -> bool {
         self.find_relation(relation).is_some_and(|(node, subject)| {
-            self.index.subjects(node.object, node.relation).binary_search(&subject).is_ok()
+            self.index
+                .subjects(node.object, node.relation)
+                .binary_search(&subject)
+                .is_ok()
         })
     }
 
@@ -669,6 +672,9 @@ impl Directory {
         let Some(id) = self.schema.symbols().name_id(name) else {
             return false;
         };
-        matches!(self.schema.definition(ty, id), Some(Definition::Relation(_)))
+        matches!(
+            self.schema.definition(ty, id),
+            Some(Definition::Relation(_))
+        )
     }
 }

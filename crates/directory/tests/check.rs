@@ -1,5 +1,10 @@
 //! Check semantics: every rule and every error path.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -179,7 +184,10 @@ fn cycle_results_are_not_memoised_out_of_context() {
 
 #[test]
 fn wildcard_admits_every_subject_of_its_type() {
-    let d = directory(DRIVE, &["folder:pub#viewer@user:*", "doc:1#parent@folder:pub"]);
+    let d = directory(
+        DRIVE,
+        &["folder:pub#viewer@user:*", "doc:1#parent@folder:pub"],
+    );
     assert!(check(&d, "user:anyone-at-all", "can_read", "folder:pub"));
     assert!(check(&d, "user:anyone-at-all", "can_read", "doc:1"));
     assert!(!check(&d, "identity:x", "can_read", "folder:pub"));
@@ -196,24 +204,37 @@ fn depth_limit_is_an_error_not_a_crash() {
         )))
         .unwrap();
     }
-    d.set_relation(&tuple("group:g5000#member@user:deep")).unwrap();
+    d.set_relation(&tuple("group:g5000#member@user:deep"))
+        .unwrap();
     let error = try_check(&d, "user:deep", "member", "group:g0").unwrap_err();
-    assert!(matches!(error, DirectoryError::DepthExceeded { limit: 100, .. }), "{error}");
+    assert!(
+        matches!(error, DirectoryError::DepthExceeded { limit: 100, .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("depth limit of 100"), "{error}");
     assert!(check(&d, "user:deep", "member", "group:g4950"));
     d.set_depth_limit(10);
     assert!(check(&d, "user:deep", "member", "group:g4995"));
     let error = try_check(&d, "user:deep", "member", "group:g4950").unwrap_err();
-    assert!(matches!(error, DirectoryError::DepthExceeded { limit: 10, .. }), "{error}");
+    assert!(
+        matches!(error, DirectoryError::DepthExceeded { limit: 10, .. }),
+        "{error}"
+    );
 }
 
 #[test]
 fn unknown_names_are_errors() {
     let d = directory(DRIVE, &["doc:1#owner@user:beth"]);
     let error = try_check(&d, "user:beth", "owner", "spaceship:1").unwrap_err();
-    assert_eq!(error.to_string(), "unknown object type `spaceship` (not declared in the manifest)");
+    assert_eq!(
+        error.to_string(),
+        "unknown object type `spaceship` (not declared in the manifest)"
+    );
     let error = try_check(&d, "user:beth", "can_fly", "doc:1").unwrap_err();
-    assert_eq!(error.to_string(), "type `doc` has no relation or permission `can_fly`");
+    assert_eq!(
+        error.to_string(),
+        "type `doc` has no relation or permission `can_fly`"
+    );
     let error = try_check(&d, "alien:x", "owner", "doc:1").unwrap_err();
     assert!(error.to_string().contains("`alien`"), "{error}");
     let error = try_check(&d, "group:a#boss", "owner", "doc:1").unwrap_err();
@@ -238,10 +259,22 @@ fn writes_that_the_manifest_forbids_are_rejected() {
             "doc:1#can_read@user:beth",
             "`doc#can_read` is a permission; only relations can be written",
         ),
-        ("doc:1#nope@user:beth", "type `doc` has no relation or permission `nope`"),
-        ("ship:1#owner@user:beth", "unknown object type `ship` (not declared in the manifest)"),
-        ("doc:1#owner@ship:1", "unknown object type `ship` (not declared in the manifest)"),
-        ("doc:*#owner@user:beth", "object id `*` is reserved for wildcard subjects (doc:*)"),
+        (
+            "doc:1#nope@user:beth",
+            "type `doc` has no relation or permission `nope`",
+        ),
+        (
+            "ship:1#owner@user:beth",
+            "unknown object type `ship` (not declared in the manifest)",
+        ),
+        (
+            "doc:1#owner@ship:1",
+            "unknown object type `ship` (not declared in the manifest)",
+        ),
+        (
+            "doc:*#owner@user:beth",
+            "object id `*` is reserved for wildcard subjects (doc:*)",
+        ),
     ];
     for (text, message) in cases {
         let error = d.set_relation(&tuple(text)).unwrap_err();
@@ -337,7 +370,10 @@ fn explain_shows_the_proof_and_the_attempts() {
     assert!(!denied.allowed);
     let text = denied.trace.as_ref().unwrap().to_string();
     assert!(text.contains("✗ group:eng#member (relation)"), "{text}");
-    assert!(!text.contains('✓'), "a denial has no granting step:\n{text}");
+    assert!(
+        !text.contains('✓'),
+        "a denial has no granting step:\n{text}"
+    );
     let json = serde_json::to_value(&denied).unwrap();
     assert_eq!(json["allowed"], false);
     assert_eq!(json["trace"]["kind"], "permission");
@@ -407,7 +443,13 @@ fn lookups_agree_with_check_and_paginate() {
         .unwrap();
     assert_eq!(safe.ids, ["1", "3", "5"]);
     let first = d
-        .lookup_objects(&request, Page { size: 2, after: None })
+        .lookup_objects(
+            &request,
+            Page {
+                size: 2,
+                after: None,
+            },
+        )
         .unwrap();
     assert_eq!(first.ids, ["1", "2"]);
     assert_eq!(first.next.as_deref(), Some("2"));
@@ -497,7 +539,10 @@ fn manifest_changes_list_what_they_would_strand() {
         DRIVE,
         &["doc:1#owner@user:beth", "doc:1#viewer@group:eng#member"],
     );
-    let narrower = DRIVE.replace("viewer: user | group#member\n      banned", "viewer: user\n      banned");
+    let narrower = DRIVE.replace(
+        "viewer: user | group#member\n      banned",
+        "viewer: user\n      banned",
+    );
     let parsed = lictor_model::parse_manifest(&narrower, "new.yaml").unwrap();
     let schema = lictor_directory::Schema::compile(parsed, narrower.clone(), d.schema().symbols());
     let (lines, total) = d.violations_under(&schema, 10);
@@ -535,4 +580,61 @@ fn relations_of_an_object_cover_both_sides() {
             "group:eng#member@user:beth",
         ]
     );
+}
+
+#[test]
+fn arrows_follow_members_of_subject_sets_like_topaz() {
+    // folder#viewer holds group:eng#member; viewer->identifier reaches the identities of eng's members,
+    // through nested groups, as Topaz's own gdrive assertions expect.
+    const MODEL: &str = r#"
+model:
+  version: 3
+types:
+  identity: {}
+  user:
+    relations:
+      identifier: identity
+  group:
+    relations:
+      member: user | group#member
+  folder:
+    relations:
+      viewer: user | group#member
+    permissions:
+      can_read: viewer | viewer->identifier
+"#;
+    let d = directory(
+        MODEL,
+        &[
+            "user:rick#identifier@identity:rick@citadel",
+            "group:eng#member@group:core#member",
+            "group:core#member@user:rick",
+            "folder:shared#viewer@group:eng#member",
+        ],
+    );
+    assert!(check(
+        &d,
+        "identity:rick@citadel",
+        "can_read",
+        "folder:shared"
+    ));
+    assert!(!check(
+        &d,
+        "identity:morty@citadel",
+        "can_read",
+        "folder:shared"
+    ));
+    let found = d
+        .lookup_objects(
+            &LookupObjectsRequest {
+                subject_type: "identity",
+                subject_id: "rick@citadel",
+                subject_relation: "",
+                permission: "can_read",
+                object_type: "folder",
+            },
+            Page::default(),
+        )
+        .unwrap();
+    assert_eq!(found.ids, ["shared"]);
 }

@@ -1,6 +1,11 @@
 //! Property test: the optimised check and lookups agree with a deliberately simple reference evaluator
 //! on random manifests and random data (cycles, wildcards, subject sets, `&` and `-` included).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -36,7 +41,10 @@ struct Case {
 fn case() -> impl Strategy<Value = Case> {
     (
         prop::collection::vec(prop::collection::vec(any::<u8>(), 1..4), TYPES * RELATIONS),
-        prop::collection::vec(prop::collection::vec(any::<u8>(), 1..12), TYPES * PERMISSIONS),
+        prop::collection::vec(
+            prop::collection::vec(any::<u8>(), 1..12),
+            TYPES * PERMISSIONS,
+        ),
         prop::collection::vec(any::<(u8, u8, u8, u8, u8)>(), 0..40),
     )
         .prop_map(|(subjects, permissions, tuples)| Case {
@@ -49,7 +57,11 @@ fn case() -> impl Strategy<Value = Case> {
 /// An admitted subject: (kind 0 direct / 1 set / 2 wildcard, type, relation index for sets).
 fn decode_subject(code: u8) -> (u8, usize, usize) {
     let code = code as usize;
-    ((code % 3) as u8, (code / 3) % TYPES, (code / 9) % (RELATIONS + PERMISSIONS))
+    (
+        (code % 3) as u8,
+        (code / 3) % TYPES,
+        (code / 9) % (RELATIONS + PERMISSIONS),
+    )
 }
 
 fn subjects_of(case: &Case, t: usize, r: usize) -> Vec<(u8, usize, usize)> {
@@ -93,7 +105,10 @@ impl ExprBuilder<'_> {
             .map(|s| s.1)
             .collect();
         match targets.first() {
-            Some(_) => format!("r{via}->{}", name_on(self.next() % (RELATIONS + PERMISSIONS))),
+            Some(_) => format!(
+                "r{via}->{}",
+                name_on(self.next() % (RELATIONS + PERMISSIONS))
+            ),
             None => format!("r{via}"),
         }
     }
@@ -156,7 +171,11 @@ fn tuples_of(case: &Case) -> Vec<RelationRecord> {
             } else {
                 format!("o{}", *sid as usize % IDS)
             },
-            subject_relation: if kind == 1 { name_on(srel) } else { String::new() },
+            subject_relation: if kind == 1 {
+                name_on(srel)
+            } else {
+                String::new()
+            },
         });
     }
     out
@@ -216,7 +235,13 @@ impl Reference<'_> {
                             && t.subject_id == "*"
                             && t.subject_type == subject.object_type)
                         || (!t.subject_relation.is_empty()
-                            && self.eval(subject, &t.subject_type, &t.subject_id, &t.subject_relation, path))
+                            && self.eval(
+                                subject,
+                                &t.subject_type,
+                                &t.subject_id,
+                                &t.subject_relation,
+                                path,
+                            ))
                 })
         } else if let Some(permission) = ty.permission(name) {
             self.expr(subject, object_type, id, &permission.expr, path)
@@ -225,6 +250,47 @@ impl Reference<'_> {
         };
         path.pop();
         result
+    }
+
+    /// What an arrow over `relation` follows: plain subjects, and the members of subject sets that name
+    /// relations, to any depth; never wildcards.
+    fn hops(&self, object_type: &str, id: &str, relation: &str) -> Vec<(String, String)> {
+        let mut sets = vec![(
+            object_type.to_string(),
+            id.to_string(),
+            relation.to_string(),
+        )];
+        let mut seen = sets.clone();
+        let mut hops = Vec::new();
+        while let Some((ot, oi, rel)) = sets.pop() {
+            for t in self
+                .tuples
+                .iter()
+                .filter(|t| t.object_type == ot && t.object_id == oi && t.relation == rel)
+            {
+                if t.subject_relation.is_empty() {
+                    let hop = (t.subject_type.clone(), t.subject_id.clone());
+                    if t.subject_id != "*" && !hops.contains(&hop) {
+                        hops.push(hop);
+                    }
+                } else if self
+                    .manifest
+                    .type_def(&t.subject_type)
+                    .is_some_and(|ty| ty.relation(&t.subject_relation).is_some())
+                {
+                    let set = (
+                        t.subject_type.clone(),
+                        t.subject_id.clone(),
+                        t.subject_relation.clone(),
+                    );
+                    if !seen.contains(&set) {
+                        seen.push(set.clone());
+                        sets.push(set);
+                    }
+                }
+            }
+        }
+        hops
     }
 
     fn expr(
@@ -240,22 +306,15 @@ impl Reference<'_> {
             PermissionExpr::Arrow {
                 relation, target, ..
             } => self
-                .tuples
+                .hops(object_type, id, relation)
                 .iter()
-                .filter(|t| {
-                    t.object_type == object_type
-                        && t.object_id == id
-                        && t.relation == *relation
-                        && t.subject_relation.is_empty()
-                        && t.subject_id != "*"
-                })
-                .any(|t| self.eval(subject, &t.subject_type, &t.subject_id, target, path)),
-            PermissionExpr::Union(items) => {
-                items.iter().any(|e| self.expr(subject, object_type, id, e, path))
-            }
-            PermissionExpr::Intersection(items) => {
-                items.iter().all(|e| self.expr(subject, object_type, id, e, path))
-            }
+                .any(|(ty, hop)| self.eval(subject, ty, hop, target, path)),
+            PermissionExpr::Union(items) => items
+                .iter()
+                .any(|e| self.expr(subject, object_type, id, e, path)),
+            PermissionExpr::Intersection(items) => items
+                .iter()
+                .all(|e| self.expr(subject, object_type, id, e, path)),
             PermissionExpr::Exclusion(include, exclude) => {
                 self.expr(subject, object_type, id, include, path)
                     && !self.expr(subject, object_type, id, exclude, path)
@@ -268,7 +327,11 @@ fn subjects() -> Vec<Who> {
     let mut out = Vec::new();
     for t in 0..TYPES {
         for id in 0..=IDS {
-            let id = if id == IDS { "*".to_string() } else { format!("o{id}") };
+            let id = if id == IDS {
+                "*".to_string()
+            } else {
+                format!("o{id}")
+            };
             out.push(Who {
                 object_type: type_name(t),
                 id: id.clone(),

@@ -15,13 +15,18 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The embedded database failed.
-    #[error("database error: {0}")]
-    Database(#[from] redb::Error),
+    #[error("database {path}: {source}")]
+    Database {
+        /// The database file.
+        path: String,
+        /// The redb error (open, transaction, table, storage or commit).
+        source: redb::Error,
+    },
     /// Another process holds the data directory.
     #[error("data directory {0} is in use by another lictor process")]
     InUse(String),
     /// Ids may not contain NUL, which the key encoding reserves.
-    #[error("{field} `{value}` contains a NUL character")]
+    #[error("{field} `{value}` contains a NUL character, which names and ids may not contain")]
     Nul {
         /// The field.
         field: &'static str,

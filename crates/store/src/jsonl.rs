@@ -8,8 +8,8 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::cell::Cell;
 use std::fmt;
-use std::rc::Rc;
 use std::io::{BufRead, Read, Write};
+use std::rc::Rc;
 
 /// One imported record and the line it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +82,11 @@ pub fn read_import<R: BufRead>(
 /// record opens with `{"object":` or `{"relation":` and an object.
 fn looks_like_topaz_document(start: &[u8]) -> bool {
     let text = String::from_utf8_lossy(start);
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).take(16).collect();
+    let compact: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(16)
+        .collect();
     compact.starts_with("{\"objects\":") || compact.starts_with("{\"relations\":")
 }
 
@@ -101,7 +105,8 @@ fn read_lines<R: BufRead>(
             line: line_number,
             message,
         };
-        let parsed: Line = serde_json::from_str(&line).map_err(|e| parse_error(describe_json_error(&e)))?;
+        let parsed: Line =
+            serde_json::from_str(&line).map_err(|e| parse_error(describe_json_error(&e)))?;
         let record = match (parsed.object, parsed.relation) {
             (Some(object), None) => ImportRecord::Object(object),
             (None, Some(relation)) => ImportRecord::Relation(relation),
@@ -130,7 +135,11 @@ fn describe_json_error(error: &serde_json::Error) -> String {
     // serde_json appends "at line L column C" of the one-line document; the column alone helps here.
     let message = error.to_string();
     match message.rfind(" at line ") {
-        Some(at) => format!("{} (column {})", message.get(..at).unwrap_or(&message), error.column()),
+        Some(at) => format!(
+            "{} (column {})",
+            message.get(..at).unwrap_or(&message),
+            error.column()
+        ),
         None => message,
     }
 }
@@ -145,7 +154,9 @@ struct LineCounter<R> {
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let newlines = buf.get(..n).map_or(0, |b| b.iter().filter(|c| **c == b'\n').count());
+        let newlines = buf
+            .get(..n)
+            .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count());
         self.line.set(self.line.get() + newlines);
         Ok(n)
     }
@@ -194,7 +205,9 @@ struct DocumentSeed<'s, 'a, F> {
     state: &'s mut DocumentState<'a, F>,
 }
 
-impl<'de, F: FnMut(ImportItem) -> Result<(), StoreError>> DeserializeSeed<'de> for DocumentSeed<'_, '_, F> {
+impl<'de, F: FnMut(ImportItem) -> Result<(), StoreError>> DeserializeSeed<'de>
+    for DocumentSeed<'_, '_, F>
+{
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
@@ -239,7 +252,9 @@ struct ArraySeed<'s, 'a, F> {
     kind: Kind,
 }
 
-impl<'de, F: FnMut(ImportItem) -> Result<(), StoreError>> DeserializeSeed<'de> for ArraySeed<'_, '_, F> {
+impl<'de, F: FnMut(ImportItem) -> Result<(), StoreError>> DeserializeSeed<'de>
+    for ArraySeed<'_, '_, F>
+{
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_seq(self)
@@ -257,8 +272,12 @@ impl<'de, F: FnMut(ImportItem) -> Result<(), StoreError>> Visitor<'de> for Array
         let mut index = 0usize;
         loop {
             let record = match self.kind {
-                Kind::Objects => seq.next_element::<ObjectRecord>()?.map(ImportRecord::Object),
-                Kind::Relations => seq.next_element::<RelationRecord>()?.map(ImportRecord::Relation),
+                Kind::Objects => seq
+                    .next_element::<ObjectRecord>()?
+                    .map(ImportRecord::Object),
+                Kind::Relations => seq
+                    .next_element::<RelationRecord>()?
+                    .map(ImportRecord::Relation),
             };
             let Some(record) = record else {
                 return Ok(());
@@ -268,7 +287,9 @@ impl<'de, F: FnMut(ImportItem) -> Result<(), StoreError>> Visitor<'de> for Array
                 Kind::Relations => "relations",
             };
             if let Err(message) = check_fields(&record) {
-                return Err(serde::de::Error::custom(format!("{name}[{index}]: {message}")));
+                return Err(serde::de::Error::custom(format!(
+                    "{name}[{index}]: {message}"
+                )));
             }
             let line = self.state.line.get();
             let item = ImportItem { line, record };

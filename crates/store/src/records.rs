@@ -1,27 +1,39 @@
 //! [`RecordStore`]: objects, relations, the manifest and the revision in one redb file. Every commit is
 //! durable (fsync'd) before it returns.
+//!
+//! Layout (all keys are strings whose parts are joined by NUL, which ids may therefore not contain; NUL
+//! sorts first, so key order is the order of the tuples):
+//! - `objects`: `type\0id` → created (u64 LE) · updated (u64 LE) · display name length (u32 LE) ·
+//!   display name · properties as JSON. Times are unix microseconds.
+//! - `relations`: `object_type\0object_id\0relation\0subject_type\0subject_id\0subject_relation` →
+//!   `[created, updated]`.
+//! - `meta`: `revision` (u64 LE), `manifest` (source text), `manifest_file` (its file name).
 
 use crate::error::StoreError;
 use lictor_model::{ObjectRecord, RelationRecord};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    Table, TableDefinition,
+};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// `type\0id` → `[created, updated]` micros followed by `{display_name, properties}` JSON.
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
-/// `object_type\0object_id\0relation\0subject_type\0subject_id\0subject_relation` → `[created, updated]`.
 const RELATIONS: TableDefinition<&str, [u64; 2]> = TableDefinition::new("relations");
-/// `revision`, `manifest`, `manifest_file`.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
+const REVISION_KEY: &str = "revision";
+const MANIFEST_KEY: &str = "manifest";
+const MANIFEST_FILE_KEY: &str = "manifest_file";
+
 const DATABASE_FILE: &str = "lictor.redb";
-/// The page cache; the directory keeps its own index in memory, so the store needs little.
+/// The page cache. The directory keeps its own index in memory, so the store needs little.
 const CACHE_BYTES: usize = 64 << 20;
 
 /// An object as stored, with its timestamps (unix microseconds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredObject {
-    /// The object, with its etag.
+    /// The object; its etag is its content etag.
     pub record: ObjectRecord,
     /// When it was first written.
     pub created_at: u64,
@@ -38,9 +50,19 @@ pub struct RelationMeta {
     pub updated_at: u64,
 }
 
-/// The durable records of one data directory.
+/// The durable records of one data directory: one redb file, one writer at a time.
 pub struct RecordStore {
     db: Database,
+    /// The database file, named in errors.
+    path: String,
+}
+
+/// Wraps a redb error, naming the database file.
+fn in_db<E: Into<redb::Error>>(path: &str) -> impl FnOnce(E) -> StoreError + '_ {
+    move |error| StoreError::Database {
+        path: path.to_string(),
+        source: error.into(),
+    }
 }
 
 fn now_micros() -> u64 {
@@ -49,109 +71,140 @@ fn now_micros() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
-fn db_error(error: impl Into<redb::Error>) -> StoreError {
-    StoreError::Database(error.into())
-}
-
-fn check_nul(field: &'static str, value: &str) -> Result<(), StoreError> {
-    if value.contains('\0') {
-        return Err(StoreError::Nul {
-            field,
-            value: value.replace('\0', "\\0"),
-        });
+/// Joins `fields` into `key` with NUL separators, refusing a field that contains NUL.
+fn encode_key(key: &mut String, fields: &[(&'static str, &str)]) -> Result<(), StoreError> {
+    key.clear();
+    for (index, (field, value)) in fields.iter().enumerate() {
+        if value.as_bytes().contains(&0) {
+            return Err(StoreError::Nul {
+                field,
+                value: value.replace('\0', "\\0"),
+            });
+        }
+        if index > 0 {
+            key.push('\0');
+        }
+        key.push_str(value);
     }
     Ok(())
 }
 
-fn object_key(object_type: &str, id: &str) -> Result<String, StoreError> {
-    check_nul("type", object_type)?;
-    check_nul("id", id)?;
-    Ok(format!("{object_type}\0{id}"))
+fn object_key(key: &mut String, object_type: &str, id: &str) -> Result<(), StoreError> {
+    encode_key(key, &[("type", object_type), ("id", id)])
 }
 
-fn relation_key(relation: &RelationRecord) -> Result<String, StoreError> {
-    let fields = [
-        ("object_type", &relation.object_type),
-        ("object_id", &relation.object_id),
-        ("relation", &relation.relation),
-        ("subject_type", &relation.subject_type),
-        ("subject_id", &relation.subject_id),
-        ("subject_relation", &relation.subject_relation),
-    ];
-    for (field, value) in fields {
-        check_nul(field, value)?;
+fn relation_key(key: &mut String, relation: &RelationRecord) -> Result<(), StoreError> {
+    encode_key(
+        key,
+        &[
+            ("object_type", &relation.object_type),
+            ("object_id", &relation.object_id),
+            ("relation", &relation.relation),
+            ("subject_type", &relation.subject_type),
+            ("subject_id", &relation.subject_id),
+            ("subject_relation", &relation.subject_relation),
+        ],
+    )
+}
+
+fn corrupt(key: &str, message: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        key: key.replace('\0', "|"),
+        message: message.into(),
     }
-    Ok(fields.map(|(_, value)| value.as_str()).join("\0"))
 }
 
 fn decode_relation(key: &str) -> Result<RelationRecord, StoreError> {
-    let parts: Vec<&str> = key.split('\0').collect();
-    match parts.as_slice() {
-        [object_type, object_id, relation, subject_type, subject_id, subject_relation] => {
-            Ok(RelationRecord {
-                object_type: object_type.to_string(),
-                object_id: object_id.to_string(),
-                relation: relation.to_string(),
-                subject_type: subject_type.to_string(),
-                subject_id: subject_id.to_string(),
-                subject_relation: subject_relation.to_string(),
-            })
-        }
-        _ => Err(StoreError::Corrupt {
-            key: key.replace('\0', "|"),
-            message: "a relation key has six parts".to_string(),
-        }),
+    let mut parts = key.split('\0').map(str::to_string);
+    let mut next = || {
+        parts
+            .next()
+            .ok_or_else(|| corrupt(key, "a relation key has six parts"))
+    };
+    let relation = RelationRecord {
+        object_type: next()?,
+        object_id: next()?,
+        relation: next()?,
+        subject_type: next()?,
+        subject_id: next()?,
+        subject_relation: next()?,
+    };
+    if parts.next().is_some() {
+        return Err(corrupt(key, "a relation key has six parts"));
+    }
+    Ok(relation)
+}
+
+fn relation_meta([created_at, updated_at]: [u64; 2]) -> RelationMeta {
+    RelationMeta {
+        created_at,
+        updated_at,
     }
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ObjectBody {
-    display_name: String,
-    properties: serde_json::Value,
+/// `null` properties are stored as `{}`, so that every stored object has an object of properties.
+fn normalized_properties(properties: &serde_json::Value) -> Option<serde_json::Value> {
+    properties
+        .is_null()
+        .then(|| serde_json::Value::Object(serde_json::Map::new()))
 }
 
-fn encode_object(object: &ObjectRecord, created_at: u64, updated_at: u64) -> Result<Vec<u8>, StoreError> {
-    let mut bytes = Vec::with_capacity(64);
-    bytes.extend_from_slice(&created_at.to_le_bytes());
-    bytes.extend_from_slice(&updated_at.to_le_bytes());
-    let body = ObjectBody {
-        display_name: object.display_name.clone(),
-        properties: match &object.properties {
-            serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
-            other => other.clone(),
-        },
-    };
-    serde_json::to_writer(&mut bytes, &body).map_err(|e| StoreError::Corrupt {
-        key: format!("{}:{}", object.object_type, object.id),
-        message: e.to_string(),
-    })?;
-    Ok(bytes)
+fn encode_object(
+    value: &mut Vec<u8>,
+    key: &str,
+    object: &ObjectRecord,
+    created_at: u64,
+    updated_at: u64,
+) -> Result<(), StoreError> {
+    let name_len = u32::try_from(object.display_name.len())
+        .map_err(|_| corrupt(key, "display_name is longer than 4 GiB"))?;
+    value.clear();
+    value.extend_from_slice(&created_at.to_le_bytes());
+    value.extend_from_slice(&updated_at.to_le_bytes());
+    value.extend_from_slice(&name_len.to_le_bytes());
+    value.extend_from_slice(object.display_name.as_bytes());
+    let properties = normalized_properties(&object.properties);
+    serde_json::to_writer(
+        &mut *value,
+        properties.as_ref().unwrap_or(&object.properties),
+    )
+    .map_err(|e| corrupt(key, format!("properties do not serialize: {e}")))
 }
 
-fn decode_object(key: &str, bytes: &[u8]) -> Result<StoredObject, StoreError> {
-    let corrupt = |message: String| StoreError::Corrupt {
-        key: key.replace('\0', ":"),
-        message,
-    };
+/// Splits `N` bytes off the front of `bytes`.
+fn take<'b, const N: usize>(bytes: &mut &'b [u8], key: &str) -> Result<[u8; N], StoreError> {
+    let (head, rest) = bytes
+        .split_first_chunk::<N>()
+        .ok_or_else(|| corrupt(key, "object value is truncated"))?;
+    *bytes = rest;
+    Ok(*head)
+}
+
+fn created_at_of(key: &str, mut bytes: &[u8]) -> Result<u64, StoreError> {
+    Ok(u64::from_le_bytes(take::<8>(&mut bytes, key)?))
+}
+
+fn decode_object(key: &str, mut bytes: &[u8]) -> Result<StoredObject, StoreError> {
     let (object_type, id) = key
         .split_once('\0')
-        .ok_or_else(|| corrupt("an object key has two parts".to_string()))?;
-    let stamp = |range: std::ops::Range<usize>| -> Result<u64, StoreError> {
-        let slice = bytes
-            .get(range)
-            .and_then(|s| <[u8; 8]>::try_from(s).ok())
-            .ok_or_else(|| corrupt("value too short".to_string()))?;
-        Ok(u64::from_le_bytes(slice))
-    };
-    let created_at = stamp(0..8)?;
-    let updated_at = stamp(8..16)?;
-    let body: ObjectBody = serde_json::from_slice(bytes.get(16..).unwrap_or_default())
-        .map_err(|e| corrupt(e.to_string()))?;
+        .ok_or_else(|| corrupt(key, "an object key has two parts"))?;
+    let created_at = u64::from_le_bytes(take::<8>(&mut bytes, key)?);
+    let updated_at = u64::from_le_bytes(take::<8>(&mut bytes, key)?);
+    let name_len = usize::try_from(u32::from_le_bytes(take::<4>(&mut bytes, key)?))
+        .map_err(|_| corrupt(key, "display_name length does not fit in memory"))?;
+    let (name, properties) = bytes
+        .split_at_checked(name_len)
+        .ok_or_else(|| corrupt(key, "display_name is truncated"))?;
+    let display_name = std::str::from_utf8(name)
+        .map_err(|e| corrupt(key, format!("display_name is not UTF-8: {e}")))?
+        .to_string();
+    let properties = serde_json::from_slice(properties)
+        .map_err(|e| corrupt(key, format!("properties are not JSON: {e}")))?;
     let mut record = ObjectRecord {
         object_type: object_type.to_string(),
         id: id.to_string(),
-        display_name: body.display_name,
-        properties: body.properties,
+        display_name,
+        properties,
         etag: String::new(),
     };
     record.etag = record.content_etag();
@@ -162,210 +215,320 @@ fn decode_object(key: &str, bytes: &[u8]) -> Result<StoredObject, StoreError> {
     })
 }
 
+fn decode_revision(bytes: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_le_bytes)
+        .map_err(|_| corrupt(REVISION_KEY, "the revision is not 8 bytes"))
+}
+
+fn decode_text(key: &str, bytes: &[u8]) -> Result<String, StoreError> {
+    String::from_utf8(bytes.to_vec()).map_err(|e| corrupt(key, format!("not UTF-8: {e}")))
+}
+
 impl RecordStore {
-    /// Opens or creates the store in `dir`.
+    /// Opens `dir/lictor.redb`, creating the directory and the file if missing and repairing the file
+    /// after a crash. Fails with [`StoreError::InUse`] if another process has it open.
     pub fn open(dir: &Path) -> Result<RecordStore, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::io(format!("creating data directory {}", dir.display()), e))?;
-        let path = dir.join(DATABASE_FILE);
+        let file = dir.join(DATABASE_FILE);
+        let path = file.display().to_string();
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
-            .create(&path)
+            .create(&file)
             .map_err(|error| match error {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
+                DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch => {
                     StoreError::InUse(dir.display().to_string())
                 }
-                redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
-                    StoreError::io(format!("opening {}", path.display()), io)
-                }
-                other => db_error(other),
+                other => in_db(&path)(other),
             })?;
-        let txn = db.begin_write().map_err(db_error)?;
-        {
-            txn.open_table(OBJECTS).map_err(db_error)?;
-            txn.open_table(RELATIONS).map_err(db_error)?;
-            txn.open_table(META).map_err(db_error)?;
-        }
-        txn.commit().map_err(db_error)?;
-        Ok(RecordStore { db })
+        // Create the tables up front, so that reads never meet a missing table.
+        let txn = db.begin_write().map_err(in_db(&path))?;
+        txn.open_table(OBJECTS).map_err(in_db(&path))?;
+        txn.open_table(RELATIONS).map_err(in_db(&path))?;
+        txn.open_table(META).map_err(in_db(&path))?;
+        txn.commit().map_err(in_db(&path))?;
+        Ok(RecordStore { db, path })
     }
 
-    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_error)?;
-        let table = txn.open_table(META).map_err(db_error)?;
-        let value = table.get(key).map_err(db_error)?;
-        Ok(value.map(|v| v.value().to_vec()))
+    fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        self.db.begin_read().map_err(in_db(&self.path))
     }
 
     /// The latest committed revision (0 before any write).
     pub fn revision(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .meta("revision")?
-            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
-            .map_or(0, u64::from_le_bytes))
+        let txn = self.read()?;
+        let meta = txn.open_table(META).map_err(in_db(&self.path))?;
+        let value = meta.get(REVISION_KEY).map_err(in_db(&self.path))?;
+        value.map_or(Ok(0), |v| decode_revision(v.value()))
     }
 
-    /// The stored manifest as `(file name, source)`.
+    /// The stored manifest as `(file name, source)`, if one was set.
     pub fn manifest(&self) -> Result<Option<(String, String)>, StoreError> {
-        let Some(source) = self.meta("manifest")? else {
+        let txn = self.read()?;
+        let meta = txn.open_table(META).map_err(in_db(&self.path))?;
+        let Some(source) = meta.get(MANIFEST_KEY).map_err(in_db(&self.path))? else {
             return Ok(None);
         };
-        let file = self.meta("manifest_file")?.unwrap_or_default();
-        Ok(Some((
-            String::from_utf8_lossy(&file).into_owned(),
-            String::from_utf8_lossy(&source).into_owned(),
-        )))
+        let source = decode_text(MANIFEST_KEY, source.value())?;
+        let file = match meta.get(MANIFEST_FILE_KEY).map_err(in_db(&self.path))? {
+            Some(file) => decode_text(MANIFEST_FILE_KEY, file.value())?,
+            None => String::new(),
+        };
+        Ok(Some((file, source)))
     }
 
-    /// Calls `each` for every object, in key order.
+    /// Calls `each` for every object (its etag set to its content etag), in `(type, id)` order,
+    /// streaming from one consistent snapshot.
     pub fn for_each_object(&self, mut each: impl FnMut(ObjectRecord)) -> Result<(), StoreError> {
-        let txn = self.db.begin_read().map_err(db_error)?;
-        let table = txn.open_table(OBJECTS).map_err(db_error)?;
-        for entry in table.iter().map_err(db_error)? {
-            let (key, value) = entry.map_err(db_error)?;
+        let txn = self.read()?;
+        let table = txn.open_table(OBJECTS).map_err(in_db(&self.path))?;
+        for entry in table.iter().map_err(in_db(&self.path))? {
+            let (key, value) = entry.map_err(in_db(&self.path))?;
             each(decode_object(key.value(), value.value())?.record);
         }
         Ok(())
     }
 
-    /// Calls `each` for every relation, in key order.
-    pub fn for_each_relation(&self, mut each: impl FnMut(RelationRecord)) -> Result<(), StoreError> {
-        let txn = self.db.begin_read().map_err(db_error)?;
-        let table = txn.open_table(RELATIONS).map_err(db_error)?;
-        for entry in table.iter().map_err(db_error)? {
-            let (key, _) = entry.map_err(db_error)?;
+    /// Calls `each` for every relation, in key order, streaming from one consistent snapshot.
+    pub fn for_each_relation(
+        &self,
+        mut each: impl FnMut(RelationRecord),
+    ) -> Result<(), StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(RELATIONS).map_err(in_db(&self.path))?;
+        for entry in table.iter().map_err(in_db(&self.path))? {
+            let (key, _) = entry.map_err(in_db(&self.path))?;
             each(decode_relation(key.value())?);
         }
         Ok(())
     }
 
-    /// An object with its timestamps.
-    pub fn get_object(&self, object_type: &str, id: &str) -> Result<Option<StoredObject>, StoreError> {
-        let key = object_key(object_type, id)?;
-        let txn = self.db.begin_read().map_err(db_error)?;
-        let table = txn.open_table(OBJECTS).map_err(db_error)?;
-        let value = table.get(key.as_str()).map_err(db_error)?;
+    /// An object with its timestamps, if it is stored.
+    pub fn get_object(
+        &self,
+        object_type: &str,
+        id: &str,
+    ) -> Result<Option<StoredObject>, StoreError> {
+        let mut key = String::new();
+        object_key(&mut key, object_type, id)?;
+        let txn = self.read()?;
+        let table = txn.open_table(OBJECTS).map_err(in_db(&self.path))?;
+        let value = table.get(key.as_str()).map_err(in_db(&self.path))?;
         value.map(|v| decode_object(&key, v.value())).transpose()
     }
 
     /// A relation's timestamps, if it is stored.
-    pub fn get_relation(&self, relation: &RelationRecord) -> Result<Option<RelationMeta>, StoreError> {
-        let key = relation_key(relation)?;
-        let txn = self.db.begin_read().map_err(db_error)?;
-        let table = txn.open_table(RELATIONS).map_err(db_error)?;
-        let value = table.get(key.as_str()).map_err(db_error)?;
-        Ok(value.map(|v| {
-            let [created_at, updated_at] = v.value();
-            RelationMeta {
-                created_at,
-                updated_at,
-            }
-        }))
+    pub fn get_relation(
+        &self,
+        relation: &RelationRecord,
+    ) -> Result<Option<RelationMeta>, StoreError> {
+        let mut key = String::new();
+        relation_key(&mut key, relation)?;
+        let txn = self.read()?;
+        let table = txn.open_table(RELATIONS).map_err(in_db(&self.path))?;
+        let value = table.get(key.as_str()).map_err(in_db(&self.path))?;
+        Ok(value.map(|v| relation_meta(v.value())))
     }
 
-    /// Runs `change` in one write transaction and commits it durably, advancing the revision by one.
-    /// If `change` fails, nothing is written.
+    /// How many objects are stored.
+    pub fn object_count(&self) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(OBJECTS).map_err(in_db(&self.path))?;
+        table.len().map_err(in_db(&self.path))
+    }
+
+    /// How many relations are stored.
+    pub fn relation_count(&self) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(RELATIONS).map_err(in_db(&self.path))?;
+        table.len().map_err(in_db(&self.path))
+    }
+
+    /// Runs `change` in one write transaction. If it succeeds, the revision advances by exactly one and
+    /// the transaction is committed durably (fsync'd) before this returns `(its value, the new
+    /// revision)`. If it fails, the transaction is aborted: nothing of it is written.
     pub fn write<T>(
         &self,
         change: impl FnOnce(&mut WriteBatch<'_>) -> Result<T, StoreError>,
     ) -> Result<(T, u64), StoreError> {
-        let txn = self.db.begin_write().map_err(db_error)?;
-        let revision = {
-            let mut batch = WriteBatch {
-                objects: txn.open_table(OBJECTS).map_err(db_error)?,
-                relations: txn.open_table(RELATIONS).map_err(db_error)?,
-                meta: txn.open_table(META).map_err(db_error)?,
-                now: now_micros(),
-            };
-            let value = match change(&mut batch) {
-                Ok(value) => value,
-                Err(error) => {
-                    drop(batch);
-                    txn.abort().map_err(db_error)?;
-                    return Err(error);
-                }
-            };
-            let previous = batch
-                .meta
-                .get("revision")
-                .map_err(db_error)?
-                .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
-                .map_or(0, u64::from_le_bytes);
-            let revision = previous + 1;
-            batch
-                .meta
-                .insert("revision", revision.to_le_bytes().as_slice())
-                .map_err(db_error)?;
-            (value, revision)
+        let mut txn = self.db.begin_write().map_err(in_db(&self.path))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(in_db(&self.path))?;
+        let outcome = WriteBatch::open(&txn, &self.path).and_then(|mut batch| {
+            let value = change(&mut batch)?;
+            let revision = batch.advance_revision()?;
+            Ok((value, revision))
+        });
+        match outcome {
+            Ok(done) => {
+                txn.commit().map_err(in_db(&self.path))?;
+                Ok(done)
+            }
+            Err(error) => {
+                // The change's error is the one to report; an abort that fails has not committed either.
+                let _ = txn.abort();
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The tables of one write transaction, given to the closure of [`RecordStore::write`]. Reads through
+/// it see the transaction's own writes.
+pub struct WriteBatch<'txn> {
+    objects: Table<'txn, &'static str, &'static [u8]>,
+    relations: Table<'txn, &'static str, [u64; 2]>,
+    meta: Table<'txn, &'static str, &'static [u8]>,
+    path: &'txn str,
+    /// The time of this write: every record it touches gets the same timestamp.
+    now: u64,
+    /// Reused key and value buffers, so that a bulk write does not allocate per record.
+    key: String,
+    value: Vec<u8>,
+}
+
+impl<'txn> WriteBatch<'txn> {
+    fn open(txn: &'txn redb::WriteTransaction, path: &'txn str) -> Result<Self, StoreError> {
+        Ok(WriteBatch {
+            objects: txn.open_table(OBJECTS).map_err(in_db(path))?,
+            relations: txn.open_table(RELATIONS).map_err(in_db(path))?,
+            meta: txn.open_table(META).map_err(in_db(path))?,
+            path,
+            now: now_micros(),
+            key: String::with_capacity(128),
+            value: Vec::with_capacity(256),
+        })
+    }
+
+    fn advance_revision(&mut self) -> Result<u64, StoreError> {
+        let previous = match self.meta.get(REVISION_KEY).map_err(in_db(self.path))? {
+            Some(value) => decode_revision(value.value())?,
+            None => 0,
         };
-        txn.commit().map_err(db_error)?;
+        let revision = previous + 1;
+        self.meta
+            .insert(REVISION_KEY, revision.to_le_bytes().as_slice())
+            .map_err(in_db(self.path))?;
         Ok(revision)
     }
 }
 
-/// The tables of one write transaction.
-pub struct WriteBatch<'txn> {
-    objects: redb::Table<'txn, &'static str, &'static [u8]>,
-    relations: redb::Table<'txn, &'static str, [u64; 2]>,
-    meta: redb::Table<'txn, &'static str, &'static [u8]>,
-    now: u64,
-}
-
 impl WriteBatch<'_> {
     /// An object as stored so far in this transaction.
-    pub fn get_object(&self, object_type: &str, id: &str) -> Result<Option<StoredObject>, StoreError> {
-        let key = object_key(object_type, id)?;
-        let value = self.objects.get(key.as_str()).map_err(db_error)?;
+    pub fn get_object(
+        &self,
+        object_type: &str,
+        id: &str,
+    ) -> Result<Option<StoredObject>, StoreError> {
+        let mut key = String::new();
+        object_key(&mut key, object_type, id)?;
+        let value = self.objects.get(key.as_str()).map_err(in_db(self.path))?;
         value.map(|v| decode_object(&key, v.value())).transpose()
     }
 
-    /// Creates or replaces an object, keeping its creation time.
+    /// Creates or replaces an object: keeps its creation time, sets its update time to now, and
+    /// returns it as stored (null properties become `{}`, the etag is the content etag; an etag given
+    /// in `object` is ignored).
     pub fn put_object(&mut self, object: &ObjectRecord) -> Result<StoredObject, StoreError> {
-        let created_at = self
-            .get_object(&object.object_type, &object.id)?
-            .map_or(self.now, |stored| stored.created_at);
-        let key = object_key(&object.object_type, &object.id)?;
-        let bytes = encode_object(object, created_at, self.now)?;
+        object_key(&mut self.key, &object.object_type, &object.id)?;
+        let created_at = match self
+            .objects
+            .get(self.key.as_str())
+            .map_err(in_db(self.path))?
+        {
+            Some(stored) => created_at_of(&self.key, stored.value())?,
+            None => self.now,
+        };
+        let updated_at = self.now.max(created_at);
+        encode_object(&mut self.value, &self.key, object, created_at, updated_at)?;
         self.objects
-            .insert(key.as_str(), bytes.as_slice())
-            .map_err(db_error)?;
-        decode_object(&key, &bytes)
+            .insert(self.key.as_str(), self.value.as_slice())
+            .map_err(in_db(self.path))?;
+        let mut record = ObjectRecord {
+            properties: normalized_properties(&object.properties)
+                .unwrap_or_else(|| object.properties.clone()),
+            etag: String::new(),
+            ..object.clone()
+        };
+        record.etag = record.content_etag();
+        Ok(StoredObject {
+            record,
+            created_at,
+            updated_at,
+        })
     }
 
     /// Deletes an object; returns whether it was stored.
     pub fn delete_object(&mut self, object_type: &str, id: &str) -> Result<bool, StoreError> {
-        let key = object_key(object_type, id)?;
-        Ok(self.objects.remove(key.as_str()).map_err(db_error)?.is_some())
+        object_key(&mut self.key, object_type, id)?;
+        let removed = self
+            .objects
+            .remove(self.key.as_str())
+            .map_err(in_db(self.path))?;
+        Ok(removed.is_some())
     }
 
-    /// Stores a relation; returns whether it is new.
+    /// A relation's timestamps as stored so far in this transaction.
+    pub fn get_relation(
+        &self,
+        relation: &RelationRecord,
+    ) -> Result<Option<RelationMeta>, StoreError> {
+        let mut key = String::new();
+        relation_key(&mut key, relation)?;
+        let value = self.relations.get(key.as_str()).map_err(in_db(self.path))?;
+        Ok(value.map(|v| relation_meta(v.value())))
+    }
+
+    /// Stores a relation, keeping its creation time if it was stored; returns whether it is new.
     pub fn put_relation(&mut self, relation: &RelationRecord) -> Result<bool, StoreError> {
-        let key = relation_key(relation)?;
-        let created_at = self
+        relation_key(&mut self.key, relation)?;
+        // One B-tree operation for a new relation (the common case in a bulk import); an existing one
+        // is written again with its creation time.
+        let previous = self
             .relations
-            .get(key.as_str())
-            .map_err(db_error)?
-            .map(|v| v.value()[0]);
-        self.relations
-            .insert(key.as_str(), [created_at.unwrap_or(self.now), self.now])
-            .map_err(db_error)?;
-        Ok(created_at.is_none())
+            .insert(self.key.as_str(), [self.now, self.now])
+            .map_err(in_db(self.path))?
+            .map(|old| old.value());
+        if let Some([created_at, _]) = previous {
+            self.relations
+                .insert(self.key.as_str(), [created_at, self.now.max(created_at)])
+                .map_err(in_db(self.path))?;
+        }
+        Ok(previous.is_none())
     }
 
     /// Deletes a relation; returns whether it was stored.
     pub fn delete_relation(&mut self, relation: &RelationRecord) -> Result<bool, StoreError> {
-        let key = relation_key(relation)?;
-        Ok(self.relations.remove(key.as_str()).map_err(db_error)?.is_some())
+        relation_key(&mut self.key, relation)?;
+        let removed = self
+            .relations
+            .remove(self.key.as_str())
+            .map_err(in_db(self.path))?;
+        Ok(removed.is_some())
     }
 
-    /// Stores the manifest source and its file name.
+    /// Stores the manifest source and the name of the file it came from.
     pub fn set_manifest(&mut self, file: &str, source: &str) -> Result<(), StoreError> {
         self.meta
-            .insert("manifest", source.as_bytes())
-            .map_err(db_error)?;
+            .insert(MANIFEST_KEY, source.as_bytes())
+            .map_err(in_db(self.path))?;
         self.meta
-            .insert("manifest_file", file.as_bytes())
-            .map_err(db_error)?;
+            .insert(MANIFEST_FILE_KEY, file.as_bytes())
+            .map_err(in_db(self.path))?;
         Ok(())
+    }
+
+    /// Removes the manifest; returns whether one was stored.
+    pub fn delete_manifest(&mut self) -> Result<bool, StoreError> {
+        let removed = self
+            .meta
+            .remove(MANIFEST_KEY)
+            .map_err(in_db(self.path))?
+            .is_some();
+        self.meta
+            .remove(MANIFEST_FILE_KEY)
+            .map_err(in_db(self.path))?;
+        Ok(removed)
     }
 }

@@ -110,14 +110,19 @@ impl Store {
 
     fn lock(&self) -> MutexGuard<'_, ()> {
         // A writer that panicked left nothing half-published: the snapshot is only swapped after commit.
-        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs one write: `change` edits a copy of the latest directory and the batch; on success both are
     /// committed and the copy is published. On any error nothing changes.
     fn write<T>(
         &self,
-        change: impl FnOnce(&mut Directory, &mut crate::records::WriteBatch<'_>) -> Result<T, StoreError>,
+        change: impl FnOnce(
+            &mut Directory,
+            &mut crate::records::WriteBatch<'_>,
+        ) -> Result<T, StoreError>,
     ) -> Result<(T, u64), StoreError> {
         let _guard = self.lock();
         let mut next = (*self.current.load_full()).clone();
@@ -157,10 +162,11 @@ impl Store {
                     .map(|stored| stored.etag),
                 || format!("object {}:{}", object.object_type, object.id),
             )?;
-            next.set_object(object).map_err(|source| StoreError::Rejected {
-                record: format!("object {}:{}", object.object_type, object.id),
-                source,
-            })?;
+            next.set_object(object)
+                .map_err(|source| StoreError::Rejected {
+                    record: format!("object {}:{}", object.object_type, object.id),
+                    source,
+                })?;
             batch.put_object(object)?;
             next.get_object(&object.object_type, &object.id)
                 .ok_or_else(|| StoreError::Corrupt {
@@ -192,16 +198,21 @@ impl Store {
     }
 
     /// Adds a relation. A given `etag` must match the stored relation's. Returns the new revision.
-    pub fn set_relation(&self, relation: &RelationRecord, etag: Option<&str>) -> Result<u64, StoreError> {
+    pub fn set_relation(
+        &self,
+        relation: &RelationRecord,
+        etag: Option<&str>,
+    ) -> Result<u64, StoreError> {
         let (_, revision) = self.write(|next, batch| {
             if let Some(etag) = etag.filter(|e| !e.is_empty()) {
                 let stored = next.has_relation(relation).then(|| relation.etag());
                 check_etag(etag, stored, || format!("relation {relation}"))?;
             }
-            next.set_relation(relation).map_err(|source| StoreError::Rejected {
-                record: format!("relation {relation}"),
-                source,
-            })?;
+            next.set_relation(relation)
+                .map_err(|source| StoreError::Rejected {
+                    record: format!("relation {relation}"),
+                    source,
+                })?;
             batch.put_relation(relation)?;
             Ok(())
         })?;
@@ -229,10 +240,11 @@ impl Store {
             read_import(reader, |item| {
                 match &item.record {
                     ImportRecord::Object(object) => {
-                        next.set_object(object).map_err(|source| StoreError::ImportRejected {
-                            line: item.line,
-                            source,
-                        })?;
+                        next.set_object(object)
+                            .map_err(|source| StoreError::ImportRejected {
+                                line: item.line,
+                                source,
+                            })?;
                         batch.put_object(object)?;
                         objects += 1;
                     }

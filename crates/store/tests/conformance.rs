@@ -1,6 +1,11 @@
 //! Topaz's own data sets and directory-check assertions, loaded through the store exactly as `lictor
 //! import` loads them, must all pass unchanged.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use lictor_directory::CheckRequest;
 use lictor_store::Store;
@@ -9,7 +14,11 @@ use std::path::{Path, PathBuf};
 
 fn conformance_root() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/topaz");
-    assert!(root.is_dir(), "conformance data missing at {}", root.display());
+    assert!(
+        root.is_dir(),
+        "conformance data missing at {}",
+        root.display()
+    );
     root
 }
 
@@ -108,7 +117,12 @@ fn every_topaz_data_set_loads_and_passes_its_assertions() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(passed >= 200, "only {passed} assertions found");
     println!("{passed} Topaz directory assertions passed");
 }

@@ -1,5 +1,11 @@
 //! Test helpers: build a directory from manifest text and tuple strings.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use lictor_directory::{CheckRequest, Directory, Schema};
 use lictor_model::{parse_manifest, RelationRecord, SubjectRef};
