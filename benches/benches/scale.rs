@@ -191,7 +191,6 @@ fn main() {
     let mixed_requests: Vec<CheckRequest<'_>> = users
         .iter()
         .enumerate()
-        .map(|(i, user)| (i, user))
         .flat_map(|(i, user)| {
             direct
                 .iter()

@@ -86,7 +86,7 @@ fn rel(ot: &str, oi: String, r: &str, st: &str, si: String, sr: &str) -> Relatio
 
 /// Generates the relations of a data set, always the same for the same scale.
 pub fn relations(scale: Scale) -> Vec<RelationRecord> {
-    let mut rng = StdRng::seed_from_u64(0x11c7_0a);
+    let mut rng = StdRng::seed_from_u64(0x0011_c70a);
     let mut out = Vec::with_capacity(scale.relations);
     // Groups: g{top}, g{top}.{mid}, g{top}.{mid}.{leaf}; each level a member of its parent.
     let mut leaves = Vec::new();

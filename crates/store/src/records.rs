@@ -172,7 +172,7 @@ fn encode_object(
 }
 
 /// Splits `N` bytes off the front of `bytes`.
-fn take<'b, const N: usize>(bytes: &mut &'b [u8], key: &str) -> Result<[u8; N], StoreError> {
+fn take<const N: usize>(bytes: &mut &[u8], key: &str) -> Result<[u8; N], StoreError> {
     let (head, rest) = bytes
         .split_first_chunk::<N>()
         .ok_or_else(|| corrupt(key, "object value is truncated"))?;
@@ -530,5 +530,416 @@ impl WriteBatch<'_> {
             .remove(MANIFEST_FILE_KEY)
             .map_err(in_db(self.path))?;
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::fmt::Write as _;
+    use std::time::{Duration, Instant};
+
+    fn object(
+        object_type: &str,
+        id: &str,
+        name: &str,
+        properties: serde_json::Value,
+    ) -> ObjectRecord {
+        ObjectRecord {
+            object_type: object_type.to_string(),
+            id: id.to_string(),
+            display_name: name.to_string(),
+            properties,
+            etag: String::new(),
+        }
+    }
+
+    fn relation(
+        object: &str,
+        relation: &str,
+        subject: &str,
+        subject_relation: &str,
+    ) -> RelationRecord {
+        let (object_type, object_id) = object.split_once(':').unwrap();
+        let (subject_type, subject_id) = subject.split_once(':').unwrap();
+        RelationRecord {
+            object_type: object_type.to_string(),
+            object_id: object_id.to_string(),
+            relation: relation.to_string(),
+            subject_type: subject_type.to_string(),
+            subject_id: subject_id.to_string(),
+            subject_relation: subject_relation.to_string(),
+        }
+    }
+
+    fn objects(store: &RecordStore) -> Vec<ObjectRecord> {
+        let mut all = Vec::new();
+        store.for_each_object(|o| all.push(o)).unwrap();
+        all
+    }
+
+    fn relations(store: &RecordStore) -> Vec<RelationRecord> {
+        let mut all = Vec::new();
+        store.for_each_relation(|r| all.push(r)).unwrap();
+        all
+    }
+
+    /// Distinct writes get distinct microsecond timestamps.
+    fn tick() {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+
+    #[test]
+    fn an_empty_store_has_nothing_at_revision_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(&dir.path().join("new/nested")).unwrap();
+        assert_eq!(store.revision().unwrap(), 0);
+        assert_eq!(store.manifest().unwrap(), None);
+        assert_eq!(store.object_count().unwrap(), 0);
+        assert_eq!(store.relation_count().unwrap(), 0);
+        assert!(objects(&store).is_empty());
+        assert!(relations(&store).is_empty());
+        assert!(dir.path().join("new/nested/lictor.redb").is_file());
+    }
+
+    #[test]
+    fn records_round_trip_in_key_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(dir.path()).unwrap();
+        let beth = object(
+            "user",
+            "beth",
+            "Beth",
+            json!({"email": "beth@x", "n": [1, 2.5]}),
+        );
+        let eng = object("group", "eng:core/é", "", serde_json::Value::Null);
+        let member = relation("group:eng:core/é", "member", "user:beth", "");
+        let nested = relation("group:all", "member", "group:eng:core/é", "member");
+        let ((), revision) = store
+            .write(|batch| {
+                batch.put_object(&beth)?;
+                batch.put_object(&eng)?;
+                assert!(batch.put_relation(&member)?);
+                assert!(batch.put_relation(&nested)?);
+                batch.set_manifest("manifest.yaml", "model:\n  version: 3\n")?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(revision, 1);
+
+        let stored = objects(&store);
+        let eng_stored = ObjectRecord {
+            properties: json!({}),
+            ..eng.clone()
+        };
+        let with_etag = |o: &ObjectRecord| ObjectRecord {
+            etag: o.content_etag(),
+            ..o.clone()
+        };
+        assert_eq!(stored, vec![with_etag(&eng_stored), with_etag(&beth)]);
+        assert_eq!(relations(&store), vec![nested.clone(), member.clone()]);
+        assert_eq!(store.object_count().unwrap(), 2);
+        assert_eq!(store.relation_count().unwrap(), 2);
+        assert_eq!(
+            store.manifest().unwrap(),
+            Some((
+                "manifest.yaml".to_string(),
+                "model:\n  version: 3\n".to_string()
+            ))
+        );
+        let got = store.get_object("user", "beth").unwrap().unwrap();
+        assert_eq!(got.record, with_etag(&beth));
+        assert!(got.created_at > 0);
+        assert_eq!(got.created_at, got.updated_at);
+        assert_eq!(store.get_object("user", "nobody").unwrap(), None);
+        assert_eq!(store.get_object("group", "eng").unwrap(), None);
+        let meta = store.get_relation(&member).unwrap().unwrap();
+        assert_eq!(meta.created_at, got.created_at, "one write, one timestamp");
+        assert_eq!(
+            store
+                .get_relation(&relation("group:eng", "member", "user:beth", ""))
+                .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn an_object_keeps_its_creation_time_and_gets_a_new_etag_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(dir.path()).unwrap();
+        let mut beth = object("user", "beth", "Beth", json!({"a": 1}));
+        beth.etag = "ignored".to_string();
+        let (first, _) = store.write(|batch| batch.put_object(&beth)).unwrap();
+        assert_eq!(first.record.etag, first.record.content_etag());
+        assert_ne!(first.record.etag, "ignored");
+        assert_eq!(first, store.get_object("user", "beth").unwrap().unwrap());
+        tick();
+        let changed = object("user", "beth", "Beth S.", json!({"a": 2}));
+        let (second, _) = store.write(|batch| batch.put_object(&changed)).unwrap();
+        assert_eq!(second.created_at, first.created_at);
+        assert!(second.updated_at > first.updated_at);
+        assert_ne!(second.record.etag, first.record.etag);
+        assert_eq!(second.record.etag, changed.content_etag());
+        assert_eq!(second, store.get_object("user", "beth").unwrap().unwrap());
+        tick();
+        let (same, _) = store.write(|batch| batch.put_object(&changed)).unwrap();
+        assert_eq!(
+            same.record.etag, second.record.etag,
+            "same content, same etag"
+        );
+    }
+
+    #[test]
+    fn a_relation_keeps_its_creation_time_and_reports_whether_it_is_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(dir.path()).unwrap();
+        let member = relation("group:eng", "member", "user:beth", "");
+        let (new, _) = store.write(|batch| batch.put_relation(&member)).unwrap();
+        assert!(new);
+        let first = store.get_relation(&member).unwrap().unwrap();
+        tick();
+        let (new, _) = store.write(|batch| batch.put_relation(&member)).unwrap();
+        assert!(!new);
+        let second = store.get_relation(&member).unwrap().unwrap();
+        assert_eq!(second.created_at, first.created_at);
+        assert!(second.updated_at > first.updated_at);
+        assert_eq!(store.relation_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_batch_reads_its_own_writes_and_deletes_report_what_existed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(dir.path()).unwrap();
+        let beth = object("user", "beth", "Beth", json!({}));
+        let member = relation("group:eng", "member", "user:beth", "");
+        store
+            .write(|batch| {
+                assert_eq!(batch.get_object("user", "beth")?, None);
+                let put = batch.put_object(&beth)?;
+                assert_eq!(batch.get_object("user", "beth")?, Some(put));
+                assert_eq!(batch.get_relation(&member)?, None);
+                batch.put_relation(&member)?;
+                assert!(batch.get_relation(&member)?.is_some());
+                batch.set_manifest("m.yaml", "source")?;
+                Ok(())
+            })
+            .unwrap();
+        let (deleted, revision) = store
+            .write(|batch| {
+                Ok([
+                    batch.delete_object("user", "beth")?,
+                    batch.delete_object("user", "beth")?,
+                    batch.delete_relation(&member)?,
+                    batch.delete_relation(&member)?,
+                    batch.delete_manifest()?,
+                    batch.delete_manifest()?,
+                ])
+            })
+            .unwrap();
+        assert_eq!(deleted, [true, false, true, false, true, false]);
+        assert_eq!(revision, 2);
+        assert_eq!(store.object_count().unwrap(), 0);
+        assert_eq!(store.relation_count().unwrap(), 0);
+        assert_eq!(store.manifest().unwrap(), None);
+    }
+
+    #[test]
+    fn the_revision_advances_by_one_per_committed_write_and_not_on_an_aborted_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(dir.path()).unwrap();
+        for expected in 1..=3 {
+            let (value, revision) = store.write(|_| Ok(expected * 10)).unwrap();
+            assert_eq!((value, revision), (expected * 10, expected));
+            assert_eq!(store.revision().unwrap(), expected);
+        }
+        let failed = store
+            .write(|_| -> Result<(), StoreError> { Err(StoreError::InUse("test".to_string())) });
+        assert!(matches!(failed, Err(StoreError::InUse(_))));
+        assert_eq!(store.revision().unwrap(), 3);
+        assert_eq!(store.write(|_| Ok(())).unwrap().1, 4);
+    }
+
+    #[test]
+    fn an_aborted_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(dir.path()).unwrap();
+        let kept = object("user", "kept", "", json!({}));
+        store.write(|batch| batch.put_object(&kept)).unwrap();
+        let before = store.get_object("user", "kept").unwrap();
+        let failed = store.write(|batch| {
+            batch.put_object(&object("user", "beth", "", json!({})))?;
+            batch.put_object(&object("user", "kept", "changed", json!({"x": 1})))?;
+            batch.put_relation(&relation("group:eng", "member", "user:beth", ""))?;
+            batch.set_manifest("m.yaml", "source")?;
+            batch.put_relation(&relation("group:eng", "member", "user:bad\0id", ""))?;
+            Ok(())
+        });
+        assert!(matches!(
+            failed,
+            Err(StoreError::Nul {
+                field: "subject_id",
+                ..
+            })
+        ));
+        assert_eq!(store.revision().unwrap(), 1);
+        assert_eq!(store.get_object("user", "kept").unwrap(), before);
+        assert_eq!(store.get_object("user", "beth").unwrap(), None);
+        assert_eq!(store.relation_count().unwrap(), 0);
+        assert_eq!(store.object_count().unwrap(), 1);
+        assert_eq!(store.manifest().unwrap(), None);
+    }
+
+    #[test]
+    fn data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let beth = object("user", "beth", "Beth", json!({"email": "beth@x"}));
+        let member = relation("group:eng", "member", "user:beth", "");
+        let written = {
+            let store = RecordStore::open(dir.path()).unwrap();
+            store
+                .write(|batch| {
+                    batch.put_relation(&member)?;
+                    batch.set_manifest("m.yaml", "source")?;
+                    batch.put_object(&beth)
+                })
+                .unwrap()
+                .0
+        };
+        let store = RecordStore::open(dir.path()).unwrap();
+        assert_eq!(store.revision().unwrap(), 1);
+        assert_eq!(store.get_object("user", "beth").unwrap(), Some(written));
+        assert_eq!(relations(&store), vec![member]);
+        assert_eq!(
+            store.manifest().unwrap(),
+            Some(("m.yaml".to_string(), "source".to_string()))
+        );
+        assert_eq!(store.write(|_| Ok(())).unwrap().1, 2);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_directory_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = RecordStore::open(dir.path()).unwrap();
+        let second = RecordStore::open(dir.path());
+        let Err(error) = second else {
+            panic!("a second open succeeded");
+        };
+        assert!(matches!(error, StoreError::InUse(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "data directory {} is in use by another lictor process",
+                dir.path().display()
+            )
+        );
+        drop(first);
+        RecordStore::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_key_field_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(dir.path()).unwrap();
+        let error = store
+            .write(|batch| batch.put_object(&object("user", "a\0b", "", json!({}))))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "id `a\\0b` contains a NUL character, which names and ids may not contain"
+        );
+        assert!(matches!(
+            store.get_object("us\0er", "a"),
+            Err(StoreError::Nul { field: "type", .. })
+        ));
+        let fields = [
+            "object_type",
+            "object_id",
+            "relation",
+            "subject_type",
+            "subject_id",
+            "subject_relation",
+        ];
+        for (index, expected) in fields.into_iter().enumerate() {
+            let mut parts = ["group", "eng", "member", "user", "beth", "member"].map(String::from);
+            parts[index].push('\0');
+            let [object_type, object_id, relation, subject_type, subject_id, subject_relation] =
+                parts;
+            let bad = RelationRecord {
+                object_type,
+                object_id,
+                relation,
+                subject_type,
+                subject_id,
+                subject_relation,
+            };
+            let error = store.write(|batch| batch.put_relation(&bad)).unwrap_err();
+            assert!(
+                matches!(error, StoreError::Nul { field, .. } if field == expected),
+                "{error:?}"
+            );
+            assert!(store.get_relation(&bad).is_err());
+        }
+        assert_eq!(store.revision().unwrap(), 0);
+    }
+
+    #[test]
+    fn values_stay_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(dir.path()).unwrap();
+        let beth = object("user", "beth", "Beth", json!({"k": "v"}));
+        store.write(|batch| batch.put_object(&beth)).unwrap();
+        let txn = store.read().unwrap();
+        let table = txn.open_table(OBJECTS).unwrap();
+        let value = table.get("user\0beth").unwrap().unwrap();
+        // 16 bytes of timestamps, 4 of name length, the name, then the properties' JSON.
+        assert_eq!(
+            value.value().len(),
+            16 + 4 + "Beth".len() + r#"{"k":"v"}"#.len()
+        );
+    }
+
+    /// `cargo test --release -p lictor-store -- --ignored --nocapture bulk` prints the cost of a put.
+    #[test]
+    #[ignore = "timing; run in release"]
+    fn bulk_relation_puts_are_fast() {
+        const COUNT: usize = 1_000_000;
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(dir.path()).unwrap();
+        // Records are made on the fly, as an import streams them, so that peak memory is the store's.
+        let mut record = relation("doc:d", "viewer", "user:u", "");
+        let start = Instant::now();
+        let ((), _) = store
+            .write(|batch| {
+                for i in 0..COUNT {
+                    record.object_id.clear();
+                    record.subject_id.clear();
+                    write!(record.object_id, "d{}", i / 4).unwrap();
+                    write!(record.subject_id, "u{}@example.com", (i * 7919) % 100_003).unwrap();
+                    batch.put_relation(&record)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let elapsed = start.elapsed();
+        println!(
+            "{COUNT} put_relation in one write: {elapsed:?} ({:.2} µs each, commit included)",
+            elapsed.as_secs_f64() * 1e6 / COUNT as f64
+        );
+        let start = Instant::now();
+        let mut count = 0;
+        store.for_each_relation(|_| count += 1).unwrap();
+        println!("reading them back: {:?}", start.elapsed());
+        assert_eq!(count, store.relation_count().unwrap());
+        let size = std::fs::metadata(dir.path().join(DATABASE_FILE))
+            .unwrap()
+            .len();
+        println!("file size: {} MiB", size >> 20);
     }
 }
