@@ -76,6 +76,17 @@ fn main() {
     let data = relations(scale);
     println!("data set: {} relations generated", data.len());
 
+    // Resident memory of the in-memory directory alone, measured first, before anything is freed.
+    let before = resident_bytes();
+    let dir = directory(&data);
+    let after = resident_bytes();
+    let count = dir.relation_count();
+    println!(
+        "memory: {} relations, {:.1} MiB resident, {:.0} bytes/relation",
+        count,
+        (after.saturating_sub(before)) as f64 / (1024.0 * 1024.0),
+        after.saturating_sub(before) as f64 / count as f64
+    );
     // Bulk import through the durable store, as `lictor import` does.
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("data.jsonl");
@@ -99,20 +110,6 @@ fn main() {
         summary.revision
     );
     drop(store);
-
-    // Resident memory of the in-memory directory alone.
-    let before = resident_bytes();
-    let dir = directory(&data);
-    let after = resident_bytes();
-    let count = dir.relation_count();
-    println!(
-        "memory: {} relations, {} objects interned, {:.1} MiB resident, {:.0} bytes/relation",
-        count,
-        dir.index().object_count(),
-        (after.saturating_sub(before)) as f64 / (1024.0 * 1024.0),
-        after.saturating_sub(before) as f64 / count as f64
-    );
-    drop(data);
 
     let overhead = timer_overhead();
     println!("timer overhead per sample (p50, included below): {overhead:?}");

@@ -8,7 +8,7 @@ use crate::explain::{Recorder, Step};
 use crate::index::{Node, ObjectId, RelationIndex, Subject};
 use crate::schema::{Definition, Expr, NameId, Schema, TypeId, NO_NAME};
 use crate::DirectoryError;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// The subject of a check, resolved to ids.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +87,8 @@ pub(crate) struct Evaluator<'a, R: Recorder> {
     pub recorder: R,
     /// The type of [`UNSEEN_OBJECT`] in this evaluation.
     pub unseen_type: TypeId,
+    /// Every set the subject belongs to through tuples alone, built on first use.
+    pub closure: Option<FxHashSet<Node>>,
 }
 
 impl<R: Recorder> Evaluator<'_, R> {
@@ -142,11 +144,7 @@ impl<R: Recorder> Evaluator<'_, R> {
         }
         self.memo.insert(node, Memo::InProgress(depth));
         let schema = self.schema;
-        let object_type = if node.object == UNSEEN_OBJECT {
-            self.unseen_type
-        } else {
-            self.index.object_type(node.object).unwrap_or(TypeId::MAX)
-        };
+        let object_type = self.type_of(node.object);
         let outcome = match schema.definition(object_type, node.relation) {
             None => Outcome::DENIED,
             Some(Definition::Relation(_)) => {
@@ -154,7 +152,7 @@ impl<R: Recorder> Evaluator<'_, R> {
                 self.recorder.enter(|| Step::Relation {
                     node: describe(index, schema, node),
                 });
-                let outcome = self.eval_relation(node, depth);
+                let outcome = self.eval_relation(node, object_type, depth);
                 self.recorder
                     .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
                 outcome?
@@ -193,7 +191,77 @@ impl<R: Recorder> Evaluator<'_, R> {
         }
     }
 
-    fn eval_relation(&mut self, node: Node, depth: u32) -> Result<Outcome, DirectoryError> {
+    #[inline]
+    fn type_of(&self, object: ObjectId) -> TypeId {
+        if object == UNSEEN_OBJECT {
+            self.unseen_type
+        } else {
+            self.index.object_type(object).unwrap_or(TypeId::MAX)
+        }
+    }
+
+    /// The sets the subject belongs to through tuples alone: from the sets that hold it directly (or
+    /// its type's wildcard), up through every set that holds those.
+    fn closure(&mut self) -> &FxHashSet<Node> {
+        if self.closure.is_none() {
+            self.closure = Some(self.build_closure());
+        }
+        self.closure.get_or_insert_with(FxHashSet::default)
+    }
+
+    fn build_closure(&self) -> FxHashSet<Node> {
+        let index = self.index;
+        let schema = self.schema;
+        let mut closure = FxHashSet::default();
+        let mut queue = Vec::new();
+        let subject = self.subject;
+        if subject.relation != NO_NAME {
+            if let Some(object) = subject.object {
+                let node = Node {
+                    object,
+                    relation: subject.relation,
+                };
+                closure.insert(node);
+                queue.push(node);
+            }
+        } else {
+            queue.extend(
+                [subject.object, subject.wildcard]
+                    .into_iter()
+                    .flatten()
+                    .map(|object| Node {
+                        object,
+                        relation: NO_NAME,
+                    }),
+            );
+        }
+        // Only sets that some relation admits as subject sets are followed and kept: a subject's plain
+        // grants (the documents a group may view) can be many and are never looked up here.
+        while let Some(set) = queue.pop() {
+            let list = index.appearances(set.object, set.relation);
+            for name in schema.set_names() {
+                for back in RelationIndex::with_relation(list, *name) {
+                    let node = Node {
+                        object: back.object,
+                        relation: back.relation,
+                    };
+                    if schema.is_set_capable(self.type_of(node.object), node.relation)
+                        && closure.insert(node)
+                    {
+                        queue.push(node);
+                    }
+                }
+            }
+        }
+        closure
+    }
+
+    fn eval_relation(
+        &mut self,
+        node: Node,
+        object_type: TypeId,
+        depth: u32,
+    ) -> Result<Outcome, DirectoryError> {
         let index = self.index;
         let list = index.subjects(node.object, node.relation);
         let subject = self.subject;
@@ -240,8 +308,24 @@ impl<R: Recorder> Evaluator<'_, R> {
                 }
             }
         }
+        let sets = list.get(direct.len()..).unwrap_or(&[]);
+        if sets.is_empty() {
+            return Ok(Outcome::DENIED);
+        }
+        // Membership in a pure relation is reachability, answered from the subject's side without
+        // walking the (usually much larger) tree of sets below the object. Explain walks for the proof.
+        if !R::ENABLED && self.schema.is_pure_relation(object_type, node.relation) {
+            let closure = self.closure();
+            let allowed = sets.iter().any(|set| {
+                closure.contains(&Node {
+                    object: set.object,
+                    relation: set.relation,
+                })
+            });
+            return Ok(Outcome::DENIED.with_allowed(allowed));
+        }
         let mut result = Outcome::DENIED;
-        for set in list.get(direct.len()..).unwrap_or(&[]) {
+        for set in sets {
             let outcome = self.eval(
                 Node {
                     object: set.object,

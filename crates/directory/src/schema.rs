@@ -2,7 +2,7 @@
 //! expression tree over interned ids, and the reverse references that lookups walk.
 
 use lictor_model::{Manifest, PermissionExpr, SubjectType};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Interned object type.
 pub type TypeId = u32;
@@ -143,6 +143,13 @@ pub struct Schema {
     stride: usize,
     /// Whether each interned type is declared by this manifest (older manifests may have left others).
     declared: Vec<bool>,
+    /// Per definition slot: a relation whose subject sets, followed to any depth, all name relations,
+    /// so membership in it is plain reachability over tuples.
+    pure: Vec<bool>,
+    /// `(type, relation)` pairs that some relation admits as a subject set (`group#member`).
+    set_capable: FxHashSet<(TypeId, NameId)>,
+    /// The relation names of `set_capable`, deduplicated.
+    set_names: Vec<NameId>,
     /// Permissions on the same type that mention a name as a plain reference: `(type, name) → permissions`.
     ref_uses: FxHashMap<(TypeId, NameId), Vec<NameId>>,
     /// Permissions whose arrow reads `target` on a subject type: `(subject type, target) → uses`.
@@ -245,6 +252,7 @@ impl Schema {
                 }
             }
         }
+        let (pure, set_capable, set_names) = reachability_facts(&definitions, stride);
         Schema {
             symbols,
             manifest,
@@ -252,6 +260,9 @@ impl Schema {
             definitions,
             stride,
             declared,
+            pure,
+            set_capable,
+            set_names,
             ref_uses,
             arrow_uses,
         }
@@ -292,6 +303,26 @@ impl Schema {
         self.definitions
             .get(object_type as usize * self.stride + name as usize)
             .and_then(Option::as_ref)
+    }
+
+    /// Whether membership in this relation is plain reachability over tuples (see [`Schema::compile`]).
+    #[inline]
+    pub fn is_pure_relation(&self, object_type: TypeId, name: NameId) -> bool {
+        self.pure
+            .get(object_type as usize * self.stride + name as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Whether some relation admits `object_type#name` as a subject set.
+    #[inline]
+    pub fn is_set_capable(&self, object_type: TypeId, name: NameId) -> bool {
+        self.set_capable.contains(&(object_type, name))
+    }
+
+    /// Relation names that some relation admits in a subject set.
+    pub fn set_names(&self) -> &[NameId] {
+        &self.set_names
     }
 
     /// The relation plan of `name` on `object_type`, if it is a relation.
@@ -343,6 +374,55 @@ impl ExprCompiler<'_> {
             ),
         }
     }
+}
+
+/// Which relations are pure (their subject sets, to any depth, name only relations), which
+/// `(type, relation)` pairs can be subject sets, and their names.
+fn reachability_facts(
+    definitions: &[Option<Definition>],
+    stride: usize,
+) -> (Vec<bool>, FxHashSet<(TypeId, NameId)>, Vec<NameId>) {
+    let slot = |ty: TypeId, name: NameId| ty as usize * stride + name as usize;
+    let mut pure: Vec<bool> = definitions
+        .iter()
+        .map(|d| matches!(d, Some(Definition::Relation(_))))
+        .collect();
+    let mut set_capable = FxHashSet::default();
+    let mut set_names = Vec::new();
+    for definition in definitions.iter().flatten() {
+        if let Definition::Relation(plan) = definition {
+            for (ty, name) in &plan.sets {
+                set_capable.insert((*ty, *name));
+                if !set_names.contains(name) {
+                    set_names.push(*name);
+                }
+            }
+        }
+    }
+    // Greatest fixpoint: a relation stays pure while every set it admits names a pure relation.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (index, definition) in definitions.iter().enumerate() {
+            let Some(Definition::Relation(plan)) = definition else {
+                continue;
+            };
+            if !pure.get(index).copied().unwrap_or(false) {
+                continue;
+            }
+            let all_pure = plan
+                .sets
+                .iter()
+                .all(|(ty, name)| pure.get(slot(*ty, *name)).copied().unwrap_or(false));
+            if !all_pure {
+                if let Some(flag) = pure.get_mut(index) {
+                    *flag = false;
+                }
+                changed = true;
+            }
+        }
+    }
+    (pure, set_capable, set_names)
 }
 
 /// The types of the objects an arrow over `via` on `ty` can reach: its plain subject types and, through

@@ -414,6 +414,7 @@ impl Directory {
             depth_limit: self.depth_limit,
             recorder: NoRecorder,
             unseen_type: TypeId::MAX,
+            closure: None,
         }
     }
 
@@ -457,6 +458,7 @@ impl Directory {
             depth_limit: self.depth_limit,
             recorder,
             unseen_type: object_type,
+            closure: None,
         };
         let allowed = evaluator.run(node)?;
         Ok((allowed, evaluator.recorder))
@@ -489,6 +491,7 @@ impl Directory {
             depth_limit: self.depth_limit,
             recorder: TraceRecorder::default(),
             unseen_type: TypeId::MAX,
+            closure: None,
         };
         let allowed = evaluator.run(node)?;
         Ok(Explanation {

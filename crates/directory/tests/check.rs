@@ -199,27 +199,38 @@ fn depth_limit_is_an_error_not_a_crash() {
     let mut d = with_manifest(DRIVE);
     for level in 0..5000 {
         d.set_relation(&tuple(&format!(
+            "folder:f{level}#parent@folder:f{}",
+            level + 1
+        )))
+        .unwrap();
+        d.set_relation(&tuple(&format!(
             "group:g{level}#member@group:g{}#member",
             level + 1
         )))
         .unwrap();
     }
+    d.set_relation(&tuple("folder:f5000#owner@user:deep"))
+        .unwrap();
     d.set_relation(&tuple("group:g5000#member@user:deep"))
         .unwrap();
-    let error = try_check(&d, "user:deep", "member", "group:g0").unwrap_err();
+    // Arrows recurse: 5000 folders deep is past the limit and answers with an error.
+    let error = try_check(&d, "user:deep", "can_read", "folder:f0").unwrap_err();
     assert!(
         matches!(error, DirectoryError::DepthExceeded { limit: 100, .. }),
         "{error}"
     );
     assert!(error.to_string().contains("depth limit of 100"), "{error}");
-    assert!(check(&d, "user:deep", "member", "group:g4950"));
+    assert!(check(&d, "user:deep", "can_read", "folder:f4950"));
     d.set_depth_limit(10);
-    assert!(check(&d, "user:deep", "member", "group:g4995"));
-    let error = try_check(&d, "user:deep", "member", "group:g4950").unwrap_err();
+    assert!(check(&d, "user:deep", "can_read", "folder:f4998"));
+    let error = try_check(&d, "user:deep", "can_read", "folder:f4950").unwrap_err();
     assert!(
         matches!(error, DirectoryError::DepthExceeded { limit: 10, .. }),
         "{error}"
     );
+    // Nested group membership is reachability, answered from the member's side at any depth.
+    assert!(check(&d, "user:deep", "member", "group:g0"));
+    assert!(!check(&d, "user:other", "member", "group:g0"));
 }
 
 #[test]

@@ -543,8 +543,7 @@ impl WriteBatch<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::fmt::Write as _;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     fn object(
         object_type: &str,
@@ -903,43 +902,5 @@ mod tests {
             value.value().len(),
             16 + 4 + "Beth".len() + r#"{"k":"v"}"#.len()
         );
-    }
-
-    /// `cargo test --release -p lictor-store -- --ignored --nocapture bulk` prints the cost of a put.
-    #[test]
-    #[ignore = "timing; run in release"]
-    fn bulk_relation_puts_are_fast() {
-        const COUNT: usize = 1_000_000;
-        let dir = tempfile::tempdir().unwrap();
-        let store = RecordStore::open(dir.path()).unwrap();
-        // Records are made on the fly, as an import streams them, so that peak memory is the store's.
-        let mut record = relation("doc:d", "viewer", "user:u", "");
-        let start = Instant::now();
-        let ((), _) = store
-            .write(|batch| {
-                for i in 0..COUNT {
-                    record.object_id.clear();
-                    record.subject_id.clear();
-                    write!(record.object_id, "d{}", i / 4).unwrap();
-                    write!(record.subject_id, "u{}@example.com", (i * 7919) % 100_003).unwrap();
-                    batch.put_relation(&record)?;
-                }
-                Ok(())
-            })
-            .unwrap();
-        let elapsed = start.elapsed();
-        println!(
-            "{COUNT} put_relation in one write: {elapsed:?} ({:.2} µs each, commit included)",
-            elapsed.as_secs_f64() * 1e6 / COUNT as f64
-        );
-        let start = Instant::now();
-        let mut count = 0;
-        store.for_each_relation(|_| count += 1).unwrap();
-        println!("reading them back: {:?}", start.elapsed());
-        assert_eq!(count, store.relation_count().unwrap());
-        let size = std::fs::metadata(dir.path().join(DATABASE_FILE))
-            .unwrap()
-            .len();
-        println!("file size: {} MiB", size >> 20);
     }
 }

@@ -153,6 +153,27 @@ impl Store {
         Ok(revision)
     }
 
+    /// Removes the manifest. Refused, listing what would break, while objects or relations remain
+    /// (without a manifest no type is declared). Returns the new revision.
+    pub fn delete_manifest(&self) -> Result<u64, StoreError> {
+        let (_, revision) = self.write(|next, batch| {
+            let schema =
+                Schema::compile(Default::default(), String::new(), next.schema().symbols());
+            let (violations, total) = next.violations_under(&schema, VIOLATIONS_LISTED);
+            if total > 0 {
+                return Err(StoreError::ManifestStrandsData {
+                    file: "(no manifest)".to_string(),
+                    total,
+                    violations,
+                });
+            }
+            next.replace_schema(Arc::new(schema));
+            batch.delete_manifest()?;
+            Ok(())
+        })?;
+        Ok(revision)
+    }
+
     /// Creates or replaces an object. A non-empty `etag` must match the stored one.
     pub fn set_object(&self, object: &ObjectRecord) -> Result<(ObjectRecord, u64), StoreError> {
         self.write(|next, batch| {
