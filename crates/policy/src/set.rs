@@ -1,0 +1,619 @@
+//! [`PolicySet`]: compiled Rego modules and data, evaluated against a directory snapshot.
+
+use crate::builtins;
+use crate::error::{locate, one_line, PolicyError};
+use lictor_directory::Directory;
+use regorus::{Engine, Value};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// How many prepared engines (one per policy set) a thread keeps between evaluations.
+const ENGINES_PER_THREAD: usize = 4;
+
+/// The message regorus gives when asked for a rule no module declares.
+const NOT_A_RULE: &str = "not a valid rule path";
+
+static NEXT_SET_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// Engines this thread has evaluated with, most recent first: keyed by policy set, with whether
+    /// the engine's built-in errors are lenient.
+    static ENGINES: RefCell<Vec<(u64, bool, Engine)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One policy module as loaded: what Topaz's `ListPolicies`/`GetPolicy` report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyModule {
+    /// The module's name: its file name, or its path relative to the loaded directory or bundle.
+    pub id: String,
+    /// The package, dotted and without `data.` (`todoApp.GET.todos`).
+    pub package_path: String,
+    /// The Rego source.
+    pub source: String,
+}
+
+/// What one evaluation sees: the directory snapshot the `ds.*` built-ins answer from, and `input`.
+#[derive(Clone)]
+pub struct EvalContext {
+    /// The snapshot for the built-ins; the evaluation sees exactly this revision.
+    pub directory: Arc<Directory>,
+    /// The Rego `input` document.
+    pub input: serde_json::Value,
+}
+
+impl EvalContext {
+    /// A context with this snapshot and input.
+    pub fn new(directory: Arc<Directory>, input: serde_json::Value) -> Self {
+        EvalContext { directory, input }
+    }
+}
+
+impl fmt::Debug for EvalContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EvalContext")
+            .field("directory_revision", &self.directory.revision())
+            .field("input", &self.input)
+            .finish()
+    }
+}
+
+/// How a decision tree spells its paths (Topaz's `PATH_SEPARATOR_DOT` / `PATH_SEPARATOR_SLASH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PathSeparator {
+    /// `todoApp.GET.todos`.
+    #[default]
+    Dot,
+    /// `todoApp/GET/todos`.
+    Slash,
+}
+
+/// Decisions by package path, then by decision name.
+pub type DecisionTree = BTreeMap<String, BTreeMap<String, bool>>;
+
+/// An immutable, compiled set of Rego modules with their data. Cheap to clone and share.
+#[derive(Clone)]
+pub struct PolicySet {
+    inner: Arc<Inner>,
+    lenient: bool,
+}
+
+struct Inner {
+    /// Unique per compiled set: keys the per-thread engine caches.
+    id: u64,
+    revision: String,
+    modules: Vec<PolicyModule>,
+    packages: BTreeSet<String>,
+    /// Compiled and prepared; every evaluation runs on a clone of it.
+    engine: Engine,
+}
+
+impl fmt::Debug for PolicySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicySet")
+            .field("revision", &self.inner.revision)
+            .field("packages", &self.inner.packages)
+            .field("lenient_builtin_errors", &self.lenient)
+            .finish()
+    }
+}
+
+/// A module to compile: its id, the name its diagnostics use, and its source.
+pub(crate) struct ModuleSource {
+    pub id: String,
+    pub origin: String,
+    pub source: String,
+}
+
+/// A data document to merge at a path below `data`.
+pub(crate) struct DataSource {
+    pub origin: String,
+    pub path: Vec<String>,
+    pub value: serde_json::Value,
+}
+
+impl PolicySet {
+    /// Compiles modules given as `(file name, source)`; the file name is the module's id and the
+    /// name its diagnostics use.
+    pub fn from_modules(modules: Vec<(String, String)>) -> Result<PolicySet, PolicyError> {
+        let modules = modules
+            .into_iter()
+            .map(|(id, source)| ModuleSource {
+                origin: id.clone(),
+                id,
+                source,
+            })
+            .collect();
+        Self::build(modules, Vec::new())
+    }
+
+    /// Compiles modules with data documents merged at the root of `data`.
+    pub fn from_modules_and_data(
+        modules: Vec<(String, String)>,
+        data: serde_json::Value,
+    ) -> Result<PolicySet, PolicyError> {
+        let modules = modules
+            .into_iter()
+            .map(|(id, source)| ModuleSource {
+                origin: id.clone(),
+                id,
+                source,
+            })
+            .collect();
+        let data = vec![DataSource {
+            origin: "data".to_string(),
+            path: Vec::new(),
+            value: data,
+        }];
+        Self::build(modules, data)
+    }
+
+    /// Compiles everything: modules (Rego v1, or v0 when only that parses), data, built-ins; then
+    /// prepares the engine so that a broken set fails here, not at its first evaluation.
+    pub(crate) fn build(
+        modules: Vec<ModuleSource>,
+        data: Vec<DataSource>,
+    ) -> Result<PolicySet, PolicyError> {
+        let mut engine = Engine::new();
+        engine.set_gather_prints(true);
+        // Evaluations switch this per policy set (see `set_lenient_builtin_errors`).
+        engine.set_strict_builtin_errors(true);
+        let mut seen = BTreeSet::new();
+        let mut loaded = Vec::with_capacity(modules.len());
+        let mut packages = BTreeSet::new();
+        for module in modules {
+            if !seen.insert(module.id.clone()) {
+                return Err(PolicyError::Load {
+                    file: module.origin,
+                    message: format!("duplicate module id `{}`", module.id),
+                });
+            }
+            let package = add_module(&mut engine, &module)?;
+            let package_path = package
+                .strip_prefix("data.")
+                .unwrap_or(&package)
+                .to_string();
+            packages.insert(package_path.clone());
+            loaded.push(PolicyModule {
+                id: module.id,
+                package_path,
+                source: module.source,
+            });
+        }
+        let mut hasher = Sha256::new();
+        let mut sorted: Vec<&PolicyModule> = loaded.iter().collect();
+        sorted.sort_by(|a, b| a.id.cmp(&b.id));
+        for module in sorted {
+            hasher.update(b"module\0");
+            hasher.update(module.id.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(module.source.as_bytes());
+            hasher.update(b"\0");
+        }
+        for document in data {
+            hasher.update(b"data\0");
+            hasher.update(document.path.join("\u{1f}").as_bytes());
+            hasher.update(b"\0");
+            hasher.update(document.value.to_string().as_bytes());
+            hasher.update(b"\0");
+            let mut value = document.value;
+            for segment in document.path.iter().rev() {
+                let mut wrapper = serde_json::Map::new();
+                wrapper.insert(segment.clone(), value);
+                value = serde_json::Value::Object(wrapper);
+            }
+            if !value.is_object() {
+                return Err(PolicyError::Load {
+                    file: document.origin,
+                    message: "data at the root must be a JSON object".to_string(),
+                });
+            }
+            engine
+                .add_data(Value::from(value))
+                .map_err(|error| PolicyError::Load {
+                    file: document.origin.clone(),
+                    message: one_line(&error),
+                })?;
+        }
+        builtins::register(&mut engine).map_err(|error| PolicyError::Load {
+            file: "built-ins".to_string(),
+            message: one_line(&error),
+        })?;
+        // Analyses every module (schedules, imports, rule conflicts) without evaluating any rule.
+        engine
+            .eval_query("true".to_string(), false)
+            .map_err(|error| compile_error(&error, "policy set"))?;
+        let _ = engine.take_prints();
+        let revision = hasher
+            .finalize()
+            .iter()
+            .take(16)
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        Ok(PolicySet {
+            inner: Arc::new(Inner {
+                id: NEXT_SET_ID.fetch_add(1, Ordering::Relaxed),
+                revision,
+                modules: loaded,
+                packages,
+                engine,
+            }),
+            lenient: false,
+        })
+    }
+
+    /// With `true`, a built-in that fails (bad argument, unknown type) makes its call undefined, as
+    /// OPA does by default, instead of failing the whole evaluation. Off by default.
+    pub fn set_lenient_builtin_errors(&mut self, lenient: bool) {
+        self.lenient = lenient;
+    }
+
+    /// Whether built-in errors are lenient (see [`PolicySet::set_lenient_builtin_errors`]).
+    pub fn lenient_builtin_errors(&self) -> bool {
+        self.lenient
+    }
+
+    /// A content hash of the modules and data: equal sets have equal revisions.
+    pub fn revision(&self) -> &str {
+        &self.inner.revision
+    }
+
+    /// The modules, in load order.
+    pub fn policies(&self) -> Vec<PolicyModule> {
+        self.inner.modules.clone()
+    }
+
+    /// The modules, borrowed.
+    pub fn modules(&self) -> &[PolicyModule] {
+        &self.inner.modules
+    }
+
+    /// The module with this id.
+    pub fn policy(&self, id: &str) -> Option<&PolicyModule> {
+        self.inner.modules.iter().find(|module| module.id == id)
+    }
+
+    /// Every package path, sorted and without duplicates.
+    pub fn packages(&self) -> impl Iterator<Item = &str> {
+        self.inner.packages.iter().map(String::as_str)
+    }
+
+    /// Whether a module declares this package.
+    pub fn has_package(&self, path: &str) -> bool {
+        self.inner.packages.contains(path)
+    }
+
+    /// Evaluates `data.<path>.<decision>` for each decision. A decision the package leaves undefined
+    /// (or does not declare) is `false`; one that is not a boolean is an error.
+    pub fn is(
+        &self,
+        ctx: &EvalContext,
+        path: &str,
+        decisions: &[String],
+    ) -> Result<Vec<(String, bool)>, PolicyError> {
+        if !self.inner.packages.contains(path) {
+            return Err(PolicyError::UnknownPolicy {
+                path: path.to_string(),
+            });
+        }
+        for decision in decisions {
+            check_name(path, decision)?;
+        }
+        self.evaluate(ctx, |engine| {
+            let mut out = Vec::with_capacity(decisions.len());
+            for decision in decisions {
+                let value = eval_decision(engine, path, decision)?;
+                let allowed = match value {
+                    None | Some(Value::Undefined) => false,
+                    Some(Value::Bool(allowed)) => allowed,
+                    Some(other) => {
+                        return Err(PolicyError::NonBoolean {
+                            path: path.to_string(),
+                            decision: decision.clone(),
+                            found: describe(&other),
+                        })
+                    }
+                };
+                out.push((decision.clone(), allowed));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every package at or below `root` with its boolean decisions, paths spelled with dots.
+    pub fn decision_tree(
+        &self,
+        ctx: &EvalContext,
+        root: &str,
+        decisions: &[String],
+    ) -> Result<DecisionTree, PolicyError> {
+        self.decision_tree_with(ctx, root, decisions, PathSeparator::Dot)
+    }
+
+    /// Every package at or below `root` (dotted or slashed) that declares one of `decisions`, each
+    /// mapped to those decisions that evaluate to a boolean; `["*"]` asks for every boolean rule.
+    /// Packages declaring none of the decisions are left out, as are decisions that are undefined
+    /// or not boolean, as Topaz's DecisionTree does. `separator` spells the returned paths.
+    pub fn decision_tree_with(
+        &self,
+        ctx: &EvalContext,
+        root: &str,
+        decisions: &[String],
+        separator: PathSeparator,
+    ) -> Result<DecisionTree, PolicyError> {
+        let root = root.replace('/', ".");
+        let root = root.trim_matches('.');
+        let under: Vec<&String> = self
+            .inner
+            .packages
+            .iter()
+            .filter(|package| {
+                root.is_empty()
+                    || package.as_str() == root
+                    || package
+                        .strip_prefix(root)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+            .collect();
+        if under.is_empty() {
+            return Err(PolicyError::UnknownPolicy {
+                path: root.to_string(),
+            });
+        }
+        let every = matches!(decisions, [only] if only == "*");
+        if !every {
+            for decision in decisions {
+                check_name(root, decision)?;
+            }
+        }
+        self.evaluate(ctx, |engine| {
+            let mut tree = DecisionTree::new();
+            for package in under {
+                let mut outcomes = BTreeMap::new();
+                let mut declared = false;
+                if every {
+                    let value = eval_package(engine, package)?;
+                    if let Value::Object(rules) = value {
+                        declared = true;
+                        for (name, value) in rules.iter() {
+                            if let (Value::String(name), Value::Bool(outcome)) = (name, value) {
+                                outcomes.insert(name.to_string(), *outcome);
+                            }
+                        }
+                    }
+                } else {
+                    for decision in decisions {
+                        match eval_decision(engine, package, decision)? {
+                            None => {}
+                            Some(Value::Bool(outcome)) => {
+                                declared = true;
+                                outcomes.insert(decision.clone(), outcome);
+                            }
+                            Some(_) => declared = true,
+                        }
+                    }
+                }
+                if declared {
+                    let path = match separator {
+                        PathSeparator::Dot => package.clone(),
+                        PathSeparator::Slash => package.replace('.', "/"),
+                    };
+                    tree.insert(path, outcomes);
+                }
+            }
+            Ok(tree)
+        })
+    }
+
+    /// Evaluates an ad-hoc Rego query; the answer has OPA's result-set shape:
+    /// `[{"expressions": [{"value", "text", "location": {"row", "col"}}], "bindings": {...}}]`
+    /// (`bindings` only when the query binds variables; `[]` when the query is undefined).
+    pub fn query(&self, ctx: &EvalContext, query: &str) -> Result<serde_json::Value, PolicyError> {
+        self.evaluate(ctx, |engine| {
+            let results = engine
+                .eval_query(query.to_string(), false)
+                .map_err(|error| match (locate(&error), syntax_error(query)) {
+                    (Some(at), true) if at.file == QUERY_SOURCE => PolicyError::Query {
+                        message: format!("{}:{}: {}", at.line, at.column, at.message),
+                    },
+                    _ => PolicyError::Eval {
+                        target: query.to_string(),
+                        message: one_line(&error),
+                    },
+                })?;
+            let mut out = Vec::with_capacity(results.result.len());
+            for result in results.result {
+                let expressions: Vec<serde_json::Value> = result
+                    .expressions
+                    .iter()
+                    .map(|expression| {
+                        serde_json::json!({
+                            "value": to_json(&expression.value),
+                            "text": expression.text.as_ref(),
+                            "location": {
+                                "row": expression.location.row,
+                                "col": expression.location.col,
+                            },
+                        })
+                    })
+                    .collect();
+                let mut entry = serde_json::Map::new();
+                entry.insert(
+                    "expressions".to_string(),
+                    serde_json::Value::Array(expressions),
+                );
+                if let Value::Object(bindings) = &result.bindings {
+                    if !bindings.is_empty() {
+                        entry.insert("bindings".to_string(), to_json(&result.bindings));
+                    }
+                }
+                out.push(serde_json::Value::Object(entry));
+            }
+            Ok(serde_json::Value::Array(out))
+        })
+    }
+
+    /// Runs `body` on this thread's prepared engine for this set (cloning the compiled one the first
+    /// time), with the context's input set and its snapshot bound to the built-ins.
+    fn evaluate<R>(
+        &self,
+        ctx: &EvalContext,
+        body: impl FnOnce(&mut Engine) -> Result<R, PolicyError>,
+    ) -> Result<R, PolicyError> {
+        let id = self.inner.id;
+        let cached = ENGINES.with(|engines| {
+            let mut engines = engines.try_borrow_mut().ok()?;
+            let position = engines.iter().position(|(key, _, _)| *key == id)?;
+            let (_, lenient, engine) = engines.remove(position);
+            Some((lenient, engine))
+        });
+        // The compiled engine is strict; switching copies its compiled form, so only on a change.
+        let (lenient, mut engine) = cached.unwrap_or_else(|| (false, self.inner.engine.clone()));
+        if lenient != self.lenient {
+            engine.set_strict_builtin_errors(!self.lenient);
+        }
+        let input = Value::deserialize(&ctx.input).map_err(|error| PolicyError::Eval {
+            target: "input".to_string(),
+            message: error.to_string(),
+        })?;
+        engine.set_input(input);
+        let result = {
+            let _bound = builtins::bind(Arc::clone(&ctx.directory), self.lenient);
+            body(&mut engine)
+        };
+        let _ = engine.take_prints();
+        // An engine that failed mid-evaluation is dropped rather than trusted again.
+        if result.is_ok() {
+            ENGINES.with(|engines| {
+                if let Ok(mut engines) = engines.try_borrow_mut() {
+                    engines.insert(0, (id, self.lenient, engine));
+                    engines.truncate(ENGINES_PER_THREAD);
+                }
+            });
+        }
+        result
+    }
+}
+
+/// Adds one module, as Rego v1 or, when only that parses, v0; on failure reports whichever attempt
+/// got further into the file.
+fn add_module(engine: &mut Engine, module: &ModuleSource) -> Result<String, PolicyError> {
+    engine.set_rego_v0(false);
+    let v1 = match engine.add_policy(module.origin.clone(), module.source.clone()) {
+        Ok(package) => return Ok(package),
+        Err(error) => error,
+    };
+    engine.set_rego_v0(true);
+    let v0 = engine.add_policy(module.origin.clone(), module.source.clone());
+    engine.set_rego_v0(false);
+    let v0 = match v0 {
+        Ok(package) => return Ok(package),
+        Err(error) => error,
+    };
+    let reach = |error: &anyhow::Error| locate(error).map(|at| (at.line, at.column));
+    let error = if reach(&v0) > reach(&v1) { v0 } else { v1 };
+    Err(compile_error(&error, &module.origin))
+}
+
+/// A compile diagnostic at its location, or at `origin` when it has none.
+fn compile_error(error: &anyhow::Error, origin: &str) -> PolicyError {
+    match locate(error) {
+        Some(at) => PolicyError::Compile {
+            file: at.file,
+            line: at.line,
+            column: at.column,
+            message: at.message,
+        },
+        None => PolicyError::Load {
+            file: origin.to_string(),
+            message: one_line(error),
+        },
+    }
+}
+
+/// The name regorus gives an ad-hoc query's source.
+const QUERY_SOURCE: &str = "<query.rego>";
+
+/// Whether a query fails to parse (as opposed to failing while it is evaluated).
+fn syntax_error(query: &str) -> bool {
+    let Ok(source) = regorus::Source::from_contents(QUERY_SOURCE.to_string(), query.to_string())
+    else {
+        return true;
+    };
+    let Ok(mut parser) = regorus::unstable::Parser::new(&source) else {
+        return true;
+    };
+    parser.enable_rego_v1().is_err() || parser.parse_user_query().is_err()
+}
+
+/// Decision names are plain Rego identifiers.
+fn check_name(path: &str, decision: &str) -> Result<(), PolicyError> {
+    let mut chars = decision.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(PolicyError::InvalidPath {
+            path: format!("{path}.{decision}"),
+            reason: "a decision must be a Rego identifier".to_string(),
+        })
+    }
+}
+
+/// `data.<path>.<decision>`: `None` when no module declares that rule.
+fn eval_decision(
+    engine: &mut Engine,
+    path: &str,
+    decision: &str,
+) -> Result<Option<Value>, PolicyError> {
+    match engine.eval_rule(format!("data.{path}.{decision}")) {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.to_string() == NOT_A_RULE => Ok(None),
+        Err(error) => Err(PolicyError::Eval {
+            target: format!("{path}.{decision}"),
+            message: one_line(&error),
+        }),
+    }
+}
+
+/// The whole `data.<package>` document.
+fn eval_package(engine: &mut Engine, package: &str) -> Result<Value, PolicyError> {
+    let results = engine
+        .eval_query(format!("data.{package}"), false)
+        .map_err(|error| PolicyError::Eval {
+            target: package.to_string(),
+            message: one_line(&error),
+        })?;
+    Ok(results
+        .result
+        .into_iter()
+        .next()
+        .and_then(|result| result.expressions.into_iter().next())
+        .map_or(Value::Undefined, |expression| expression.value))
+}
+
+/// A Rego value as JSON (sets become arrays).
+fn to_json(value: &Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// A value's kind and a short rendering, for messages.
+fn describe(value: &Value) -> String {
+    let mut text = to_json(value).to_string();
+    if text.len() > 60 {
+        let cut = (0..=60)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+    format!("{} `{text}`", builtins::kind(value))
+}
