@@ -1,4 +1,5 @@
-//! The `lictor` binary: offline directory commands on a data directory.
+//! The `lictor` binary: `lictor run` serves the authorizer and directory; the other commands work
+//! offline on a data directory.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -10,18 +11,15 @@ use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod serve;
+
 /// Lictor: an authorization service with a Topaz-compatible directory.
 #[derive(Parser)]
 #[command(name = "lictor", version, about)]
 struct Cli {
-    /// Data directory of the embedded store.
-    #[arg(
-        long,
-        global = true,
-        default_value = "lictor-data",
-        env = "LICTOR_DATA_DIR"
-    )]
-    data_dir: PathBuf,
+    /// Data directory of the embedded store [default: lictor-data, or the config file's data_dir].
+    #[arg(long, global = true, env = "LICTOR_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -87,6 +85,28 @@ enum Command {
     Relation(RelationCommand),
     /// Load the demo (citadel users, todo model) into the data directory and show a few checks.
     Demo,
+    /// Serve the authorizer and directory (Topaz-compatible gRPC and REST) until SIGTERM or Ctrl-C.
+    Run {
+        /// Configuration file (see lictor.example.yaml); without one, defaults serve on 127.0.0.1.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Load the demo directory and policies before serving.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// TLS certificate commands.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Write a new local CA and server certificate (localhost, 127.0.0.1, ::1) into DIR/certs.
+    Generate {
+        /// Replace certificates that exist.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Args)]
@@ -175,10 +195,32 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let store = Store::open(&cli.data_dir)
-        .with_context(|| format!("opening data directory {}", cli.data_dir.display()))?;
+    let command = match cli.command {
+        Command::Run { config, demo } => {
+            return serve::run(cli.data_dir, config, demo).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Certs(CertsCommand::Generate { force }) => {
+            let dir = cli
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+            let paths = lictor_server::tls::generate(&dir.join("certs"), force)?;
+            println!(
+                "CA {}\ncertificate {}\nkey {}",
+                paths.ca.display(),
+                paths.cert.display(),
+                paths.key.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        command => command,
+    };
+    let data_dir = cli
+        .data_dir
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let store = Store::open(&data_dir)
+        .with_context(|| format!("opening data directory {}", data_dir.display()))?;
     let mut out = BufWriter::new(std::io::stdout().lock());
-    match cli.command {
+    match command {
         Command::Model(ModelCommand::Set { file }) => {
             let source = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -279,6 +321,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Object(command) => object_command(&store, command, &mut out)?,
         Command::Relation(command) => relation_command(&store, command, &mut out)?,
         Command::Demo => demo(&store, &mut out)?,
+        Command::Run { .. } | Command::Certs(_) => {}
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -483,6 +526,9 @@ fn relation_command(store: &Store, command: RelationCommand, out: &mut impl Writ
     Ok(())
 }
 
+/// Where the embedded store lives unless told otherwise.
+const DEFAULT_DATA_DIR: &str = "lictor-data";
+
 /// The demo data set, compiled into the binary so `lictor demo` works from any directory.
 const DEMO_MANIFEST: &str = include_str!("../../../examples/demo/manifest.yaml");
 const DEMO_FILES: [(&str, &str); 4] = [
@@ -504,7 +550,46 @@ const DEMO_FILES: [(&str, &str); 4] = [
     ),
 ];
 
-fn demo(store: &Store, out: &mut impl Write) -> Result<()> {
+/// The demo's policies, written into the data directory by `lictor run --demo`.
+const DEMO_POLICIES: [(&str, &str); 6] = [
+    (
+        "rebac.rego",
+        include_str!("../../../examples/demo/policies/rebac.rego"),
+    ),
+    (
+        "todoApp.common.rego",
+        include_str!("../../../examples/demo/policies/todoApp.common.rego"),
+    ),
+    (
+        "todoApp.GET.todos.rego",
+        include_str!("../../../examples/demo/policies/todoApp.GET.todos.rego"),
+    ),
+    (
+        "todoApp.POST.todos.rego",
+        include_str!("../../../examples/demo/policies/todoApp.POST.todos.rego"),
+    ),
+    (
+        "todoApp.PUT.todos.__id.rego",
+        include_str!("../../../examples/demo/policies/todoApp.PUT.todos.__id.rego"),
+    ),
+    (
+        "todoApp.DELETE.todos.__id.rego",
+        include_str!("../../../examples/demo/policies/todoApp.DELETE.todos.__id.rego"),
+    ),
+];
+
+/// Writes the demo's policies into `dir` (replacing earlier copies) and returns it.
+fn write_demo_policies(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, content) in DEMO_POLICIES {
+        let path = dir.join(name);
+        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// Loads the demo manifest and data into a store.
+fn load_demo(store: &Store, out: &mut impl Write) -> Result<()> {
     store.set_manifest("examples/demo/manifest.yaml", DEMO_MANIFEST)?;
     for (name, content) in DEMO_FILES {
         let summary = store
@@ -516,6 +601,11 @@ fn demo(store: &Store, out: &mut impl Write) -> Result<()> {
             summary.objects, summary.relations
         )?;
     }
+    Ok(())
+}
+
+fn demo(store: &Store, out: &mut impl Write) -> Result<()> {
+    load_demo(store, out)?;
     let snapshot = store.snapshot();
     writeln!(
         out,

@@ -1,0 +1,194 @@
+//! Who may call what: the `aserto-tenant-id` header picks the tenant, the `authorization` header's
+//! API key (`basic <key>` or `Bearer <key>`) grants scopes within its tenant. A layer around both
+//! transports; handlers read the result from the request's extensions.
+
+use crate::api_error::{ApiError, Code};
+use crate::config::{ApiKey, Scope};
+use crate::tenant::{Tenant, Tenants};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The header naming the tenant.
+pub const TENANT_HEADER: &str = "aserto-tenant-id";
+
+/// What a request may do, for which tenant.
+#[derive(Clone)]
+pub struct Access {
+    /// The tenant the request acts on.
+    pub tenant: Arc<Tenant>,
+    /// Scopes granted (every scope when no keys are configured).
+    pub scopes: Vec<Scope>,
+    /// The request id, for logs.
+    pub request_id: Arc<str>,
+}
+
+impl Access {
+    /// Fails unless `scope` (or admin) was granted.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                Code::PermissionDenied,
+                format!("the API key lacks the {scope:?} scope").to_lowercase(),
+            ))
+        }
+    }
+}
+
+/// The keys and tenants a request is checked against.
+pub struct AccessPolicy {
+    keys: HashMap<String, ApiKey>,
+    tenants: Arc<Tenants>,
+}
+
+impl AccessPolicy {
+    /// Keys from the configuration.
+    pub fn new(keys: &[ApiKey], tenants: Arc<Tenants>) -> AccessPolicy {
+        AccessPolicy {
+            keys: keys.iter().map(|k| (k.key.clone(), k.clone())).collect(),
+            tenants,
+        }
+    }
+
+    /// Resolves the tenant and the granted scopes of a request's headers.
+    pub fn resolve(&self, headers: &HeaderMap) -> Result<(Arc<Tenant>, Vec<Scope>), ApiError> {
+        let named = headers
+            .get(TENANT_HEADER)
+            .map(|v| {
+                v.to_str()
+                    .map(str::trim)
+                    .map_err(|_| ApiError::invalid(format!("{TENANT_HEADER} is not ASCII")))
+            })
+            .transpose()?
+            .filter(|v| !v.is_empty());
+        if self.keys.is_empty() {
+            let tenant = self.tenant(named)?;
+            return Ok((tenant, vec![Scope::Read, Scope::Write, Scope::Admin]));
+        }
+        let credential = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::Unauthenticated,
+                    "missing authorization header (basic <api-key> or Bearer <api-key>)",
+                )
+            })?;
+        let key = credential
+            .split_once(' ')
+            .filter(|(scheme, _)| {
+                scheme.eq_ignore_ascii_case("basic") || scheme.eq_ignore_ascii_case("bearer")
+            })
+            .map(|(_, key)| key.trim())
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::Unauthenticated,
+                    "authorization header must be basic <api-key> or Bearer <api-key>",
+                )
+            })?;
+        let Some(grant) = self.keys.get(key) else {
+            return Err(ApiError::new(Code::Unauthenticated, "unknown API key"));
+        };
+        match named {
+            Some(name) if name != grant.tenant => Err(ApiError::new(
+                Code::PermissionDenied,
+                format!("the API key does not belong to tenant {name:?}"),
+            )),
+            _ => Ok((self.tenant(Some(&grant.tenant))?, grant.scopes.clone())),
+        }
+    }
+
+    fn tenant(&self, name: Option<&str>) -> Result<Arc<Tenant>, ApiError> {
+        match name.filter(|n| !n.is_empty()) {
+            None => Ok(self.tenants.default_tenant()),
+            Some(name) => self
+                .tenants
+                .get(name)
+                .ok_or_else(|| ApiError::not_found(format!("unknown tenant {name:?}"))),
+        }
+    }
+}
+
+/// Whether a request spoke gRPC, so errors can answer in kind.
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+/// The scope a call needs, from its gRPC or REST path.
+pub fn required_scope(method: &Method, path: &str) -> Scope {
+    if let Some(grpc) = path.strip_prefix('/').filter(|p| p.starts_with("aserto.")) {
+        return if grpc.starts_with("aserto.directory.writer.")
+            || grpc.starts_with("aserto.directory.importer.")
+        {
+            Scope::Write
+        } else if grpc.starts_with("aserto.directory.model.") && !grpc.ends_with("/GetManifest") {
+            Scope::Admin
+        } else {
+            Scope::Read
+        };
+    }
+    let writes = *method != Method::GET && *method != Method::HEAD;
+    if path.starts_with("/api/v3/directory/manifest") && writes {
+        Scope::Admin
+    } else if (path.starts_with("/api/v3/directory/object")
+        || path.starts_with("/api/v3/directory/relation")
+        || path.starts_with("/api/v3/directory/import"))
+        && writes
+    {
+        Scope::Write
+    } else {
+        Scope::Read
+    }
+}
+
+/// The layer: resolves access, checks the path's scope, and stores [`Access`] for handlers.
+pub async fn layer(
+    State(policy): State<Arc<AccessPolicy>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let grpc = is_grpc(request.headers());
+    let resolved = policy
+        .resolve(request.headers())
+        .and_then(|(tenant, scopes)| {
+            let request_id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(new_request_id, Arc::from);
+            let access = Access {
+                tenant,
+                scopes,
+                request_id,
+            };
+            access.require(required_scope(request.method(), request.uri().path()))?;
+            Ok(access)
+        });
+    match resolved {
+        Ok(access) => {
+            request.extensions_mut().insert(access);
+            next.run(request).await
+        }
+        Err(error) if grpc => error.grpc_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn new_request_id() -> Arc<str> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    Arc::from(format!(
+        "{:x}-{:x}",
+        crate::clock::unix_micros(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}

@@ -1,0 +1,40 @@
+//! The API router served on every API port: REST gateways and gRPC services side by side.
+
+use crate::access::Access;
+use crate::api_error::ApiError;
+use crate::decision_log::DecisionQuery;
+use crate::server::AppState;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Every API route, bound to the shared state.
+pub fn routes(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(crate::rest_directory::routes())
+        .merge(crate::rest_authzen::routes())
+        .merge(crate::rest_authorizer::routes())
+        .route("/api/v3/lictor/decisions", get(decisions))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::rest::measure,
+        ))
+        .with_state(state)
+}
+
+/// Recent decisions of the caller's tenant, filtered.
+async fn decisions(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    Query(mut query): Query<DecisionQuery>,
+) -> Result<Json<Value>, ApiError> {
+    // A caller sees its own tenant's decisions only.
+    query.tenant = Some(access.tenant.id.clone());
+    let records = state
+        .decision_log
+        .query(&query)
+        .map_err(ApiError::invalid)?;
+    Ok(Json(json!({ "results": records })))
+}

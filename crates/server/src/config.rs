@@ -1,0 +1,326 @@
+//! The server's configuration: `lictor.yaml`, with a default for every field so that no file is needed.
+
+use crate::ServerError;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything `lictor run` can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory of the embedded store, certificates and tenants.
+    pub data_dir: PathBuf,
+    /// Addresses and ports.
+    pub listen: Listen,
+    /// TLS on the listeners.
+    pub tls: Tls,
+    /// Where the default tenant's policies come from.
+    pub policies: Policies,
+    /// JWT issuers trusted for `IDENTITY_TYPE_JWT`.
+    pub jwt: Jwt,
+    /// Tenants besides the default one.
+    pub tenants: Vec<TenantConfig>,
+    /// API keys; with none, requests need no key (loopback only unless allowed).
+    pub api_keys: Vec<ApiKey>,
+    /// The audit trail of decisions.
+    pub decision_logs: DecisionLogs,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("lictor-data"),
+            listen: Listen::default(),
+            tls: Tls::default(),
+            policies: Policies::default(),
+            jwt: Jwt::default(),
+            tenants: Vec::new(),
+            api_keys: Vec::new(),
+            decision_logs: DecisionLogs::default(),
+        }
+    }
+}
+
+/// Listening addresses; the ports default to Topaz's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listen {
+    /// The address every port binds to.
+    pub address: IpAddr,
+    /// Authorizer gRPC port.
+    pub authorizer_grpc: u16,
+    /// Authorizer REST gateway port.
+    pub authorizer_rest: u16,
+    /// Directory gRPC port.
+    pub directory_grpc: u16,
+    /// Directory REST gateway port.
+    pub directory_rest: u16,
+    /// Health port (`/healthz` and gRPC health).
+    pub health: u16,
+    /// Prometheus metrics port (`/metrics`).
+    pub metrics: u16,
+    /// Serve without API keys on a non-loopback address; off unless said explicitly.
+    pub allow_unauthenticated_remote: bool,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            address: IpAddr::from([127, 0, 0, 1]),
+            authorizer_grpc: 8282,
+            authorizer_rest: 8383,
+            directory_grpc: 9292,
+            directory_rest: 9393,
+            health: 9494,
+            metrics: 9696,
+            allow_unauthenticated_remote: false,
+            max_body_bytes: 4 << 20,
+        }
+    }
+}
+
+/// TLS settings. Every API port accepts TLS and, when `plaintext` is on, plaintext too: the first byte
+/// of a connection tells which (a TLS handshake starts with 0x16).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// Offer TLS at all.
+    pub enabled: bool,
+    /// Also accept plaintext on the same ports.
+    pub plaintext: bool,
+    /// Certificate (PEM); generated into `<data_dir>/certs` when absent.
+    pub cert_file: Option<PathBuf>,
+    /// Private key (PEM) of `cert_file`.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            enabled: true,
+            plaintext: true,
+            cert_file: None,
+            key_file: None,
+        }
+    }
+}
+
+/// A policy source.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policies {
+    /// A directory of `.rego` files.
+    pub dir: Option<PathBuf>,
+    /// An OPA bundle (`.tar.gz`).
+    pub bundle: Option<PathBuf>,
+    /// Seconds between checks for changed policy files; 0 turns reloading off.
+    pub reload_seconds: Option<u64>,
+}
+
+/// Trusted token issuers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Jwt {
+    /// The issuers; a token whose `iss` is none of them is rejected.
+    pub issuers: Vec<Issuer>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_seconds: u64,
+}
+
+/// One trusted issuer and where its keys are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Issuer {
+    /// The `iss` claim it signs with.
+    pub issuer: String,
+    /// Audiences accepted in `aud`; empty accepts any.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// A JWKS document on disk.
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// Static keys.
+    #[serde(default)]
+    pub keys: Vec<StaticKey>,
+}
+
+/// A key given in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticKey {
+    /// `HS256`, `RS256` or `ES256`.
+    pub algorithm: String,
+    /// Shared secret for HS256.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Public key (PEM file) for RS256 and ES256.
+    #[serde(default)]
+    pub public_key_file: Option<PathBuf>,
+    /// Key id the token's header must name, if any.
+    #[serde(default)]
+    pub kid: Option<String>,
+}
+
+/// A tenant: its own directory and policies, selected by the `aserto-tenant-id` header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The tenant id.
+    pub id: String,
+    /// Its policies; none means the default tenant's.
+    #[serde(default)]
+    pub policies: Option<Policies>,
+}
+
+/// An API key and what it may do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// The secret as clients send it.
+    pub key: String,
+    /// The tenant it belongs to; empty is the default tenant.
+    #[serde(default)]
+    pub tenant: String,
+    /// `read`, `write`, `admin`.
+    pub scopes: Vec<Scope>,
+}
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Checks, decisions and reads.
+    Read,
+    /// Directory writes.
+    Write,
+    /// Manifest and everything else.
+    Admin,
+}
+
+/// Decision log settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecisionLogs {
+    /// Log decisions at all.
+    pub enabled: bool,
+    /// A JSON Lines file, rotated by size.
+    pub file: Option<PathBuf>,
+    /// Rotate when the file passes this many bytes.
+    pub max_file_bytes: u64,
+    /// Rotated files kept.
+    pub max_files: usize,
+    /// Also write records to standard output.
+    pub stdout: bool,
+    /// Records waiting to be written before the queue is full.
+    pub queue_capacity: usize,
+    /// What a full queue does.
+    pub when_full: WhenFull,
+    /// Dotted paths (`resource.ssn`) whose values are replaced by `"***"` before a record is written.
+    pub mask: Vec<String>,
+    /// Recent records kept in memory for the query endpoint.
+    pub recent: usize,
+}
+
+impl Default for DecisionLogs {
+    fn default() -> Self {
+        DecisionLogs {
+            enabled: true,
+            file: None,
+            max_file_bytes: 50 << 20,
+            max_files: 5,
+            stdout: false,
+            queue_capacity: 65_536,
+            when_full: WhenFull::Drop,
+            mask: Vec::new(),
+            recent: 10_000,
+        }
+    }
+}
+
+/// Behaviour of a full decision-log queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenFull {
+    /// Wait for room: no decision goes unlogged (audit-critical).
+    Block,
+    /// Drop the record and count it in a metric.
+    Drop,
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses configuration text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ServerError> {
+        let config: Config =
+            serde_yaml_ng::from_str(text).map_err(|error| ServerError::Config {
+                path: path.to_path_buf(),
+                line: error.location().map(|l| l.line()),
+                message: error.to_string(),
+            })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ServerError> {
+        let fail = |message: String| ServerError::Config {
+            path: path.to_path_buf(),
+            line: None,
+            message,
+        };
+        if !self.listen.address.is_loopback()
+            && self.api_keys.is_empty()
+            && !self.listen.allow_unauthenticated_remote
+        {
+            return Err(fail(format!(
+                "listen.address {} is not loopback and no api_keys are configured; add keys or set listen.allow_unauthenticated_remote: true",
+                self.listen.address
+            )));
+        }
+        for (i, key) in self.api_keys.iter().enumerate() {
+            if key.key.len() < 16 {
+                return Err(fail(format!(
+                    "api_keys[{i}].key is shorter than 16 characters"
+                )));
+            }
+            if !key.tenant.is_empty() && !self.tenants.iter().any(|t| t.id == key.tenant) {
+                return Err(fail(format!(
+                    "api_keys[{i}].tenant {:?} is not in tenants",
+                    key.tenant
+                )));
+            }
+        }
+        for (i, tenant) in self.tenants.iter().enumerate() {
+            if tenant.id.is_empty()
+                || !tenant
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(fail(format!(
+                    "tenants[{i}].id {:?} must be letters, digits, '-' or '_'",
+                    tenant.id
+                )));
+            }
+        }
+        for (i, issuer) in self.jwt.issuers.iter().enumerate() {
+            if issuer.jwks_file.is_none() && issuer.keys.is_empty() {
+                return Err(fail(format!(
+                    "jwt.issuers[{i}] ({}) has neither jwks_file nor keys",
+                    issuer.issuer
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,402 @@
+//! The directory service, independent of transport: reads on the tenant's current snapshot, writes
+//! through its store. gRPC and REST adapters translate their messages to these calls.
+
+use crate::api_error::{ApiError, Code};
+use crate::tenant::Tenant;
+use lictor_directory::{
+    CheckRequest, Directory, DirectoryError, LookupObjectsRequest, LookupSubjectsRequest, Page,
+};
+use lictor_model::{ObjectRecord, RelationRecord};
+use lictor_store::StoreError;
+use std::sync::Arc;
+
+/// Largest page a caller may ask for; bigger asks are served this many.
+pub const MAX_PAGE: usize = 1000;
+/// Page size when none is asked.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// A page request: size and the previous page's token.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    /// At most this many; 0 means the default.
+    pub size: i32,
+    /// The `next_token` of the previous page, or empty.
+    pub token: String,
+}
+
+impl PageRequest {
+    fn size(&self) -> usize {
+        match usize::try_from(self.size) {
+            Ok(0) | Err(_) => DEFAULT_PAGE,
+            Ok(n) => n.min(MAX_PAGE),
+        }
+    }
+}
+
+/// Filter of a relations query; empty fields match anything.
+#[derive(Debug, Clone, Default)]
+pub struct RelationFilter {
+    /// Object type.
+    pub object_type: String,
+    /// Object id.
+    pub object_id: String,
+    /// Relation name.
+    pub relation: String,
+    /// Subject type.
+    pub subject_type: String,
+    /// Subject id.
+    pub subject_id: String,
+    /// Subject relation.
+    pub subject_relation: String,
+}
+
+impl RelationFilter {
+    fn matches(&self, r: &RelationRecord) -> bool {
+        let field = |want: &str, have: &str| want.is_empty() || want == have;
+        field(&self.object_type, &r.object_type)
+            && field(&self.object_id, &r.object_id)
+            && field(&self.relation, &r.relation)
+            && field(&self.subject_type, &r.subject_type)
+            && field(&self.subject_id, &r.subject_id)
+            && field(&self.subject_relation, &r.subject_relation)
+    }
+}
+
+/// Maps a directory error (bad names in a request) to an API error.
+pub fn directory_error(error: DirectoryError) -> ApiError {
+    ApiError::invalid(error.to_string())
+}
+
+/// Maps a store error to an API error with the matching code.
+pub fn store_error(error: StoreError) -> ApiError {
+    let code = match &error {
+        StoreError::EtagMismatch { .. } => Code::FailedPrecondition,
+        StoreError::ManifestStrandsData { .. } => Code::FailedPrecondition,
+        StoreError::Rejected { .. }
+        | StoreError::Manifest(_)
+        | StoreError::Parse { .. }
+        | StoreError::ImportRejected { .. }
+        | StoreError::Nul { .. } => Code::InvalidArgument,
+        _ => Code::Internal,
+    };
+    ApiError::new(code, error.to_string())
+}
+
+fn required(value: &str, field: &str) -> Result<(), ApiError> {
+    if value.is_empty() {
+        Err(ApiError::invalid(format!("{field} is required")))
+    } else {
+        Ok(())
+    }
+}
+
+/// The snapshot a read uses.
+pub fn snapshot(tenant: &Tenant) -> Arc<Directory> {
+    tenant.store.snapshot()
+}
+
+/// One object, with its relations (both directions) when asked.
+pub fn get_object(
+    directory: &Directory,
+    object_type: &str,
+    object_id: &str,
+    with_relations: bool,
+    page: &PageRequest,
+) -> Result<(ObjectRecord, Vec<RelationRecord>, String), ApiError> {
+    required(object_type, "object_type")?;
+    required(object_id, "object_id")?;
+    let object = directory
+        .get_object(object_type, object_id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("object {object_type}:{object_id} not found"))
+        })?;
+    if !with_relations {
+        return Ok((object, Vec::new(), String::new()));
+    }
+    let mut relations = directory.relations_of(object_type, object_id);
+    relations.sort();
+    let (relations, next) = paginate(relations, page, relation_key)?;
+    Ok((object, relations, next))
+}
+
+/// Objects of a type (or all objects), sorted by type and id, one page.
+pub fn get_objects(
+    directory: &Directory,
+    object_type: &str,
+    page: &PageRequest,
+) -> Result<(Vec<ObjectRecord>, String), ApiError> {
+    let mut objects: Vec<ObjectRecord> = directory
+        .objects()
+        .filter(|o| object_type.is_empty() || o.object_type == object_type)
+        .collect();
+    objects.sort_by(|a, b| (&a.object_type, &a.id).cmp(&(&b.object_type, &b.id)));
+    paginate(objects, page, |o| format!("{}\u{0}{}", o.object_type, o.id))
+}
+
+/// Several objects by identifier; any unknown one fails the call, naming it.
+pub fn get_object_many(
+    directory: &Directory,
+    ids: &[(String, String)],
+) -> Result<Vec<ObjectRecord>, ApiError> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, (object_type, object_id))| {
+            required(object_type, &format!("param[{i}].object_type"))?;
+            required(object_id, &format!("param[{i}].object_id"))?;
+            directory.get_object(object_type, object_id).ok_or_else(|| {
+                ApiError::not_found(format!("object {object_type}:{object_id} not found"))
+            })
+        })
+        .collect()
+}
+
+fn relation_key(r: &RelationRecord) -> String {
+    [
+        r.object_type.as_str(),
+        &r.object_id,
+        &r.relation,
+        &r.subject_type,
+        &r.subject_id,
+        &r.subject_relation,
+    ]
+    .join("\u{0}")
+}
+
+/// Relations matching the filter, sorted, one page.
+pub fn get_relations(
+    directory: &Directory,
+    filter: &RelationFilter,
+    page: &PageRequest,
+) -> Result<(Vec<RelationRecord>, String), ApiError> {
+    if !filter.object_id.is_empty() && filter.object_type.is_empty() {
+        return Err(ApiError::invalid("object_id needs object_type"));
+    }
+    if !filter.subject_id.is_empty() && filter.subject_type.is_empty() {
+        return Err(ApiError::invalid("subject_id needs subject_type"));
+    }
+    let mut relations: Vec<RelationRecord> = if !filter.object_id.is_empty() {
+        directory.relations_of(&filter.object_type, &filter.object_id)
+    } else if !filter.subject_id.is_empty() {
+        directory.relations_of(&filter.subject_type, &filter.subject_id)
+    } else {
+        directory.relations().collect()
+    };
+    relations.retain(|r| filter.matches(r));
+    relations.sort();
+    relations.dedup();
+    paginate(relations, page, relation_key)
+}
+
+/// One relation exactly as named; not found is an error.
+pub fn get_relation(
+    directory: &Directory,
+    relation: &RelationRecord,
+) -> Result<RelationRecord, ApiError> {
+    required(&relation.object_type, "object_type")?;
+    required(&relation.object_id, "object_id")?;
+    required(&relation.relation, "relation")?;
+    required(&relation.subject_type, "subject_type")?;
+    required(&relation.subject_id, "subject_id")?;
+    if directory.has_relation(relation) {
+        Ok(relation.clone())
+    } else {
+        Err(ApiError::not_found(format!(
+            "relation {relation} not found"
+        )))
+    }
+}
+
+/// A check, with the explain trace as text lines when asked.
+pub fn check(
+    directory: &Directory,
+    request: &CheckRequest<'_>,
+    trace: bool,
+) -> Result<(bool, Vec<String>), ApiError> {
+    required(request.object_type, "object_type")?;
+    required(request.object_id, "object_id")?;
+    required(request.relation, "relation")?;
+    required(request.subject_type, "subject_type")?;
+    required(request.subject_id, "subject_id")?;
+    if trace {
+        let explanation = directory.explain(request).map_err(directory_error)?;
+        let lines = explanation
+            .trace
+            .map(|t| t.to_string().lines().map(str::to_string).collect())
+            .unwrap_or_default();
+        Ok((explanation.allowed, lines))
+    } else {
+        let allowed = directory.check(request).map_err(directory_error)?;
+        Ok((allowed, Vec::new()))
+    }
+}
+
+/// The graph query of Topaz v3: with an object id, the subjects of `subject_type` holding the relation
+/// on it; without one, the objects of `object_type` on which the subject holds it. Returns
+/// `(type, id)` pairs.
+pub fn get_graph(
+    directory: &Directory,
+    filter: &RelationFilter,
+) -> Result<Vec<(String, String)>, ApiError> {
+    required(&filter.object_type, "object_type")?;
+    required(&filter.relation, "relation")?;
+    required(&filter.subject_type, "subject_type")?;
+    let all = Page::default();
+    match (filter.object_id.is_empty(), filter.subject_id.is_empty()) {
+        (true, false) => {
+            let page = directory
+                .lookup_objects(
+                    &LookupObjectsRequest {
+                        subject_type: &filter.subject_type,
+                        subject_id: &filter.subject_id,
+                        subject_relation: &filter.subject_relation,
+                        permission: &filter.relation,
+                        object_type: &filter.object_type,
+                    },
+                    all,
+                )
+                .map_err(directory_error)?;
+            Ok(page
+                .ids
+                .into_iter()
+                .map(|id| (filter.object_type.clone(), id))
+                .collect())
+        }
+        (false, true) => {
+            let found = directory
+                .lookup_subjects(
+                    &LookupSubjectsRequest {
+                        object_type: &filter.object_type,
+                        object_id: &filter.object_id,
+                        permission: &filter.relation,
+                        subject_type: &filter.subject_type,
+                        subject_relation: &filter.subject_relation,
+                    },
+                    all,
+                )
+                .map_err(directory_error)?;
+            Ok(found
+                .page
+                .ids
+                .into_iter()
+                .map(|id| (filter.subject_type.clone(), id))
+                .collect())
+        }
+        (false, false) => {
+            let (allowed, _) = check(
+                directory,
+                &CheckRequest {
+                    object_type: &filter.object_type,
+                    object_id: &filter.object_id,
+                    relation: &filter.relation,
+                    subject_type: &filter.subject_type,
+                    subject_id: &filter.subject_id,
+                    subject_relation: &filter.subject_relation,
+                },
+                false,
+            )?;
+            Ok(if allowed {
+                vec![(filter.subject_type.clone(), filter.subject_id.clone())]
+            } else {
+                Vec::new()
+            })
+        }
+        (true, true) => Err(ApiError::invalid(
+            "either object_id or subject_id must be given",
+        )),
+    }
+}
+
+/// Creates or updates an object; a non-empty etag must match the stored one.
+pub fn set_object(tenant: &Tenant, object: &ObjectRecord) -> Result<ObjectRecord, ApiError> {
+    required(&object.object_type, "object.type")?;
+    required(&object.id, "object.id")?;
+    let (stored, _) = tenant.store.set_object(object).map_err(store_error)?;
+    Ok(stored)
+}
+
+/// Deletes an object (and, when asked, every relation it is in).
+pub fn delete_object(
+    tenant: &Tenant,
+    object_type: &str,
+    object_id: &str,
+    with_relations: bool,
+) -> Result<(), ApiError> {
+    required(object_type, "object_type")?;
+    required(object_id, "object_id")?;
+    tenant
+        .store
+        .delete_object(object_type, object_id, with_relations)
+        .map_err(store_error)?;
+    Ok(())
+}
+
+/// Adds a relation (idempotent); a non-empty etag must match the stored relation's.
+pub fn set_relation(
+    tenant: &Tenant,
+    relation: &RelationRecord,
+    etag: &str,
+) -> Result<RelationRecord, ApiError> {
+    required(&relation.object_type, "relation.object_type")?;
+    required(&relation.object_id, "relation.object_id")?;
+    required(&relation.relation, "relation.relation")?;
+    required(&relation.subject_type, "relation.subject_type")?;
+    required(&relation.subject_id, "relation.subject_id")?;
+    tenant
+        .store
+        .set_relation(relation, Some(etag))
+        .map_err(store_error)?;
+    Ok(relation.clone())
+}
+
+/// Removes a relation; removing an absent one is not an error, as in Topaz.
+pub fn delete_relation(tenant: &Tenant, relation: &RelationRecord) -> Result<(), ApiError> {
+    required(&relation.object_type, "object_type")?;
+    required(&relation.object_id, "object_id")?;
+    required(&relation.relation, "relation")?;
+    required(&relation.subject_type, "subject_type")?;
+    required(&relation.subject_id, "subject_id")?;
+    tenant
+        .store
+        .delete_relation(relation)
+        .map_err(store_error)?;
+    Ok(())
+}
+
+/// Sorted items after the token's key, at most a page; returns the next token (empty at the end).
+fn paginate<T>(
+    items: Vec<T>,
+    page: &PageRequest,
+    key: impl Fn(&T) -> String,
+) -> Result<(Vec<T>, String), ApiError> {
+    let start = if page.token.is_empty() {
+        0
+    } else {
+        let after = decode_token(&page.token)?;
+        items.partition_point(|item| key(item) <= after)
+    };
+    let size = page.size();
+    let mut rest: Vec<T> = items.into_iter().skip(start).collect();
+    let next = if rest.len() > size {
+        rest.truncate(size);
+        rest.last()
+            .map(|last| encode_token(&key(last)))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok((rest, next))
+}
+
+fn encode_token(key: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+}
+
+fn decode_token(token: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| ApiError::invalid("page.token is not a token this server issued"))
+}

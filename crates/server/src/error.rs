@@ -1,0 +1,43 @@
+//! Errors of starting and configuring the server.
+
+use std::path::PathBuf;
+
+/// Why the server could not start or a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A configuration file that does not parse or does not make sense.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// Its line, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file that could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A certificate or key that could not be made or loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// A port that could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A policy that does not load or compile.
+    #[error("policy: {0}")]
+    Policy(lictor_policy::PolicyError),
+    /// The store refused to open.
+    #[error(transparent)]
+    Store(#[from] lictor_store::StoreError),
+}

@@ -1,0 +1,260 @@
+//! JWT validation for `IDENTITY_TYPE_JWT`: the token's issuer must be configured, its signature must
+//! verify with one of that issuer's keys (RS256, ES256 or HS256; never `none`), and `exp`/`nbf`/`aud`
+//! must hold.
+
+use crate::config::{Issuer, Jwt, StaticKey};
+use crate::ServerError;
+use base64::Engine as _;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// A verified token's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The `iss` claim.
+    pub issuer: String,
+    /// The `sub` claim.
+    pub subject: String,
+}
+
+/// Why a token was refused; the message is safe to return to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid JWT: {0}")]
+pub struct TokenError(pub String);
+
+struct IssuerKeys {
+    issuer: String,
+    audiences: Vec<String>,
+    keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
+}
+
+/// The configured issuers and their keys.
+pub struct TokenVerifier {
+    issuers: Vec<IssuerKeys>,
+    leeway: u64,
+}
+
+impl TokenVerifier {
+    /// Loads every issuer's keys; a key that cannot be read is a start-up error naming it.
+    pub fn new(config: &Jwt, config_path: &Path) -> Result<TokenVerifier, ServerError> {
+        let mut issuers = Vec::new();
+        for (i, issuer) in config.issuers.iter().enumerate() {
+            issuers.push(load_issuer(issuer, i, config_path)?);
+        }
+        Ok(TokenVerifier {
+            issuers,
+            leeway: config.leeway_seconds,
+        })
+    }
+
+    /// Verifies a token and returns its issuer and subject.
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        let token = token
+            .strip_prefix("Bearer ")
+            .or_else(|| token.strip_prefix("bearer "))
+            .unwrap_or(token)
+            .trim();
+        let header_alg = unverified_alg(token)?;
+        if header_alg.eq_ignore_ascii_case("none") {
+            return Err(TokenError(
+                "alg \"none\" is not accepted: tokens must be signed".into(),
+            ));
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| TokenError(format!("header: {e}")))?;
+        let claims = unverified_claims(token)?;
+        let issuer = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or_else(|| TokenError("no \"iss\" claim".into()))?;
+        let Some(trusted) = self.issuers.iter().find(|i| i.issuer == issuer) else {
+            return Err(TokenError(format!("issuer {issuer:?} is not trusted")));
+        };
+        let candidates: Vec<_> = trusted
+            .keys
+            .iter()
+            .filter(|(kid, alg, _)| {
+                *alg == header.alg
+                    && match (&header.kid, kid) {
+                        (Some(wanted), Some(kid)) => wanted == kid,
+                        _ => true,
+                    }
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Err(TokenError(format!(
+                "issuer {issuer:?} has no {:?} key{}",
+                header.alg,
+                header
+                    .kid
+                    .as_ref()
+                    .map(|k| format!(" with kid {k:?}"))
+                    .unwrap_or_default()
+            )));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.required_spec_claims = HashSet::new();
+        validation.set_issuer(&[issuer]);
+        if trusted.audiences.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&trusted.audiences);
+        }
+        let mut last = None;
+        for (_, _, key) in candidates {
+            match jsonwebtoken::decode::<Value>(token, key, &validation) {
+                Ok(data) => {
+                    let subject = data
+                        .claims
+                        .get("sub")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| TokenError("no \"sub\" claim".into()))?;
+                    return Ok(VerifiedToken {
+                        issuer: issuer.to_string(),
+                        subject: subject.to_string(),
+                    });
+                }
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(TokenError(
+            last.map(|e| describe(&e))
+                .unwrap_or_else(|| "no key verified the signature".into()),
+        ))
+    }
+}
+
+fn describe(error: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::ExpiredSignature => "the token has expired (exp)".into(),
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".into(),
+        ErrorKind::InvalidSignature => "the signature does not verify".into(),
+        ErrorKind::InvalidAudience => "the audience (aud) is not accepted".into(),
+        ErrorKind::InvalidIssuer => "the issuer (iss) is not accepted".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn segment(token: &str, index: usize) -> Result<Value, TokenError> {
+    let part = token
+        .split('.')
+        .nth(index)
+        .ok_or_else(|| TokenError("not a JWT (expected header.payload.signature)".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .map_err(|_| TokenError("not a JWT (a part is not base64url)".into()))?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError("not a JWT (a part is not JSON)".into()))
+}
+
+fn unverified_alg(token: &str) -> Result<String, TokenError> {
+    let header = segment(token, 0)?;
+    header
+        .get("alg")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| TokenError("the header has no \"alg\"".into()))
+}
+
+/// The claims, read before verification only to pick the issuer's keys.
+fn unverified_claims(token: &str) -> Result<Value, TokenError> {
+    segment(token, 1)
+}
+
+fn load_issuer(issuer: &Issuer, i: usize, config_path: &Path) -> Result<IssuerKeys, ServerError> {
+    let fail = |message: String| ServerError::Config {
+        path: config_path.to_path_buf(),
+        line: None,
+        message: format!("jwt.issuers[{i}] ({}): {message}", issuer.issuer),
+    };
+    let mut keys = Vec::new();
+    for (k, key) in issuer.keys.iter().enumerate() {
+        keys.push(load_static_key(key).map_err(|m| fail(format!("keys[{k}]: {m}")))?);
+    }
+    if let Some(path) = &issuer.jwks_file {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let set: JwkSet = serde_json::from_str(&text)
+            .map_err(|e| fail(format!("{}: not a JWKS document: {e}", path.display())))?;
+        for jwk in &set.keys {
+            let Some(alg) = jwk_algorithm(jwk) else {
+                continue;
+            };
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| {
+                fail(format!(
+                    "{}: key {:?}: {e}",
+                    path.display(),
+                    jwk.common.key_id
+                ))
+            })?;
+            keys.push((jwk.common.key_id.clone(), alg, key));
+        }
+    }
+    if keys.is_empty() {
+        return Err(fail("no usable RS256, ES256 or HS256 key".into()));
+    }
+    Ok(IssuerKeys {
+        issuer: issuer.issuer.clone(),
+        audiences: issuer.audiences.clone(),
+        keys,
+    })
+}
+
+fn jwk_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, KeyAlgorithm};
+    match jwk.common.key_algorithm {
+        Some(KeyAlgorithm::RS256) => Some(Algorithm::RS256),
+        Some(KeyAlgorithm::ES256) => Some(Algorithm::ES256),
+        Some(KeyAlgorithm::HS256) => Some(Algorithm::HS256),
+        Some(_) => None,
+        None => match jwk.algorithm {
+            AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+            AlgorithmParameters::EllipticCurve(_) => Some(Algorithm::ES256),
+            AlgorithmParameters::OctetKey(_) => Some(Algorithm::HS256),
+            AlgorithmParameters::OctetKeyPair(_) => None,
+        },
+    }
+}
+
+fn load_static_key(key: &StaticKey) -> Result<(Option<String>, Algorithm, DecodingKey), String> {
+    let pem = || -> Result<Vec<u8>, String> {
+        let path = key
+            .public_key_file
+            .as_ref()
+            .ok_or_else(|| format!("{} needs public_key_file", key.algorithm))?;
+        std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let (alg, decoding) = match key.algorithm.as_str() {
+        "HS256" => {
+            let secret = key
+                .secret
+                .as_ref()
+                .ok_or_else(|| "HS256 needs secret".to_string())?;
+            (
+                Algorithm::HS256,
+                DecodingKey::from_secret(secret.as_bytes()),
+            )
+        }
+        "RS256" => (
+            Algorithm::RS256,
+            DecodingKey::from_rsa_pem(&pem()?).map_err(|e| format!("RS256 key: {e}"))?,
+        ),
+        "ES256" => (
+            Algorithm::ES256,
+            DecodingKey::from_ec_pem(&pem()?).map_err(|e| format!("ES256 key: {e}"))?,
+        ),
+        other => {
+            return Err(format!(
+                "algorithm {other:?} is not one of HS256, RS256, ES256"
+            ))
+        }
+    };
+    Ok((key.kid.clone(), alg, decoding))
+}

@@ -1,0 +1,27 @@
+//! The Lictor server: the authorizer and directory services behind Topaz-compatible gRPC and REST,
+//! with identity resolution, tenants and API keys, decision logs, health and metrics.
+
+pub mod config;
+mod error;
+pub mod tls;
+
+pub use config::Config;
+pub use error::ServerError;
+pub mod access;
+pub mod api;
+pub mod api_error;
+mod audit;
+pub mod authorizer_service;
+mod clock;
+pub mod decision_log;
+pub mod directory_service;
+pub mod jwt;
+pub mod listener;
+pub mod metrics;
+pub mod policy_source;
+pub mod rest;
+pub mod rest_authorizer;
+pub mod rest_authzen;
+pub mod rest_directory;
+pub mod server;
+pub mod tenant;

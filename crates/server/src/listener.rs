@@ -1,0 +1,122 @@
+//! Accepting connections: each port takes TLS and, when allowed, plaintext (told apart by the first
+//! byte, 0x16 being a TLS handshake), then serves HTTP/1.1 or HTTP/2 (gRPC included) from one router.
+
+use crate::ServerError;
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+/// First byte of a TLS ClientHello record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// What a port accepts.
+#[derive(Clone)]
+pub struct Transport {
+    /// TLS, when configured.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether plaintext connections are served.
+    pub plaintext: bool,
+}
+
+/// Binds `address` now, so that a taken port is a start-up error.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })
+}
+
+/// Serves `router` on `listener` until `shutdown` turns true, then lets open requests finish (up to
+/// `grace`).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    transport: Transport,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let graceful = GracefulShutdown::new();
+    let acceptor = transport.tls.clone().map(TlsAcceptor::from);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let acceptor = acceptor.clone();
+        let plaintext = transport.plaintext;
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let Some(connection) = Connection::open(stream, acceptor, plaintext).await else {
+                tracing::debug!(%peer, "connection refused: protocol not offered");
+                return;
+            };
+            let service = TowerToHyperService::new(router);
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let result = match connection {
+                Connection::Plain(stream) => {
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Connection::Tls(stream) => {
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(*stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => tracing::warn!("shutdown grace period over; closing open connections"),
+    }
+}
+
+enum Connection {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Connection {
+    async fn open(
+        stream: TcpStream,
+        acceptor: Option<TlsAcceptor>,
+        plaintext: bool,
+    ) -> Option<Connection> {
+        let mut first = [0u8; 1];
+        // A client that sends nothing for long is not worth a task.
+        let peeked = tokio::time::timeout(Duration::from_secs(30), stream.peek(&mut first)).await;
+        let is_tls = matches!(peeked, Ok(Ok(1))) && first == [TLS_HANDSHAKE];
+        match (is_tls, acceptor) {
+            (true, Some(acceptor)) => match acceptor.accept(stream).await {
+                Ok(tls) => Some(Connection::Tls(Box::new(tls))),
+                Err(error) => {
+                    tracing::debug!(%error, "TLS handshake failed");
+                    None
+                }
+            },
+            (false, _) if plaintext => Some(Connection::Plain(stream)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Prometheus metrics: requests and their latency per method, decisions by outcome, and the decision
+//! log's queue.
+
+use crate::decision_log::DecisionLog;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Labels of a request metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    /// `Is`, `Check`, `GetObject`, …
+    pub method: String,
+    /// `grpc` or `rest`.
+    pub transport: &'static str,
+    /// `ok` or an error code name.
+    pub code: String,
+}
+
+/// Labels of a latency histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LatencyLabels {
+    /// The method.
+    pub method: String,
+    /// `grpc` or `rest`.
+    pub transport: &'static str,
+}
+
+/// Labels of a decision counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    /// `is`, `check`, …
+    pub kind: &'static str,
+    /// `allowed` or `denied`.
+    pub outcome: &'static str,
+}
+
+/// Every metric the server keeps.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<MethodLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram>,
+    decisions: Family<DecisionLabels, Counter>,
+    log_queue: Gauge,
+    log_dropped: Gauge,
+    log_written: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric registered.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("lictor");
+        let requests = Family::<MethodLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests handled, by method and result",
+            requests.clone(),
+        );
+        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
+            // 10 µs to ~5 s.
+            Histogram::new(exponential_buckets(0.000_01, 2.5, 15))
+        });
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer a request, by method",
+            latency.clone(),
+        );
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "decisions",
+            "Decisions made, by kind and outcome",
+            decisions.clone(),
+        );
+        let log_queue = Gauge::default();
+        registry.register(
+            "decision_log_queue_depth",
+            "Decision records waiting to be written",
+            log_queue.clone(),
+        );
+        let log_dropped = Gauge::default();
+        registry.register(
+            "decision_log_dropped",
+            "Decision records dropped because the queue was full (total)",
+            log_dropped.clone(),
+        );
+        let log_written = Gauge::default();
+        registry.register(
+            "decision_log_written",
+            "Decision records written (total)",
+            log_written.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            decisions,
+            log_queue,
+            log_dropped,
+            log_written,
+        }
+    }
+
+    /// Counts a finished request.
+    pub fn request(&self, method: &str, transport: &'static str, code: &str, elapsed: Duration) {
+        self.requests
+            .get_or_create(&MethodLabels {
+                method: method.to_string(),
+                transport,
+                code: code.to_string(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&LatencyLabels {
+                method: method.to_string(),
+                transport,
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts decisions.
+    pub fn decisions(&self, kind: &'static str, allowed: usize, denied: usize) {
+        if allowed > 0 {
+            self.decisions
+                .get_or_create(&DecisionLabels {
+                    kind,
+                    outcome: "allowed",
+                })
+                .inc_by(allowed as u64);
+        }
+        if denied > 0 {
+            self.decisions
+                .get_or_create(&DecisionLabels {
+                    kind,
+                    outcome: "denied",
+                })
+                .inc_by(denied as u64);
+        }
+    }
+
+    /// The text exposition, with the decision log's gauges read now.
+    pub fn render(&self, log: &DecisionLog) -> String {
+        let stats = log.stats();
+        self.log_queue
+            .set(i64::try_from(log.queue_depth()).unwrap_or(i64::MAX));
+        self.log_dropped
+            .set(i64::try_from(stats.dropped.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
+        self.log_written
+            .set(i64::try_from(stats.written.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            tracing::error!("metrics encoding failed");
+        }
+        out
+    }
+}

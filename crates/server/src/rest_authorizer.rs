@@ -1,0 +1,197 @@
+//! The authorizer v2 REST gateway: Topaz's paths and JSON for Is, DecisionTree, Query, Compile,
+//! ListPolicies, GetPolicy and Info.
+
+use crate::access::Access;
+use crate::api_error::{ApiError, Code};
+use crate::authorizer_service::{self as service, DecisionRequest, IdentityContext, IdentityType};
+use crate::rest::JsonBody;
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use lictor_policy::PathSeparator;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The routes, to be merged into the API router.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v2/authz/is", post(is))
+        .route("/api/v2/authz/decisiontree", post(decision_tree))
+        .route("/api/v2/authz/query", post(query))
+        .route("/api/v2/authz/compile", post(compile))
+        .route("/api/v2/policies", get(list_policies))
+        .route("/api/v2/policies/{*id}", get(get_policy))
+        .route("/api/v2/info", get(info))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct IdentityBody {
+    #[serde(default, rename = "type")]
+    kind: Value,
+    #[serde(default)]
+    identity: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PolicyContextBody {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    decisions: Vec<String>,
+}
+
+/// The fields Is, DecisionTree, Query and Compile share; others Topaz accepts
+/// (`policy_instance`, `unknowns`, `disable_inlining`) are ignored.
+#[derive(Debug, Default, Deserialize)]
+struct DecisionBody {
+    #[serde(default)]
+    identity_context: Option<IdentityBody>,
+    #[serde(default)]
+    policy_context: Option<PolicyContextBody>,
+    #[serde(default)]
+    resource_context: Option<Value>,
+    #[serde(default)]
+    options: Option<Value>,
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    input: Option<String>,
+}
+
+impl DecisionBody {
+    fn request(&self) -> Result<DecisionRequest, ApiError> {
+        let identity = match &self.identity_context {
+            Some(identity) => IdentityContext {
+                kind: IdentityType::parse(&identity.kind)?,
+                identity: identity.identity.clone(),
+            },
+            None => IdentityContext::default(),
+        };
+        if !matches!(
+            self.resource_context,
+            None | Some(Value::Null) | Some(Value::Object(_))
+        ) {
+            return Err(ApiError::invalid("resource_context must be a JSON object"));
+        }
+        let policy = self.policy_context.as_ref();
+        Ok(DecisionRequest {
+            identity,
+            path: policy.map(|p| p.path.clone()).unwrap_or_default(),
+            decisions: policy.map(|p| p.decisions.clone()).unwrap_or_default(),
+            resource: self.resource_context.clone().unwrap_or(Value::Null),
+        })
+    }
+}
+
+async fn is(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<DecisionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let request = body.request()?;
+    let decisions = service::is(&state, &access, &request).await?;
+    Ok(Json(json!({
+        "decisions": decisions
+            .into_iter()
+            .map(|(decision, is)| json!({"decision": decision, "is": is}))
+            .collect::<Vec<_>>(),
+    })))
+}
+
+fn separator(options: Option<&Value>) -> Result<PathSeparator, ApiError> {
+    let value = options.and_then(|o| o.get("path_separator"));
+    match value {
+        None | Some(Value::Null) => Ok(PathSeparator::Dot),
+        Some(Value::String(s)) if s == "PATH_SEPARATOR_DOT" || s == "PATH_SEPARATOR_UNKNOWN" => {
+            Ok(PathSeparator::Dot)
+        }
+        Some(Value::String(s)) if s == "PATH_SEPARATOR_SLASH" => Ok(PathSeparator::Slash),
+        Some(Value::Number(n)) if n.as_i64() == Some(2) => Ok(PathSeparator::Slash),
+        Some(Value::Number(n)) if matches!(n.as_i64(), Some(0 | 1)) => Ok(PathSeparator::Dot),
+        Some(other) => Err(ApiError::invalid(format!(
+            "options.path_separator {other} is not PATH_SEPARATOR_DOT or PATH_SEPARATOR_SLASH"
+        ))),
+    }
+}
+
+async fn decision_tree(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<DecisionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let request = body.request()?;
+    let separator = separator(body.options.as_ref())?;
+    let tree = service::decision_tree(&state, &access, &request, separator).await?;
+    Ok(Json(json!({
+        "path_root": request.path,
+        "path": tree,
+    })))
+}
+
+async fn query(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<DecisionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let request = body.request()?;
+    let input = match body.input.as_deref().filter(|i| !i.trim().is_empty()) {
+        Some(text) => Some(
+            serde_json::from_str(text)
+                .map_err(|e| ApiError::invalid(format!("input is not JSON: {e}")))?,
+        ),
+        None => None,
+    };
+    let result = service::query(
+        &state,
+        &access,
+        body.query.as_deref().unwrap_or_default(),
+        &request,
+        input,
+    )?;
+    Ok(Json(json!({ "response": { "result": result } })))
+}
+
+async fn compile() -> Result<Json<Value>, ApiError> {
+    Err(ApiError::new(
+        Code::Unimplemented,
+        "Compile (partial evaluation) is not offered: the Rego engine has no partial evaluation",
+    ))
+}
+
+fn module_json(module: &lictor_policy::PolicyModule) -> Value {
+    json!({
+        "id": module.id,
+        "package_path": module.package_path,
+        "raw": module.source,
+    })
+}
+
+async fn list_policies(Extension(access): Extension<Access>) -> Result<Json<Value>, ApiError> {
+    let policies = service::policies(&access.tenant)?;
+    Ok(Json(json!({
+        "result": policies.policies().iter().map(module_json).collect::<Vec<_>>(),
+    })))
+}
+
+async fn get_policy(
+    Extension(access): Extension<Access>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let policies = service::policies(&access.tenant)?;
+    let module = policies
+        .policy(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no policy module {id:?}")))?;
+    Ok(Json(json!({ "result": module_json(module) })))
+}
+
+async fn info() -> Json<Value> {
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": "",
+        "date": "",
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+    }))
+}

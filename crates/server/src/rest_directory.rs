@@ -1,0 +1,702 @@
+//! The directory v3 REST gateway: Topaz's paths and JSON (proto field names) over the directory
+//! service, plus Lictor's own lookup and explain paths under `/api/v3/lictor/`.
+
+use crate::access::Access;
+use crate::api_error::ApiError;
+use crate::directory_service::{self as service, PageRequest, RelationFilter};
+use crate::rest::JsonBody;
+use crate::server::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use lictor_directory::{CheckRequest, LookupObjectsRequest, LookupSubjectsRequest, Page};
+use lictor_model::{ObjectRecord, RelationRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// The routes, to be merged into the API router.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/api/v3/directory/object/{object_type}/{object_id}",
+            get(get_object).delete(delete_object),
+        )
+        .route("/api/v3/directory/object", post(set_object))
+        .route("/api/v3/directory/objects", get(get_objects))
+        .route("/api/v3/directory/objects/many", post(get_object_many))
+        .route(
+            "/api/v3/directory/relation",
+            get(get_relation).post(set_relation),
+        )
+        .route(
+            "/api/v3/directory/relation/{object_type}/{object_id}/{relation}/{subject_type}/{subject_id}",
+            axum::routing::delete(delete_relation),
+        )
+        .route("/api/v3/directory/relations", get(get_relations))
+        .route("/api/v3/directory/check", post(check))
+        .route("/api/v3/directory/checks", post(checks))
+        .route(
+            "/api/v3/directory/graph/{object_type}/{relation}/{subject_type}",
+            get(get_graph),
+        )
+        .route(
+            "/api/v3/directory/manifest",
+            get(get_manifest).post(set_manifest).put(set_manifest).delete(delete_manifest),
+        )
+        .route("/api/v3/lictor/explain", post(explain))
+        .route("/api/v3/lictor/lookup/objects", post(lookup_objects))
+        .route("/api/v3/lictor/lookup/subjects", post(lookup_subjects))
+}
+
+/// Paging as query parameters (`page.size`, `page.token`).
+#[derive(Debug, Default, Deserialize)]
+struct PageQuery {
+    #[serde(default, rename = "page.size")]
+    size: Option<String>,
+    #[serde(default, rename = "page.token")]
+    token: Option<String>,
+}
+
+impl PageQuery {
+    fn request(&self) -> Result<PageRequest, ApiError> {
+        let size = match self.size.as_deref() {
+            None | Some("") => 0,
+            Some(text) => text
+                .parse()
+                .map_err(|_| ApiError::invalid(format!("page.size {text:?} is not a number")))?,
+        };
+        Ok(PageRequest {
+            size,
+            token: self.token.clone().unwrap_or_default(),
+        })
+    }
+}
+
+fn page_json(next: String) -> Value {
+    json!({ "next_token": next })
+}
+
+/// An object as Topaz's JSON shows it.
+fn object_json(object: &ObjectRecord) -> Value {
+    json!({
+        "type": object.object_type,
+        "id": object.id,
+        "display_name": object.display_name,
+        "properties": object.properties,
+        "etag": object.etag,
+    })
+}
+
+/// A relation as Topaz's JSON shows it.
+fn relation_json(relation: &RelationRecord) -> Value {
+    json!({
+        "object_type": relation.object_type,
+        "object_id": relation.object_id,
+        "relation": relation.relation,
+        "subject_type": relation.subject_type,
+        "subject_id": relation.subject_id,
+        "subject_relation": relation.subject_relation,
+        "etag": relation.etag(),
+    })
+}
+
+fn flag(value: Option<&str>, name: &str) -> Result<bool, ApiError> {
+    match value {
+        None | Some("") | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::invalid(format!(
+            "{name} must be true or false, not {other:?}"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct GetObjectQuery {
+    #[serde(default)]
+    with_relations: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+async fn get_object(
+    Extension(access): Extension<Access>,
+    Path((object_type, object_id)): Path<(String, String)>,
+    Query(query): Query<GetObjectQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let with_relations = flag(query.with_relations.as_deref(), "with_relations")?;
+    let (object, relations, next) = service::get_object(
+        &directory,
+        &object_type,
+        &object_id,
+        with_relations,
+        &query.page.request()?,
+    )?;
+    Ok(Json(json!({
+        "result": object_json(&object),
+        "relations": relations.iter().map(relation_json).collect::<Vec<_>>(),
+        "page": page_json(next),
+    })))
+}
+
+#[derive(Deserialize)]
+struct GetObjectsQuery {
+    #[serde(default)]
+    object_type: String,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+async fn get_objects(
+    Extension(access): Extension<Access>,
+    Query(query): Query<GetObjectsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let (objects, next) =
+        service::get_objects(&directory, &query.object_type, &query.page.request()?)?;
+    Ok(Json(json!({
+        "results": objects.iter().map(object_json).collect::<Vec<_>>(),
+        "page": page_json(next),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectIdentifier {
+    #[serde(default)]
+    object_type: String,
+    #[serde(default)]
+    object_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetObjectManyBody {
+    #[serde(default)]
+    param: Vec<ObjectIdentifier>,
+}
+
+async fn get_object_many(
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<GetObjectManyBody>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let ids: Vec<(String, String)> = body
+        .param
+        .into_iter()
+        .map(|p| (p.object_type, p.object_id))
+        .collect();
+    let objects = service::get_object_many(&directory, &ids)?;
+    Ok(Json(json!({
+        "results": objects.iter().map(object_json).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Default, Deserialize)]
+struct RelationQuery {
+    #[serde(default)]
+    object_type: String,
+    #[serde(default)]
+    object_id: String,
+    #[serde(default)]
+    relation: String,
+    #[serde(default)]
+    subject_type: String,
+    #[serde(default)]
+    subject_id: String,
+    #[serde(default)]
+    subject_relation: String,
+    #[serde(default)]
+    with_objects: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+impl RelationQuery {
+    fn filter(&self) -> RelationFilter {
+        RelationFilter {
+            object_type: self.object_type.clone(),
+            object_id: self.object_id.clone(),
+            relation: self.relation.clone(),
+            subject_type: self.subject_type.clone(),
+            subject_id: self.subject_id.clone(),
+            subject_relation: self.subject_relation.clone(),
+        }
+    }
+
+    fn record(&self) -> RelationRecord {
+        RelationRecord {
+            object_type: self.object_type.clone(),
+            object_id: self.object_id.clone(),
+            relation: self.relation.clone(),
+            subject_type: self.subject_type.clone(),
+            subject_id: self.subject_id.clone(),
+            subject_relation: self.subject_relation.clone(),
+        }
+    }
+}
+
+/// The objects of relations, keyed `type:id` as Topaz's `with_objects` returns them.
+fn objects_of(directory: &lictor_directory::Directory, relations: &[RelationRecord]) -> Value {
+    let mut objects = Map::new();
+    for r in relations {
+        for (t, i) in [
+            (&r.object_type, &r.object_id),
+            (&r.subject_type, &r.subject_id),
+        ] {
+            let key = format!("{t}:{i}");
+            if !objects.contains_key(&key) {
+                if let Some(object) = directory.get_object(t, i) {
+                    objects.insert(key, object_json(&object));
+                }
+            }
+        }
+    }
+    Value::Object(objects)
+}
+
+async fn get_relation(
+    Extension(access): Extension<Access>,
+    Query(query): Query<RelationQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let relation = service::get_relation(&directory, &query.record())?;
+    let with_objects = flag(query.with_objects.as_deref(), "with_objects")?;
+    let objects = if with_objects {
+        objects_of(&directory, std::slice::from_ref(&relation))
+    } else {
+        json!({})
+    };
+    Ok(Json(json!({
+        "result": relation_json(&relation),
+        "objects": objects,
+    })))
+}
+
+async fn get_relations(
+    Extension(access): Extension<Access>,
+    Query(query): Query<RelationQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let (relations, next) =
+        service::get_relations(&directory, &query.filter(), &query.page.request()?)?;
+    let with_objects = flag(query.with_objects.as_deref(), "with_objects")?;
+    let objects = if with_objects {
+        objects_of(&directory, &relations)
+    } else {
+        json!({})
+    };
+    Ok(Json(json!({
+        "results": relations.iter().map(relation_json).collect::<Vec<_>>(),
+        "objects": objects,
+        "page": page_json(next),
+    })))
+}
+
+/// A check as Topaz's JSON carries it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    #[serde(default)]
+    object_type: String,
+    #[serde(default)]
+    object_id: String,
+    #[serde(default)]
+    relation: String,
+    #[serde(default)]
+    subject_type: String,
+    #[serde(default)]
+    subject_id: String,
+    #[serde(default)]
+    subject_relation: String,
+    #[serde(default)]
+    trace: bool,
+}
+
+impl CheckBody {
+    fn request(&self) -> CheckRequest<'_> {
+        CheckRequest {
+            object_type: &self.object_type,
+            object_id: &self.object_id,
+            relation: &self.relation,
+            subject_type: &self.subject_type,
+            subject_id: &self.subject_id,
+            subject_relation: &self.subject_relation,
+        }
+    }
+
+    /// Empty fields taken from `default`, as Topaz's Checks fills them.
+    fn with_default(mut self, default: &CheckBody) -> CheckBody {
+        let fill = |field: &mut String, from: &String| {
+            if field.is_empty() {
+                field.clone_from(from);
+            }
+        };
+        fill(&mut self.object_type, &default.object_type);
+        fill(&mut self.object_id, &default.object_id);
+        fill(&mut self.relation, &default.relation);
+        fill(&mut self.subject_type, &default.subject_type);
+        fill(&mut self.subject_id, &default.subject_id);
+        fill(&mut self.subject_relation, &default.subject_relation);
+        self.trace |= default.trace;
+        self
+    }
+}
+
+fn check_json(allowed: bool, trace: Vec<String>) -> Value {
+    json!({ "check": allowed, "trace": trace, "context": {} })
+}
+
+async fn check(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<CheckBody>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let started = std::time::Instant::now();
+    let (allowed, trace) = service::check(&directory, &body.request(), body.trace)?;
+    crate::audit::log_check(
+        &state,
+        &access,
+        &directory,
+        &body.request(),
+        allowed,
+        started,
+        "check",
+    )
+    .await;
+    Ok(Json(check_json(allowed, trace)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChecksBody {
+    #[serde(default)]
+    default: CheckBody,
+    #[serde(default)]
+    checks: Vec<CheckBody>,
+}
+
+async fn checks(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<ChecksBody>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let mut results = Vec::with_capacity(body.checks.len());
+    for (i, item) in body.checks.into_iter().enumerate() {
+        let item = item.with_default(&body.default);
+        let started = std::time::Instant::now();
+        // Topaz answers a bad item in place rather than failing the batch.
+        match service::check(&directory, &item.request(), item.trace) {
+            Ok((allowed, trace)) => {
+                crate::audit::log_check(
+                    &state,
+                    &access,
+                    &directory,
+                    &item.request(),
+                    allowed,
+                    started,
+                    "check",
+                )
+                .await;
+                results.push(check_json(allowed, trace));
+            }
+            Err(error) => results.push(json!({
+                "check": false,
+                "trace": [],
+                "context": { "error": format!("checks[{i}]: {}", error.message) },
+            })),
+        }
+    }
+    Ok(Json(json!({ "checks": results })))
+}
+
+#[derive(Deserialize)]
+struct GraphQuery {
+    #[serde(default)]
+    object_id: String,
+    #[serde(default)]
+    subject_id: String,
+    #[serde(default)]
+    subject_relation: String,
+}
+
+async fn get_graph(
+    Extension(access): Extension<Access>,
+    Path((object_type, relation, subject_type)): Path<(String, String, String)>,
+    Query(query): Query<GraphQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let filter = RelationFilter {
+        object_type,
+        object_id: query.object_id,
+        relation,
+        subject_type,
+        subject_id: query.subject_id,
+        subject_relation: query.subject_relation,
+    };
+    let results = service::get_graph(&directory, &filter)?;
+    Ok(Json(json!({
+        "results": results
+            .into_iter()
+            .map(|(t, i)| json!({"object_type": t, "object_id": i}))
+            .collect::<Vec<_>>(),
+        "explanation": {},
+        "trace": [],
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetObjectBody {
+    object: Option<ObjectRecord>,
+}
+
+async fn set_object(
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<SetObjectBody>,
+) -> Result<Json<Value>, ApiError> {
+    let object = body
+        .object
+        .ok_or_else(|| ApiError::invalid("object is required"))?;
+    if !object.properties.is_object() {
+        return Err(ApiError::invalid("object.properties must be a JSON object"));
+    }
+    let stored = service::set_object(&access.tenant, &object)?;
+    Ok(Json(json!({ "result": object_json(&stored) })))
+}
+
+#[derive(Deserialize)]
+struct DeleteObjectQuery {
+    #[serde(default)]
+    with_relations: Option<String>,
+}
+
+async fn delete_object(
+    Extension(access): Extension<Access>,
+    Path((object_type, object_id)): Path<(String, String)>,
+    Query(query): Query<DeleteObjectQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let with_relations = flag(query.with_relations.as_deref(), "with_relations")?;
+    service::delete_object(&access.tenant, &object_type, &object_id, with_relations)?;
+    Ok(Json(json!({ "result": {} })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelationBody {
+    #[serde(default)]
+    object_type: String,
+    #[serde(default)]
+    object_id: String,
+    #[serde(default)]
+    relation: String,
+    #[serde(default)]
+    subject_type: String,
+    #[serde(default)]
+    subject_id: String,
+    #[serde(default)]
+    subject_relation: String,
+    #[serde(default)]
+    etag: String,
+    // Timestamps are the server's to set; accepted so that a read relation can be written back.
+    #[serde(default, rename = "created_at")]
+    _created_at: serde::de::IgnoredAny,
+    #[serde(default, rename = "updated_at")]
+    _updated_at: serde::de::IgnoredAny,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetRelationBody {
+    relation: Option<RelationBody>,
+}
+
+async fn set_relation(
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<SetRelationBody>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body
+        .relation
+        .ok_or_else(|| ApiError::invalid("relation is required"))?;
+    let relation = RelationRecord {
+        object_type: body.object_type,
+        object_id: body.object_id,
+        relation: body.relation,
+        subject_type: body.subject_type,
+        subject_id: body.subject_id,
+        subject_relation: body.subject_relation,
+    };
+    let stored = service::set_relation(&access.tenant, &relation, &body.etag)?;
+    Ok(Json(json!({ "result": relation_json(&stored) })))
+}
+
+#[derive(Deserialize)]
+struct DeleteRelationQuery {
+    #[serde(default)]
+    subject_relation: String,
+}
+
+async fn delete_relation(
+    Extension(access): Extension<Access>,
+    Path((object_type, object_id, relation, subject_type, subject_id)): Path<(
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
+    Query(query): Query<DeleteRelationQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let relation = RelationRecord {
+        object_type,
+        object_id,
+        relation,
+        subject_type,
+        subject_id,
+        subject_relation: query.subject_relation,
+    };
+    service::delete_relation(&access.tenant, &relation)?;
+    Ok(Json(json!({ "result": {} })))
+}
+
+async fn get_manifest(Extension(access): Extension<Access>) -> Response {
+    let source = access.tenant.store.manifest_source().unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/yaml")], source).into_response()
+}
+
+async fn set_manifest(
+    Extension(access): Extension<Access>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Value>, ApiError> {
+    // Topaz's gateway also takes the manifest wrapped as JSON: {"body": {"data": "<yaml>"}}.
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let source = if is_json {
+        let value: Value = serde_json::from_str(&body)
+            .map_err(|e| ApiError::invalid(format!("manifest JSON: {e}")))?;
+        value
+            .pointer("/body/data")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::invalid("body.data (the manifest YAML) is required"))?
+    } else {
+        body
+    };
+    let revision = access
+        .tenant
+        .store
+        .set_manifest("manifest.yaml", &source)
+        .map_err(service::store_error)?;
+    Ok(Json(json!({ "result": {}, "revision": revision })))
+}
+
+async fn delete_manifest(Extension(access): Extension<Access>) -> Result<Json<Value>, ApiError> {
+    access
+        .tenant
+        .store
+        .delete_manifest()
+        .map_err(service::store_error)?;
+    Ok(Json(json!({ "result": {} })))
+}
+
+async fn explain(
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<CheckBody>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let explanation = directory
+        .explain(&body.request())
+        .map_err(service::directory_error)?;
+    Ok(Json(json!({
+        "allowed": explanation.allowed,
+        "trace": explanation.trace,
+        "text": explanation.trace.as_ref().map(ToString::to_string).unwrap_or_default(),
+        "revision": directory.revision(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupBody {
+    #[serde(default)]
+    object_type: String,
+    #[serde(default)]
+    object_id: String,
+    #[serde(default)]
+    permission: String,
+    #[serde(default)]
+    subject_type: String,
+    #[serde(default)]
+    subject_id: String,
+    #[serde(default)]
+    subject_relation: String,
+    #[serde(default)]
+    page_size: usize,
+    #[serde(default)]
+    after: Option<String>,
+}
+
+async fn lookup_objects(
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<LookupBody>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let page = directory
+        .lookup_objects(
+            &LookupObjectsRequest {
+                subject_type: &body.subject_type,
+                subject_id: &body.subject_id,
+                subject_relation: &body.subject_relation,
+                permission: &body.permission,
+                object_type: &body.object_type,
+            },
+            Page {
+                size: body.page_size,
+                after: body.after.as_deref(),
+            },
+        )
+        .map_err(service::directory_error)?;
+    Ok(Json(json!({
+        "object_type": body.object_type,
+        "ids": page.ids,
+        "next": page.next,
+        "revision": directory.revision(),
+    })))
+}
+
+async fn lookup_subjects(
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<LookupBody>,
+) -> Result<Json<Value>, ApiError> {
+    let directory = service::snapshot(&access.tenant);
+    let found = directory
+        .lookup_subjects(
+            &LookupSubjectsRequest {
+                object_type: &body.object_type,
+                object_id: &body.object_id,
+                permission: &body.permission,
+                subject_type: &body.subject_type,
+                subject_relation: &body.subject_relation,
+            },
+            Page {
+                size: body.page_size,
+                after: body.after.as_deref(),
+            },
+        )
+        .map_err(service::directory_error)?;
+    Ok(Json(json!({
+        "subject_type": body.subject_type,
+        "ids": found.page.ids,
+        "excluded": found.excluded,
+        "next": found.page.next,
+        "revision": directory.revision(),
+    })))
+}

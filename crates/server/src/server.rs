@@ -1,0 +1,217 @@
+//! Starting and stopping the server: open tenants, bind every port, serve until told to stop.
+
+use crate::access::{self, AccessPolicy};
+use crate::config::Config;
+use crate::decision_log::DecisionLog;
+use crate::jwt::TokenVerifier;
+use crate::listener::{self, Transport};
+use crate::metrics::Metrics;
+use crate::tenant::Tenants;
+use crate::{tls, ServerError};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// State every handler shares.
+pub struct AppState {
+    /// The configuration the server started with.
+    pub config: Config,
+    /// Tenants and their stores.
+    pub tenants: Arc<Tenants>,
+    /// The audit trail.
+    pub decision_log: DecisionLog,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// JWT verification.
+    pub tokens: TokenVerifier,
+    /// When the server started.
+    pub started: Instant,
+}
+
+/// A listening port and what it is for.
+#[derive(Debug, Clone)]
+pub struct BoundPort {
+    /// `authorizer-grpc`, `directory-rest`, `health`, …
+    pub name: &'static str,
+    /// Where it listens.
+    pub address: SocketAddr,
+}
+
+/// A started server.
+pub struct Running {
+    /// The bound ports.
+    pub ports: Vec<BoundPort>,
+    /// The CA certificate clients may trust, when TLS is on.
+    pub ca_cert: Option<PathBuf>,
+    /// Shared state.
+    pub state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets open requests finish, and returns when every listener is closed.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// How the API router is built from the shared state; supplied by the transport modules.
+pub type ApiRoutes = fn(Arc<AppState>) -> Router;
+
+/// Opens everything the configuration names and starts serving.
+pub async fn start(
+    config: Config,
+    config_path: PathBuf,
+    api_routes: ApiRoutes,
+) -> Result<Running, ServerError> {
+    let tenants = Arc::new(Tenants::open(&config)?);
+    let (shutdown, watcher) = watch::channel(false);
+    let reload_tasks = crate::policy_source::load_all(&config, &tenants, &watcher)?;
+    let decision_log = DecisionLog::start(&config.decision_logs)?;
+    let tokens = TokenVerifier::new(&config.jwt, &config_path)?;
+    let state = Arc::new(AppState {
+        tenants: tenants.clone(),
+        decision_log,
+        metrics: Metrics::new(),
+        tokens,
+        started: Instant::now(),
+        config,
+    });
+    let config = &state.config;
+
+    let (tls_config, ca_cert) = if config.tls.enabled {
+        let (cert, key, ca) = match (&config.tls.cert_file, &config.tls.key_file) {
+            (Some(cert), Some(key)) => (cert.clone(), key.clone(), None),
+            (None, None) => {
+                let paths = tls::generate(&config.data_dir.join("certs"), false)?;
+                (paths.cert, paths.key, Some(paths.ca))
+            }
+            _ => {
+                return Err(ServerError::Config {
+                    path: config_path,
+                    line: None,
+                    message: "tls.cert_file and tls.key_file must be given together".into(),
+                })
+            }
+        };
+        (Some(tls::server_config(&cert, &key)?), ca)
+    } else {
+        (None, None)
+    };
+    let api_transport = Transport {
+        tls: tls_config,
+        plaintext: config.tls.plaintext || !config.tls.enabled,
+    };
+    let plain = Transport {
+        tls: None,
+        plaintext: true,
+    };
+
+    let access_policy = Arc::new(AccessPolicy::new(&config.api_keys, tenants));
+    let api = api_routes(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            access_policy,
+            access::layer,
+        ))
+        .layer(DefaultBodyLimit::max(config.listen.max_body_bytes));
+    let health = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/health", get(healthz))
+        .with_state(state.clone());
+    let metrics = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state.clone());
+
+    let listen = &config.listen;
+    let at = |port: u16| SocketAddr::new(listen.address, port);
+    let plan: [(&'static str, u16, &Router, &Transport); 6] = [
+        (
+            "authorizer-grpc",
+            listen.authorizer_grpc,
+            &api,
+            &api_transport,
+        ),
+        (
+            "authorizer-rest",
+            listen.authorizer_rest,
+            &api,
+            &api_transport,
+        ),
+        (
+            "directory-grpc",
+            listen.directory_grpc,
+            &api,
+            &api_transport,
+        ),
+        (
+            "directory-rest",
+            listen.directory_rest,
+            &api,
+            &api_transport,
+        ),
+        ("health", listen.health, &health, &plain),
+        ("metrics", listen.metrics, &metrics, &plain),
+    ];
+    let mut ports = Vec::new();
+    let mut bound = Vec::new();
+    for (name, port, router, transport) in plan {
+        let socket = listener::bind(at(port)).await?;
+        let address = socket.local_addr().map_err(|source| ServerError::Bind {
+            address: at(port),
+            source,
+        })?;
+        ports.push(BoundPort { name, address });
+        bound.push((socket, router.clone(), transport.clone()));
+    }
+    let tasks = reload_tasks
+        .into_iter()
+        .chain(bound.into_iter().map(|(socket, router, transport)| {
+            tokio::spawn(listener::serve(
+                socket,
+                router,
+                transport,
+                watcher.clone(),
+                Duration::from_secs(10),
+            ))
+        }))
+        .collect();
+    Ok(Running {
+        ports,
+        ca_cert,
+        state,
+        shutdown,
+        tasks,
+    })
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let revision = state.tenants.default_tenant().store.revision();
+    axum::Json(serde_json::json!({
+        "status": "SERVING",
+        "uptime_seconds": state.started.elapsed().as_secs(),
+        "directory_revision": revision,
+    }))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(&state.decision_log),
+    )
+}
