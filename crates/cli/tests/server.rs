@@ -7,97 +7,13 @@
 )]
 
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-/// A running `lictor run` child, killed on drop.
-struct Server {
-    child: Child,
-    ports: HashMap<String, String>,
-    ca: Option<PathBuf>,
-    _dir: tempfile::TempDir,
-    dir: PathBuf,
-}
+mod common;
 
-const PORTS: &str = "listen:
-  authorizer_grpc: 0
-  authorizer_rest: 0
-  directory_grpc: 0
-  directory_rest: 0
-  health: 0
-  metrics: 0
-";
-
-impl Server {
-    fn start(extra_config: &str, demo: bool) -> Server {
-        Server::start_prepared(extra_config, demo, |_| {})
-    }
-
-    /// Starts after `prepare` has filled the data directory (with offline CLI commands).
-    fn start_prepared(extra_config: &str, demo: bool, prepare: impl FnOnce(&Path)) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().to_path_buf();
-        prepare(&path.join("data"));
-        let config = path.join("lictor.yaml");
-        let text = format!(
-            "data_dir: {}\n{PORTS}{extra_config}",
-            path.join("data").display()
-        );
-        std::fs::write(&config, text).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_lictor"));
-        command
-            .arg("run")
-            .arg("--config")
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if demo {
-            command.arg("--demo");
-        }
-        let mut child = command.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut ports = HashMap::new();
-        let mut ca = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            let words: Vec<&str> = line.split_whitespace().collect();
-            match words.as_slice() {
-                ["listening", name, address] => {
-                    ports.insert(name.to_string(), address.to_string());
-                }
-                ["tls", "ca", file] => ca = Some(PathBuf::from(file)),
-                ["ready"] => break,
-                _ => {}
-            }
-        }
-        assert_eq!(ports.len(), 6, "every port announced: {ports:?}");
-        Server {
-            child,
-            ports,
-            ca,
-            _dir: dir,
-            dir: path,
-        }
-    }
-
-    fn url(&self, port: &str, path: &str) -> String {
-        format!("http://{}{path}", self.ports[port])
-    }
-
-    fn rest(&self, path: &str) -> String {
-        self.url("directory-rest", path)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::Server;
 
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -266,11 +182,11 @@ fn objects_and_relations_round_trip_with_etags() {
     assert_eq!(body["results"].as_array().unwrap().len(), 1);
     assert_eq!(body["objects"]["group:admin"]["id"], "admin");
 
-    let (status, _) =
-        send(client().delete(
-            server.rest("/api/v3/directory/relation/group/admin/member/user/squanchy@x.com"),
-        ));
-    assert_eq!(status, 200);
+    // Topaz's DeleteRelation: every field in the query string.
+    let (status, body) = send(client().delete(server.rest(
+        "/api/v3/directory/relation?object_type=group&object_id=admin&relation=member&subject_type=user&subject_id=squanchy@x.com",
+    )));
+    assert_eq!(status, 200, "{body}");
     let (_, body) = post(
         &server.rest("/api/v3/directory/check"),
         check_body("squanchy@x.com", "member", "group", "admin"),
@@ -682,4 +598,125 @@ fn authzen_batch_semantics_and_defaults() {
         .map(|r| r["id"].as_str().unwrap())
         .collect();
     assert!(ids.contains(&"admin"), "{body}");
+}
+
+#[test]
+fn topaz_rest_extras_manifest_etag_deprecated_checks_and_openapi() {
+    let server = Server::start("", true);
+    // The manifest carries an etag; asking again with it answers 304, and HEAD gives headers only.
+    let response = client()
+        .get(server.rest("/api/v3/directory/manifest"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let etag = response.headers()["etag"].to_str().unwrap().to_string();
+    assert!(response.text().unwrap().contains("resource-creator"));
+    let response = client()
+        .get(server.rest("/api/v3/directory/manifest"))
+        .header("if-none-match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 304);
+    let response = client()
+        .head(server.rest("/api/v3/directory/manifest"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["etag"].to_str().unwrap(), etag);
+
+    // The deprecated check paths still answer.
+    let (status, body) = post(
+        &server.rest("/api/v3/directory/check/permission"),
+        json!({"object_type": "group", "object_id": "admin", "permission": "member",
+               "subject_type": "user", "subject_id": "rick@the-citadel.com"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["check"], true);
+    let (_, body) = post(
+        &server.rest("/api/v3/directory/check/relation"),
+        check_body("beth@the-smiths.com", "member", "group", "admin"),
+    );
+    assert_eq!(body["check"], false);
+
+    // GetObjectMany over the gateway's default route.
+    let (status, body) = post(
+        &server.rest("/aserto.directory.reader.v3.Reader/GetObjectMany"),
+        json!({"param": [{"object_type": "group", "object_id": "admin"},
+                         {"object_type": "user", "object_id": "rick@the-citadel.com"}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"].as_array().unwrap().len(), 2);
+
+    // The OpenAPI document names every Topaz path.
+    let (status, body) = send(client().get(server.rest("/openapi.json")));
+    assert_eq!(status, 200);
+    assert_eq!(body["openapi"], "3.0.3");
+    for path in [
+        "/api/v2/authz/is",
+        "/api/v3/directory/check",
+        "/access/v1/evaluation",
+    ] {
+        assert!(body["paths"].get(path).is_some(), "{path} is documented");
+    }
+}
+
+#[test]
+fn demo_todo_policies_answer_is_and_decision_tree_over_rest() {
+    let server = Server::start("", true);
+    let (status, body) = post(
+        &server.rest("/api/v3/directory/relation"),
+        json!({"relation": {"object_type": "resource", "object_id": "todo-1", "relation": "owner",
+                            "subject_type": "user", "subject_id": "morty@the-citadel.com"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let is = |who: &str, path: &str, id: &str| {
+        let (status, body) = post(
+            &server.url("authorizer-rest", "/api/v2/authz/is"),
+            json!({
+                "identity_context": {"type": "IDENTITY_TYPE_SUB", "identity": who},
+                "policy_context": {"path": path, "decisions": ["allowed"]},
+                "resource_context": {"object_id": id},
+            }),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["decisions"][0]["is"].as_bool().unwrap()
+    };
+    let (rick, morty, beth) = (
+        "rick@the-citadel.com",
+        "morty@the-citadel.com",
+        "beth@the-smiths.com",
+    );
+    assert!(is(beth, "todoApp.GET.todos", ""));
+    assert!(is(rick, "todoApp.POST.todos", ""));
+    assert!(!is(beth, "todoApp.POST.todos", ""));
+    assert!(is(morty, "todoApp.PUT.todos.__id", "todo-1"));
+    assert!(!is(beth, "todoApp.PUT.todos.__id", "todo-1"));
+    assert!(is(morty, "todoApp.DELETE.todos.__id", "todo-1"));
+    assert!(!is(rick, "todoApp.DELETE.todos.__id", "todo-1"));
+
+    // Anonymous callers may not even list.
+    let (status, body) = post(
+        &server.url("authorizer-rest", "/api/v2/authz/is"),
+        json!({
+            "identity_context": {"type": "IDENTITY_TYPE_NONE"},
+            "policy_context": {"path": "todoApp.GET.todos", "decisions": ["allowed"]},
+        }),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["decisions"][0]["is"], false);
+
+    let (status, body) = post(
+        &server.url("authorizer-rest", "/api/v2/authz/decisiontree"),
+        json!({
+            "identity_context": {"type": "IDENTITY_TYPE_SUB", "identity": rick},
+            "policy_context": {"path": "todoApp", "decisions": ["allowed", "visible", "enabled"]},
+            "options": {"path_separator": "PATH_SEPARATOR_SLASH"},
+        }),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["path_root"], "todoApp");
+    let tree = &body["path"];
+    assert_eq!(tree["todoApp/POST/todos"]["allowed"], true, "{body}");
+    assert_eq!(tree["todoApp/GET/todos"]["enabled"], true, "{body}");
+    assert_eq!(tree["todoApp/PUT/todos/__id"]["allowed"], false, "{body}");
 }

@@ -157,6 +157,11 @@ pub async fn layer(
     next: Next,
 ) -> Response {
     let grpc = is_grpc(request.headers());
+    // Health and reflection are public, as in Topaz: probes and tools carry no key.
+    let path = request.uri().path();
+    if grpc && (path.starts_with("/grpc.health.v1.") || path.starts_with("/grpc.reflection.")) {
+        return next.run(request).await;
+    }
     let resolved = policy
         .resolve(request.headers())
         .and_then(|(tenant, scopes)| {

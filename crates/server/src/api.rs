@@ -3,7 +3,9 @@
 use crate::access::Access;
 use crate::api_error::ApiError;
 use crate::decision_log::DecisionQuery;
+use crate::grpc::GrpcRoutes;
 use crate::server::AppState;
+use crate::ServerError;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -11,17 +13,25 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// Every API route, bound to the shared state.
-pub fn routes(state: Arc<AppState>) -> Router {
-    Router::new()
+pub fn routes(state: Arc<AppState>) -> Result<Router, ServerError> {
+    let grpc = GrpcRoutes::new(&state).map_err(|e| ServerError::Grpc(e.message))?;
+    let router = Router::new()
         .merge(crate::rest_directory::routes())
         .merge(crate::rest_authzen::routes())
         .merge(crate::rest_authorizer::routes())
         .route("/api/v3/lictor/decisions", get(decisions))
+        .route("/api/v3/lictor/openapi.json", get(openapi))
+        .route("/openapi.json", get(openapi))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::rest::measure,
         ))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), grpc),
+            crate::grpc::dispatch,
+        ))
+        .with_state(state);
+    Ok(router)
 }
 
 /// Recent decisions of the caller's tenant, filtered.
@@ -37,4 +47,12 @@ async fn decisions(
         .query(&query)
         .map_err(ApiError::invalid)?;
     Ok(Json(json!({ "results": records })))
+}
+
+/// The OpenAPI document of every REST path.
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
 }

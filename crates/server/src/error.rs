@@ -37,6 +37,9 @@ pub enum ServerError {
     /// A policy that does not load or compile.
     #[error("policy: {0}")]
     Policy(lictor_policy::PolicyError),
+    /// The gRPC services could not be built.
+    #[error("gRPC: {0}")]
+    Grpc(String),
     /// The store refused to open.
     #[error(transparent)]
     Store(#[from] lictor_store::StoreError),

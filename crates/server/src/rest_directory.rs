@@ -26,25 +26,29 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/api/v3/directory/object", post(set_object))
         .route("/api/v3/directory/objects", get(get_objects))
-        .route("/api/v3/directory/objects/many", post(get_object_many))
+        // GetObjectMany has no HTTP annotation; this is the gateway's default route for it.
         .route(
-            "/api/v3/directory/relation",
-            get(get_relation).post(set_relation),
+            "/aserto.directory.reader.v3.Reader/GetObjectMany",
+            post(get_object_many),
         )
         .route(
-            "/api/v3/directory/relation/{object_type}/{object_id}/{relation}/{subject_type}/{subject_id}",
-            axum::routing::delete(delete_relation),
+            "/api/v3/directory/relation",
+            get(get_relation)
+                .post(set_relation)
+                .delete(delete_relation_by_query),
         )
         .route("/api/v3/directory/relations", get(get_relations))
         .route("/api/v3/directory/check", post(check))
         .route("/api/v3/directory/checks", post(checks))
+        .route("/api/v3/directory/check/permission", post(check_permission))
+        .route("/api/v3/directory/check/relation", post(check_relation))
         .route(
             "/api/v3/directory/graph/{object_type}/{relation}/{subject_type}",
             get(get_graph),
         )
         .route(
             "/api/v3/directory/manifest",
-            get(get_manifest).post(set_manifest).put(set_manifest).delete(delete_manifest),
+            get(get_manifest).post(set_manifest).delete(delete_manifest),
         )
         .route("/api/v3/lictor/explain", post(explain))
         .route("/api/v3/lictor/lookup/objects", post(lookup_objects))
@@ -355,12 +359,22 @@ async fn check(
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<CheckBody>,
 ) -> Result<Json<Value>, ApiError> {
+    let (allowed, trace) = logged_check(&state, &access, &body).await?;
+    Ok(Json(check_json(allowed, trace)))
+}
+
+/// One check on the current snapshot, logged as a decision.
+async fn logged_check(
+    state: &AppState,
+    access: &Access,
+    body: &CheckBody,
+) -> Result<(bool, Vec<String>), ApiError> {
     let directory = service::snapshot(&access.tenant);
     let started = std::time::Instant::now();
     let (allowed, trace) = service::check(&directory, &body.request(), body.trace)?;
     crate::audit::log_check(
-        &state,
-        &access,
+        state,
+        access,
         &directory,
         &body.request(),
         allowed,
@@ -368,7 +382,7 @@ async fn check(
         "check",
     )
     .await;
-    Ok(Json(check_json(allowed, trace)))
+    Ok((allowed, trace))
 }
 
 #[derive(Deserialize)]
@@ -413,6 +427,52 @@ async fn checks(
         }
     }
     Ok(Json(json!({ "checks": results })))
+}
+
+/// The deprecated CheckPermission body: `permission` names the permission.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckPermissionBody {
+    #[serde(default)]
+    object_type: String,
+    #[serde(default)]
+    object_id: String,
+    #[serde(default)]
+    permission: String,
+    #[serde(default)]
+    subject_type: String,
+    #[serde(default)]
+    subject_id: String,
+    #[serde(default)]
+    trace: bool,
+}
+
+async fn check_permission(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<CheckPermissionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let body = CheckBody {
+        object_type: body.object_type,
+        object_id: body.object_id,
+        relation: body.permission,
+        subject_type: body.subject_type,
+        subject_id: body.subject_id,
+        subject_relation: String::new(),
+        trace: body.trace,
+    };
+    let (check, trace) = logged_check(&state, &access, &body).await?;
+    Ok(Json(json!({ "check": check, "trace": trace })))
+}
+
+/// CheckRelation answers `{check, trace}`, without Check's context.
+async fn check_relation(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<CheckBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (check, trace) = logged_check(&state, &access, &body).await?;
+    Ok(Json(json!({ "check": check, "trace": trace })))
 }
 
 #[derive(Deserialize)]
@@ -535,38 +595,38 @@ async fn set_relation(
     Ok(Json(json!({ "result": relation_json(&stored) })))
 }
 
-#[derive(Deserialize)]
-struct DeleteRelationQuery {
-    #[serde(default)]
-    subject_relation: String,
-}
-
-async fn delete_relation(
+async fn delete_relation_by_query(
     Extension(access): Extension<Access>,
-    Path((object_type, object_id, relation, subject_type, subject_id)): Path<(
-        String,
-        String,
-        String,
-        String,
-        String,
-    )>,
-    Query(query): Query<DeleteRelationQuery>,
+    Query(query): Query<RelationQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let relation = RelationRecord {
-        object_type,
-        object_id,
-        relation,
-        subject_type,
-        subject_id,
-        subject_relation: query.subject_relation,
-    };
-    service::delete_relation(&access.tenant, &relation)?;
+    service::delete_relation(&access.tenant, &query.record())?;
     Ok(Json(json!({ "result": {} })))
 }
 
-async fn get_manifest(Extension(access): Extension<Access>) -> Response {
-    let source = access.tenant.store.manifest_source().unwrap_or_default();
-    ([(header::CONTENT_TYPE, "application/yaml")], source).into_response()
+async fn get_manifest(
+    Extension(access): Extension<Access>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let manifest = crate::manifest::current(&access.tenant)?;
+    let etag = format!("\"{}\"", manifest.etag);
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == etag || t.trim() == manifest.etag)
+        });
+    if unchanged {
+        return Ok((axum::http::StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/yaml".to_string()),
+            (header::ETAG, etag),
+        ],
+        manifest.source,
+    )
+        .into_response())
 }
 
 async fn set_manifest(
@@ -590,11 +650,7 @@ async fn set_manifest(
     } else {
         body
     };
-    let revision = access
-        .tenant
-        .store
-        .set_manifest("manifest.yaml", &source)
-        .map_err(service::store_error)?;
+    let revision = crate::manifest::set(&access.tenant, &source)?;
     Ok(Json(json!({ "result": {}, "revision": revision })))
 }
 

@@ -68,7 +68,7 @@ impl Running {
 }
 
 /// How the API router is built from the shared state; supplied by the transport modules.
-pub type ApiRoutes = fn(Arc<AppState>) -> Router;
+pub type ApiRoutes = fn(Arc<AppState>) -> Result<Router, ServerError>;
 
 /// Opens everything the configuration names and starts serving.
 pub async fn start(
@@ -120,7 +120,7 @@ pub async fn start(
     };
 
     let access_policy = Arc::new(AccessPolicy::new(&config.api_keys, tenants));
-    let api = api_routes(state.clone())
+    let api = api_routes(state.clone())?
         .layer(axum::middleware::from_fn_with_state(
             access_policy,
             access::layer,

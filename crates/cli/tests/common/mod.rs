@@ -1,0 +1,99 @@
+//! The `lictor run` child process that the end-to-end tests talk to.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    dead_code
+)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running `lictor run` child, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub ports: HashMap<String, String>,
+    pub ca: Option<PathBuf>,
+    _dir: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+pub const PORTS: &str = "listen:
+  authorizer_grpc: 0
+  authorizer_rest: 0
+  directory_grpc: 0
+  directory_rest: 0
+  health: 0
+  metrics: 0
+";
+
+impl Server {
+    pub fn start(extra_config: &str, demo: bool) -> Server {
+        Server::start_prepared(extra_config, demo, |_| {})
+    }
+
+    /// Starts after `prepare` has filled the data directory (with offline CLI commands).
+    pub fn start_prepared(extra_config: &str, demo: bool, prepare: impl FnOnce(&Path)) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        prepare(&path.join("data"));
+        let config = path.join("lictor.yaml");
+        let text = format!(
+            "data_dir: {}\n{PORTS}{extra_config}",
+            path.join("data").display()
+        );
+        std::fs::write(&config, text).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lictor"));
+        command
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if demo {
+            command.arg("--demo");
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut ports = HashMap::new();
+        let mut ca = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["listening", name, address] => {
+                    ports.insert(name.to_string(), address.to_string());
+                }
+                ["tls", "ca", file] => ca = Some(PathBuf::from(file)),
+                ["ready"] => break,
+                _ => {}
+            }
+        }
+        assert_eq!(ports.len(), 6, "every port announced: {ports:?}");
+        Server {
+            child,
+            ports,
+            ca,
+            _dir: dir,
+            dir: path,
+        }
+    }
+
+    pub fn url(&self, port: &str, path: &str) -> String {
+        format!("http://{}{path}", self.ports[port])
+    }
+
+    pub fn rest(&self, path: &str) -> String {
+        self.url("directory-rest", path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,65 @@
+//! The manifest as the model service hands it out on both transports: source, etag and a JSON view.
+
+use crate::api_error::ApiError;
+use crate::directory_service::store_error;
+use crate::tenant::Tenant;
+use lictor_proto::wkt;
+use serde_json::Value;
+
+/// Largest manifest accepted, in bytes.
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// Size of the body chunks GetManifest streams.
+pub const CHUNK: usize = 64 * 1024;
+
+/// The tenant's current manifest.
+pub struct Manifest {
+    /// The YAML source (empty when none is set).
+    pub source: String,
+    /// A content hash: equal sources have equal etags, across restarts too.
+    pub etag: String,
+    /// When it was last set; not recorded by the store, so absent.
+    pub updated_at: Option<wkt::Timestamp>,
+}
+
+/// The current manifest of a tenant.
+pub fn current(tenant: &Tenant) -> Result<Manifest, ApiError> {
+    let source = tenant.store.manifest_source().unwrap_or_default();
+    Ok(Manifest {
+        etag: etag(&source),
+        source,
+        updated_at: None,
+    })
+}
+
+/// Replaces the tenant's manifest; returns the new directory revision.
+pub fn set(tenant: &Tenant, source: &str) -> Result<u64, ApiError> {
+    if source.len() > MAX_BYTES {
+        return Err(ApiError::invalid(format!(
+            "the manifest is larger than {MAX_BYTES} bytes"
+        )));
+    }
+    tenant
+        .store
+        .set_manifest("manifest.yaml", source)
+        .map_err(store_error)
+}
+
+/// The content etag of a manifest source (FNV-1a, so it is stable across builds and restarts).
+pub fn etag(source: &str) -> String {
+    let hash = source
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{hash:016x}")
+}
+
+/// The manifest as JSON, for callers that ask for the model rather than the YAML.
+pub fn model_json(source: &str) -> Result<Value, ApiError> {
+    if source.trim().is_empty() {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    serde_yaml_ng::from_str(source)
+        .map_err(|e| ApiError::invalid(format!("the stored manifest is not valid YAML: {e}")))
+}
