@@ -720,3 +720,62 @@ fn demo_todo_policies_answer_is_and_decision_tree_over_rest() {
     assert_eq!(tree["todoApp/GET/todos"]["enabled"], true, "{body}");
     assert_eq!(tree["todoApp/PUT/todos/__id"]["allowed"], false, "{body}");
 }
+
+#[test]
+fn changed_policies_reload_and_a_broken_one_keeps_the_previous() {
+    let policies = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(demo_policies()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, policies.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let config = format!(
+        "policies:\n  dir: {}\n  reload_seconds: 1\n",
+        policies.path().display()
+    );
+    let server = Server::start(&config, true);
+    let list = |who: &str| {
+        let (status, body) = post(
+            &server.url("authorizer-rest", "/api/v2/authz/is"),
+            json!({
+                "identity_context": {"type": "IDENTITY_TYPE_SUB", "identity": who},
+                "policy_context": {"path": "todoApp.GET.todos", "decisions": ["allowed"]},
+            }),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["decisions"][0]["is"].as_bool().unwrap()
+    };
+    let wait_for = |want: bool| {
+        for _ in 0..100 {
+            if list("beth@the-smiths.com") == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the policy never answered {want}");
+    };
+    assert!(list("beth@the-smiths.com"));
+
+    // Only the admin may list now.
+    let file = policies.path().join("todoApp.GET.todos.rego");
+    std::fs::write(
+        &file,
+        "package todoApp.GET.todos\n\nimport data.todoApp.common.user_can\n\ndefault allowed := false\n\nallowed if user_can(\"member\", \"group\", \"admin\")\n",
+    )
+    .unwrap();
+    wait_for(false);
+    assert!(list("rick@the-citadel.com"));
+
+    // A broken file is refused; the previous policies keep answering.
+    std::fs::write(&file, "package todoApp.GET.todos\n\nallowed if {\n").unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!list("beth@the-smiths.com"));
+    assert!(list("rick@the-citadel.com"));
+
+    // Fixed again: picked up.
+    std::fs::write(
+        &file,
+        "package todoApp.GET.todos\n\ndefault allowed := true\n",
+    )
+    .unwrap();
+    wait_for(true);
+}

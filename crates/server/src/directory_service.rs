@@ -90,6 +90,38 @@ fn required(value: &str, field: &str) -> Result<(), ApiError> {
     }
 }
 
+/// When a record was first and last written (unix microseconds).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamps {
+    /// First written.
+    pub created_at: u64,
+    /// Last written.
+    pub updated_at: u64,
+}
+
+/// An object's timestamps from the durable store; `None` if it is not stored (or cannot be read:
+/// timestamps decorate an answer, they never fail it).
+pub fn object_stamps(tenant: &Tenant, object_type: &str, object_id: &str) -> Option<Stamps> {
+    let stored = tenant
+        .store
+        .records()
+        .get_object(object_type, object_id)
+        .ok()??;
+    Some(Stamps {
+        created_at: stored.created_at,
+        updated_at: stored.updated_at,
+    })
+}
+
+/// A relation's timestamps from the durable store, like [`object_stamps`].
+pub fn relation_stamps(tenant: &Tenant, relation: &RelationRecord) -> Option<Stamps> {
+    let meta = tenant.store.records().get_relation(relation).ok()??;
+    Some(Stamps {
+        created_at: meta.created_at,
+        updated_at: meta.updated_at,
+    })
+}
+
 /// The snapshot a read uses.
 pub fn snapshot(tenant: &Tenant) -> Arc<Directory> {
     tenant.store.snapshot()
@@ -399,4 +431,84 @@ fn decode_token(token: &str) -> Result<String, ApiError> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| ApiError::invalid("page.token is not a token this server issued"))
+}
+
+/// Why each graph result matches, as Topaz's `explain` gives it: keyed `type:id`, the paths of
+/// relations (`type:id#relation@subject`) that grant it, read off the check's explain trace.
+pub fn explain_graph(
+    directory: &Directory,
+    filter: &RelationFilter,
+    results: &[(String, String)],
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    let mut explanation = serde_json::Map::new();
+    let subject_search = filter.subject_id.is_empty();
+    for (result_type, result_id) in results {
+        let (object_id, subject_id) = if subject_search {
+            (filter.object_id.as_str(), result_id.as_str())
+        } else {
+            (result_id.as_str(), filter.subject_id.as_str())
+        };
+        let trace = directory
+            .explain(&CheckRequest {
+                object_type: &filter.object_type,
+                object_id,
+                relation: &filter.relation,
+                subject_type: &filter.subject_type,
+                subject_id,
+                subject_relation: &filter.subject_relation,
+            })
+            .map_err(directory_error)?
+            .trace;
+        let mut paths = Vec::new();
+        if let Some(trace) = &trace {
+            granting_paths(trace, &mut Vec::new(), None, &mut paths);
+        }
+        explanation.insert(
+            format!("{result_type}:{result_id}"),
+            serde_json::Value::from(paths),
+        );
+    }
+    Ok(explanation)
+}
+
+/// Collects every granting path under `trace`. `at` is the relation node (`type:id#relation`) whose
+/// tuples are being followed; each hop from it to a subject becomes one edge of the path.
+fn granting_paths(
+    trace: &lictor_directory::Trace,
+    path: &mut Vec<String>,
+    at: Option<&str>,
+    out: &mut Vec<Vec<String>>,
+) {
+    use lictor_directory::Step;
+    if !trace.allowed {
+        return;
+    }
+    match &trace.step {
+        Step::Relation { node } => {
+            let pushed = at.map(|from| path.push(format!("{from}@{node}"))).is_some();
+            for child in &trace.children {
+                granting_paths(child, path, Some(node), out);
+            }
+            if pushed {
+                path.pop();
+            }
+        }
+        Step::Tuple { subject } | Step::Wildcard { subject } | Step::SubjectSet { subject } => {
+            let mut found = path.clone();
+            if let Some(from) = at {
+                found.push(format!("{from}@{subject}"));
+            }
+            out.push(found);
+        }
+        Step::Permission { .. }
+        | Step::Union
+        | Step::Intersection
+        | Step::Exclusion
+        | Step::Arrow { .. } => {
+            for child in &trace.children {
+                granting_paths(child, path, at, out);
+            }
+        }
+        Step::Cycle { .. } => {}
+    }
 }

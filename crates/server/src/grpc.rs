@@ -4,6 +4,7 @@
 
 use crate::access::Access;
 use crate::api_error::ApiError;
+use crate::directory_service::Stamps;
 use crate::server::AppState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -228,15 +229,23 @@ pub fn from_struct(value: Option<&wkt::Struct>) -> Value {
         .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
 }
 
-/// An object record as its message.
-pub fn object_message(object: &ObjectRecord) -> common::Object {
+/// Unix microseconds as a protobuf `Timestamp`.
+pub fn timestamp(micros: u64) -> wkt::Timestamp {
+    wkt::Timestamp {
+        seconds: i64::try_from(micros / 1_000_000).unwrap_or(i64::MAX),
+        nanos: i32::try_from((micros % 1_000_000) * 1_000).unwrap_or(0),
+    }
+}
+
+/// An object record as its message, with its timestamps when known.
+pub fn object_message(object: &ObjectRecord, stamps: Option<Stamps>) -> common::Object {
     common::Object {
         r#type: object.object_type.clone(),
         id: object.id.clone(),
         display_name: object.display_name.clone(),
         properties: to_struct(&object.properties).or_else(|| Some(wkt::Struct::default())),
-        created_at: None,
-        updated_at: None,
+        created_at: stamps.map(|s| timestamp(s.created_at)),
+        updated_at: stamps.map(|s| timestamp(s.updated_at)),
         etag: object.etag.clone(),
     }
 }
@@ -252,8 +261,8 @@ pub fn object_record(object: common::Object) -> ObjectRecord {
     }
 }
 
-/// A relation record as its message.
-pub fn relation_message(relation: &RelationRecord) -> common::Relation {
+/// A relation record as its message, with its timestamps when known.
+pub fn relation_message(relation: &RelationRecord, stamps: Option<Stamps>) -> common::Relation {
     common::Relation {
         object_type: relation.object_type.clone(),
         object_id: relation.object_id.clone(),
@@ -261,8 +270,8 @@ pub fn relation_message(relation: &RelationRecord) -> common::Relation {
         subject_type: relation.subject_type.clone(),
         subject_id: relation.subject_id.clone(),
         subject_relation: relation.subject_relation.clone(),
-        created_at: None,
-        updated_at: None,
+        created_at: stamps.map(|s| timestamp(s.created_at)),
+        updated_at: stamps.map(|s| timestamp(s.updated_at)),
         etag: relation.etag(),
     }
 }

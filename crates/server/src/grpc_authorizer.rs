@@ -59,11 +59,12 @@ fn decision_request(
     })
 }
 
+/// A module as Topaz lists it: the package path is the Rego reference, `data.` included.
 fn module_message(module: &lictor_policy::PolicyModule) -> api::Module {
     api::Module {
         id: Some(module.id.clone()),
         raw: Some(module.source.clone()),
-        package_path: Some(module.package_path.clone()),
+        package_path: Some(format!("data.{}", module.package_path)),
         ast: None,
         package_root: None,
     }

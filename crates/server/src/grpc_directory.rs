@@ -5,8 +5,9 @@ use crate::api_error::ApiError;
 use crate::directory_service::{self as service, PageRequest, RelationFilter};
 use crate::grpc::{access, object_message, object_record, relation_message, relation_record};
 use crate::server::AppState;
+use crate::tenant::Tenant;
 use lictor_directory::{CheckRequest as Check, Directory};
-use lictor_model::RelationRecord;
+use lictor_model::{ObjectRecord, RelationRecord};
 use lictor_proto::directory::common::v3 as common;
 use lictor_proto::directory::exporter::v3 as exporter;
 use lictor_proto::directory::importer::v3 as importer;
@@ -48,7 +49,21 @@ fn page_response(next_token: String) -> Option<common::PaginationResponse> {
 }
 
 /// The objects of relations, keyed `type:id` as Topaz's `with_objects` returns them.
+/// An object as its message, stamped from the tenant's store.
+fn object_out(tenant: &Tenant, object: &ObjectRecord) -> common::Object {
+    object_message(
+        object,
+        service::object_stamps(tenant, &object.object_type, &object.id),
+    )
+}
+
+/// A relation as its message, stamped from the tenant's store.
+fn relation_out(tenant: &Tenant, relation: &RelationRecord) -> common::Relation {
+    relation_message(relation, service::relation_stamps(tenant, relation))
+}
+
 fn objects_of(
+    tenant: &Tenant,
     directory: &Directory,
     relations: &[RelationRecord],
 ) -> HashMap<String, common::Object> {
@@ -62,7 +77,7 @@ fn objects_of(
                 objects.entry(format!("{t}:{i}"))
             {
                 if let Some(object) = directory.get_object(t, i) {
-                    entry.insert(object_message(&object));
+                    entry.insert(object_out(tenant, &object));
                 }
             }
         }
@@ -156,8 +171,11 @@ impl reader::reader_server::Reader for DirectoryGrpc {
             &page(request.page),
         )?;
         Ok(Response::new(reader::GetObjectResponse {
-            result: Some(object_message(&object)),
-            relations: relations.iter().map(relation_message).collect(),
+            result: Some(object_out(&access.tenant, &object)),
+            relations: relations
+                .iter()
+                .map(|r| relation_out(&access.tenant, r))
+                .collect(),
             page: page_response(next),
         }))
     }
@@ -176,7 +194,10 @@ impl reader::reader_server::Reader for DirectoryGrpc {
         let directory = service::snapshot(&access.tenant);
         let objects = service::get_object_many(&directory, &ids)?;
         Ok(Response::new(reader::GetObjectManyResponse {
-            results: objects.iter().map(object_message).collect(),
+            results: objects
+                .iter()
+                .map(|o| object_out(&access.tenant, o))
+                .collect(),
         }))
     }
 
@@ -190,7 +211,10 @@ impl reader::reader_server::Reader for DirectoryGrpc {
         let (objects, next) =
             service::get_objects(&directory, &request.object_type, &page(request.page))?;
         Ok(Response::new(reader::GetObjectsResponse {
-            results: objects.iter().map(object_message).collect(),
+            results: objects
+                .iter()
+                .map(|o| object_out(&access.tenant, o))
+                .collect(),
             page: page_response(next),
         }))
     }
@@ -214,12 +238,12 @@ impl reader::reader_server::Reader for DirectoryGrpc {
             },
         )?;
         let objects = if r.with_objects {
-            objects_of(&directory, std::slice::from_ref(&relation))
+            objects_of(&access.tenant, &directory, std::slice::from_ref(&relation))
         } else {
             HashMap::new()
         };
         Ok(Response::new(reader::GetRelationResponse {
-            result: Some(relation_message(&relation)),
+            result: Some(relation_out(&access.tenant, &relation)),
             objects,
         }))
     }
@@ -244,12 +268,15 @@ impl reader::reader_server::Reader for DirectoryGrpc {
             relations.retain(|relation| relation.subject_relation.is_empty());
         }
         let objects = if r.with_objects {
-            objects_of(&directory, &relations)
+            objects_of(&access.tenant, &directory, &relations)
         } else {
             HashMap::new()
         };
         Ok(Response::new(reader::GetRelationsResponse {
-            results: relations.iter().map(relation_message).collect(),
+            results: relations
+                .iter()
+                .map(|r| relation_out(&access.tenant, r))
+                .collect(),
             objects,
             page: page_response(next),
         }))
@@ -355,6 +382,12 @@ impl reader::reader_server::Reader for DirectoryGrpc {
             subject_relation: r.subject_relation,
         };
         let results = service::get_graph(&directory, &filter)?;
+        let explanation = if r.explain {
+            let explained = service::explain_graph(&directory, &filter, &results)?;
+            crate::grpc::to_struct(&serde_json::Value::Object(explained))
+        } else {
+            None
+        };
         Ok(Response::new(reader::GetGraphResponse {
             results: results
                 .into_iter()
@@ -363,7 +396,7 @@ impl reader::reader_server::Reader for DirectoryGrpc {
                     object_id,
                 })
                 .collect(),
-            explanation: None,
+            explanation,
             trace: Vec::new(),
         }))
     }
@@ -382,7 +415,7 @@ impl writer::writer_server::Writer for DirectoryGrpc {
             .ok_or_else(|| Status::invalid_argument("object is required"))?;
         let stored = service::set_object(&access.tenant, &object_record(object))?;
         Ok(Response::new(writer::SetObjectResponse {
-            result: Some(object_message(&stored)),
+            result: Some(object_out(&access.tenant, &stored)),
         }))
     }
 
@@ -415,7 +448,7 @@ impl writer::writer_server::Writer for DirectoryGrpc {
         let (relation, etag) = relation_record(relation);
         let stored = service::set_relation(&access.tenant, &relation, &etag)?;
         Ok(Response::new(writer::SetRelationResponse {
-            result: Some(relation_message(&stored)),
+            result: Some(relation_out(&access.tenant, &stored)),
         }))
     }
 
@@ -487,6 +520,20 @@ impl model::model_server::Model for DirectoryGrpc {
             }
         };
         let manifest = crate::manifest::current(&access.tenant)?;
+        // A client holding the current etag gets the metadata alone, as from Topaz.
+        let unchanged = request
+            .metadata()
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_matches('"') == manifest.etag);
+        let parts = if unchanged {
+            ManifestParts {
+                body: false,
+                model: false,
+            }
+        } else {
+            parts
+        };
         let mut messages = vec![Ok(model::GetManifestResponse {
             msg: Some(Msg::Metadata(model::Metadata {
                 updated_at: manifest.updated_at,
@@ -732,14 +779,14 @@ impl exporter::exporter_server::Exporter for DirectoryGrpc {
             }
             if options & EXPORT_OBJECTS != 0 {
                 for object in directory.objects() {
-                    if !send(Msg::Object(object_message(&object))) {
+                    if !send(Msg::Object(object_message(&object, None))) {
                         return;
                     }
                 }
             }
             if options & EXPORT_RELATIONS != 0 {
                 for relation in directory.relations() {
-                    if !send(Msg::Relation(relation_message(&relation))) {
+                    if !send(Msg::Relation(relation_message(&relation, None))) {
                         return;
                     }
                 }

@@ -18,7 +18,7 @@ pub struct Manifest {
     pub source: String,
     /// A content hash: equal sources have equal etags, across restarts too.
     pub etag: String,
-    /// When it was last set; not recorded by the store, so absent.
+    /// When it was last set, if the store recorded it.
     pub updated_at: Option<wkt::Timestamp>,
 }
 
@@ -28,7 +28,12 @@ pub fn current(tenant: &Tenant) -> Result<Manifest, ApiError> {
     Ok(Manifest {
         etag: etag(&source),
         source,
-        updated_at: None,
+        updated_at: tenant
+            .store
+            .records()
+            .manifest_updated_at()
+            .map_err(store_error)?
+            .map(crate::grpc::timestamp),
     })
 }
 

@@ -160,10 +160,11 @@ async fn compile() -> Result<Json<Value>, ApiError> {
     ))
 }
 
+/// A module as Topaz lists it: the package path is the Rego reference, `data.` included.
 fn module_json(module: &lictor_policy::PolicyModule) -> Value {
     json!({
         "id": module.id,
-        "package_path": module.package_path,
+        "package_path": format!("data.{}", module.package_path),
         "raw": module.source,
     })
 }

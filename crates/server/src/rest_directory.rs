@@ -6,6 +6,7 @@ use crate::api_error::ApiError;
 use crate::directory_service::{self as service, PageRequest, RelationFilter};
 use crate::rest::JsonBody;
 use crate::server::AppState;
+use crate::tenant::Tenant;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -84,18 +85,27 @@ fn page_json(next: String) -> Value {
 }
 
 /// An object as Topaz's JSON shows it.
-fn object_json(object: &ObjectRecord) -> Value {
+fn object_json(tenant: &Tenant, object: &ObjectRecord) -> Value {
+    let stamps = service::object_stamps(tenant, &object.object_type, &object.id);
     json!({
         "type": object.object_type,
         "id": object.id,
         "display_name": object.display_name,
         "properties": object.properties,
+        "created_at": stamps.map(|s| rfc3339(s.created_at)),
+        "updated_at": stamps.map(|s| rfc3339(s.updated_at)),
         "etag": object.etag,
     })
 }
 
+/// Unix microseconds as protojson writes a `Timestamp`.
+fn rfc3339(micros: u64) -> Value {
+    serde_json::to_value(crate::grpc::timestamp(micros)).unwrap_or(Value::Null)
+}
+
 /// A relation as Topaz's JSON shows it.
-fn relation_json(relation: &RelationRecord) -> Value {
+fn relation_json(tenant: &Tenant, relation: &RelationRecord) -> Value {
+    let stamps = service::relation_stamps(tenant, relation);
     json!({
         "object_type": relation.object_type,
         "object_id": relation.object_id,
@@ -103,6 +113,8 @@ fn relation_json(relation: &RelationRecord) -> Value {
         "subject_type": relation.subject_type,
         "subject_id": relation.subject_id,
         "subject_relation": relation.subject_relation,
+        "created_at": stamps.map(|s| rfc3339(s.created_at)),
+        "updated_at": stamps.map(|s| rfc3339(s.updated_at)),
         "etag": relation.etag(),
     })
 }
@@ -140,8 +152,8 @@ async fn get_object(
         &query.page.request()?,
     )?;
     Ok(Json(json!({
-        "result": object_json(&object),
-        "relations": relations.iter().map(relation_json).collect::<Vec<_>>(),
+        "result": object_json(&access.tenant, &object),
+        "relations": relations.iter().map(|r| relation_json(&access.tenant, r)).collect::<Vec<_>>(),
         "page": page_json(next),
     })))
 }
@@ -162,7 +174,7 @@ async fn get_objects(
     let (objects, next) =
         service::get_objects(&directory, &query.object_type, &query.page.request()?)?;
     Ok(Json(json!({
-        "results": objects.iter().map(object_json).collect::<Vec<_>>(),
+        "results": objects.iter().map(|o| object_json(&access.tenant, o)).collect::<Vec<_>>(),
         "page": page_json(next),
     })))
 }
@@ -195,7 +207,7 @@ async fn get_object_many(
         .collect();
     let objects = service::get_object_many(&directory, &ids)?;
     Ok(Json(json!({
-        "results": objects.iter().map(object_json).collect::<Vec<_>>(),
+        "results": objects.iter().map(|o| object_json(&access.tenant, o)).collect::<Vec<_>>(),
     })))
 }
 
@@ -244,7 +256,11 @@ impl RelationQuery {
 }
 
 /// The objects of relations, keyed `type:id` as Topaz's `with_objects` returns them.
-fn objects_of(directory: &lictor_directory::Directory, relations: &[RelationRecord]) -> Value {
+fn objects_of(
+    tenant: &Tenant,
+    directory: &lictor_directory::Directory,
+    relations: &[RelationRecord],
+) -> Value {
     let mut objects = Map::new();
     for r in relations {
         for (t, i) in [
@@ -254,7 +270,7 @@ fn objects_of(directory: &lictor_directory::Directory, relations: &[RelationReco
             let key = format!("{t}:{i}");
             if !objects.contains_key(&key) {
                 if let Some(object) = directory.get_object(t, i) {
-                    objects.insert(key, object_json(&object));
+                    objects.insert(key, object_json(tenant, &object));
                 }
             }
         }
@@ -270,12 +286,12 @@ async fn get_relation(
     let relation = service::get_relation(&directory, &query.record())?;
     let with_objects = flag(query.with_objects.as_deref(), "with_objects")?;
     let objects = if with_objects {
-        objects_of(&directory, std::slice::from_ref(&relation))
+        objects_of(&access.tenant, &directory, std::slice::from_ref(&relation))
     } else {
         json!({})
     };
     Ok(Json(json!({
-        "result": relation_json(&relation),
+        "result": relation_json(&access.tenant, &relation),
         "objects": objects,
     })))
 }
@@ -289,12 +305,12 @@ async fn get_relations(
         service::get_relations(&directory, &query.filter(), &query.page.request()?)?;
     let with_objects = flag(query.with_objects.as_deref(), "with_objects")?;
     let objects = if with_objects {
-        objects_of(&directory, &relations)
+        objects_of(&access.tenant, &directory, &relations)
     } else {
         json!({})
     };
     Ok(Json(json!({
-        "results": relations.iter().map(relation_json).collect::<Vec<_>>(),
+        "results": relations.iter().map(|r| relation_json(&access.tenant, r)).collect::<Vec<_>>(),
         "objects": objects,
         "page": page_json(next),
     })))
@@ -483,6 +499,8 @@ struct GraphQuery {
     subject_id: String,
     #[serde(default)]
     subject_relation: String,
+    #[serde(default)]
+    explain: Option<String>,
 }
 
 async fn get_graph(
@@ -500,12 +518,17 @@ async fn get_graph(
         subject_relation: query.subject_relation,
     };
     let results = service::get_graph(&directory, &filter)?;
+    let explanation = if flag(query.explain.as_deref(), "explain")? {
+        service::explain_graph(&directory, &filter, &results)?
+    } else {
+        Map::new()
+    };
     Ok(Json(json!({
         "results": results
             .into_iter()
             .map(|(t, i)| json!({"object_type": t, "object_id": i}))
             .collect::<Vec<_>>(),
-        "explanation": {},
+        "explanation": explanation,
         "trace": [],
     })))
 }
@@ -527,7 +550,9 @@ async fn set_object(
         return Err(ApiError::invalid("object.properties must be a JSON object"));
     }
     let stored = service::set_object(&access.tenant, &object)?;
-    Ok(Json(json!({ "result": object_json(&stored) })))
+    Ok(Json(
+        json!({ "result": object_json(&access.tenant, &stored) }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -592,7 +617,9 @@ async fn set_relation(
         subject_relation: body.subject_relation,
     };
     let stored = service::set_relation(&access.tenant, &relation, &body.etag)?;
-    Ok(Json(json!({ "result": relation_json(&stored) })))
+    Ok(Json(
+        json!({ "result": relation_json(&access.tenant, &stored) }),
+    ))
 }
 
 async fn delete_relation_by_query(

@@ -25,6 +25,7 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const REVISION_KEY: &str = "revision";
 const MANIFEST_KEY: &str = "manifest";
 const MANIFEST_FILE_KEY: &str = "manifest_file";
+const MANIFEST_UPDATED_KEY: &str = "manifest_updated_at";
 
 const DATABASE_FILE: &str = "lictor.redb";
 /// The page cache. The directory keeps its own index in memory, so the store needs little.
@@ -216,9 +217,13 @@ fn decode_object(key: &str, mut bytes: &[u8]) -> Result<StoredObject, StoreError
 }
 
 fn decode_revision(bytes: &[u8]) -> Result<u64, StoreError> {
+    decode_u64(REVISION_KEY, bytes)
+}
+
+fn decode_u64(key: &str, bytes: &[u8]) -> Result<u64, StoreError> {
     <[u8; 8]>::try_from(bytes)
         .map(u64::from_le_bytes)
-        .map_err(|_| corrupt(REVISION_KEY, "the revision is not 8 bytes"))
+        .map_err(|_| corrupt(key, "the value is not 8 bytes"))
 }
 
 fn decode_text(key: &str, bytes: &[u8]) -> Result<String, StoreError> {
@@ -276,6 +281,17 @@ impl RecordStore {
             None => String::new(),
         };
         Ok(Some((file, source)))
+    }
+
+    /// When the manifest was last set (unix microseconds); `None` if it never was, or was set by a
+    /// version that did not record it.
+    pub fn manifest_updated_at(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.read()?;
+        let meta = txn.open_table(META).map_err(in_db(&self.path))?;
+        let value = meta.get(MANIFEST_UPDATED_KEY).map_err(in_db(&self.path))?;
+        value
+            .map(|v| decode_u64(MANIFEST_UPDATED_KEY, v.value()))
+            .transpose()
     }
 
     /// Calls `each` for every object (its etag set to its content etag), in `(type, id)` order,
@@ -516,6 +532,9 @@ impl WriteBatch<'_> {
         self.meta
             .insert(MANIFEST_FILE_KEY, file.as_bytes())
             .map_err(in_db(self.path))?;
+        self.meta
+            .insert(MANIFEST_UPDATED_KEY, self.now.to_le_bytes().as_slice())
+            .map_err(in_db(self.path))?;
         Ok(())
     }
 
@@ -528,6 +547,9 @@ impl WriteBatch<'_> {
             .is_some();
         self.meta
             .remove(MANIFEST_FILE_KEY)
+            .map_err(in_db(self.path))?;
+        self.meta
+            .remove(MANIFEST_UPDATED_KEY)
             .map_err(in_db(self.path))?;
         Ok(removed)
     }
