@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project: formatting, lints, and the whole test suite.
-# Needs only a Rust toolchain; installs the missing rustfmt/clippy components itself.
+# Needs a Rust toolchain; installs the missing rustfmt/clippy components, and Node/Python packages
+# for the client compatibility tests, itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,3 +24,6 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+# Aserto's own Node and Python clients against the binary the tests just built.
+echo "== compatibility with Aserto's client libraries"
+./scripts/compat.sh
