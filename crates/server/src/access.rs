@@ -162,30 +162,36 @@ pub async fn layer(
     if grpc && (path.starts_with("/grpc.health.v1.") || path.starts_with("/grpc.reflection.")) {
         return next.run(request).await;
     }
+    // The caller's request id (bounded, printable) or a new one; every answer carries it back.
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map_or_else(new_request_id, Arc::from);
     let resolved = policy
         .resolve(request.headers())
         .and_then(|(tenant, scopes)| {
-            let request_id = request
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map_or_else(new_request_id, Arc::from);
             let access = Access {
                 tenant,
                 scopes,
-                request_id,
+                request_id: request_id.clone(),
             };
             access.require(required_scope(request.method(), request.uri().path()))?;
             Ok(access)
         });
-    match resolved {
+    let mut response = match resolved {
         Ok(access) => {
             request.extensions_mut().insert(access);
             next.run(request).await
         }
         Err(error) if grpc => error.grpc_response(),
         Err(error) => error.into_response(),
+    };
+    if let Ok(value) = axum::http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
     }
+    response
 }
 
 fn new_request_id() -> Arc<str> {

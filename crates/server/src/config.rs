@@ -142,6 +142,13 @@ pub struct Issuer {
     /// A JWKS document on disk.
     #[serde(default)]
     pub jwks_file: Option<PathBuf>,
+    /// A JWKS document served over HTTP(S), fetched at start and refreshed periodically and when a
+    /// token names a key id it does not hold (key rotation).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Seconds between refreshes of `jwks_url` (default 300).
+    #[serde(default)]
+    pub jwks_refresh_seconds: Option<u64>,
     /// Static keys.
     #[serde(default)]
     pub keys: Vec<StaticKey>,
@@ -314,11 +321,18 @@ impl Config {
             }
         }
         for (i, issuer) in self.jwt.issuers.iter().enumerate() {
-            if issuer.jwks_file.is_none() && issuer.keys.is_empty() {
+            if issuer.jwks_file.is_none() && issuer.jwks_url.is_none() && issuer.keys.is_empty() {
                 return Err(fail(format!(
-                    "jwt.issuers[{i}] ({}) has neither jwks_file nor keys",
+                    "jwt.issuers[{i}] ({}) has none of jwks_file, jwks_url or keys",
                     issuer.issuer
                 )));
+            }
+            if let Some(url) = &issuer.jwks_url {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(fail(format!(
+                        "jwt.issuers[{i}].jwks_url {url:?} must be an http:// or https:// URL"
+                    )));
+                }
             }
         }
         Ok(())

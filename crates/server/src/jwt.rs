@@ -4,12 +4,16 @@
 
 use crate::config::{Issuer, Jwt, StaticKey};
 use crate::ServerError;
+use arc_swap::ArcSwap;
 use base64::Engine as _;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
 
 /// A verified token's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,16 +29,99 @@ pub struct VerifiedToken {
 #[error("invalid JWT: {0}")]
 pub struct TokenError(pub String);
 
+/// A verification key: its id (if any), algorithm and key.
+type Key = (Option<String>, Algorithm, DecodingKey);
+
 struct IssuerKeys {
     issuer: String,
     audiences: Vec<String>,
-    keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
+    keys: Vec<Key>,
+    remote: Option<Arc<RemoteKeys>>,
+}
+
+/// An issuer's keys served as a JWKS document over HTTP, replaced whole on every refresh.
+pub struct RemoteKeys {
+    issuer: String,
+    url: String,
+    every: Duration,
+    keys: ArcSwap<Vec<Key>>,
+    wake: Notify,
+}
+
+/// Shortest time between two fetches, so tokens naming unknown key ids cannot hammer the issuer.
+const MIN_REFETCH: Duration = Duration::from_secs(10);
+
+impl RemoteKeys {
+    /// Fetches the document now; on failure the previous keys stay.
+    async fn fetch(&self, client: &reqwest::Client) -> Result<usize, String> {
+        let response = client
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {}: {e}", self.url))?;
+        if !response.status().is_success() {
+            return Err(format!("GET {}: HTTP {}", self.url, response.status()));
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(|e| format!("GET {}: {e}", self.url))?;
+        let keys = parse_jwks(&text).map_err(|e| format!("{}: {e}", self.url))?;
+        let count = keys.len();
+        self.keys.store(Arc::new(keys));
+        Ok(count)
+    }
+
+    /// Keeps the keys fresh until shutdown: every refresh period, and early when a token names a key
+    /// id not held (at most once per [`MIN_REFETCH`]).
+    pub async fn refresh(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let client = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+        {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::error!(issuer = %self.issuer, "JWKS client: {error}");
+                return;
+            }
+        };
+        loop {
+            let fetched = tokio::time::Instant::now();
+            let wait = match self.fetch(&client).await {
+                Ok(count) => {
+                    tracing::info!(issuer = %self.issuer, url = %self.url, keys = count, "JWKS loaded");
+                    self.every
+                }
+                Err(error) => {
+                    tracing::warn!(issuer = %self.issuer, "JWKS not refreshed, keeping the previous keys: {error}");
+                    MIN_REFETCH
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {
+                    tokio::time::sleep_until(fetched + MIN_REFETCH).await;
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
 }
 
 /// The configured issuers and their keys.
 pub struct TokenVerifier {
     issuers: Vec<IssuerKeys>,
     leeway: u64,
+}
+
+impl TokenVerifier {
+    /// The issuers whose keys come from a URL; the server runs [`RemoteKeys::refresh`] for each.
+    pub fn remote_keys(&self) -> Vec<Arc<RemoteKeys>> {
+        self.issuers
+            .iter()
+            .filter_map(|i| i.remote.clone())
+            .collect()
+    }
 }
 
 impl TokenVerifier {
@@ -73,9 +160,11 @@ impl TokenVerifier {
         let Some(trusted) = self.issuers.iter().find(|i| i.issuer == issuer) else {
             return Err(TokenError(format!("issuer {issuer:?} is not trusted")));
         };
+        let remote = trusted.remote.as_ref().map(|r| r.keys.load_full());
         let candidates: Vec<_> = trusted
             .keys
             .iter()
+            .chain(remote.iter().flat_map(|keys| keys.iter()))
             .filter(|(kid, alg, _)| {
                 *alg == header.alg
                     && match (&header.kid, kid) {
@@ -85,6 +174,10 @@ impl TokenVerifier {
             })
             .collect();
         if candidates.is_empty() {
+            if let Some(remote) = &trusted.remote {
+                // Perhaps a rotated key: have the JWKS fetched again for the next token.
+                remote.wake.notify_one();
+            }
             return Err(TokenError(format!(
                 "issuer {issuer:?} has no {:?} key{}",
                 header.alg,
@@ -181,30 +274,42 @@ fn load_issuer(issuer: &Issuer, i: usize, config_path: &Path) -> Result<IssuerKe
             path: path.clone(),
             source,
         })?;
-        let set: JwkSet = serde_json::from_str(&text)
-            .map_err(|e| fail(format!("{}: not a JWKS document: {e}", path.display())))?;
-        for jwk in &set.keys {
-            let Some(alg) = jwk_algorithm(jwk) else {
-                continue;
-            };
-            let key = DecodingKey::from_jwk(jwk).map_err(|e| {
-                fail(format!(
-                    "{}: key {:?}: {e}",
-                    path.display(),
-                    jwk.common.key_id
-                ))
-            })?;
-            keys.push((jwk.common.key_id.clone(), alg, key));
-        }
+        keys.extend(parse_jwks(&text).map_err(|e| fail(format!("{}: {e}", path.display())))?);
     }
-    if keys.is_empty() {
+    let remote = issuer.jwks_url.as_ref().map(|url| {
+        Arc::new(RemoteKeys {
+            issuer: issuer.issuer.clone(),
+            url: url.clone(),
+            every: Duration::from_secs(issuer.jwks_refresh_seconds.unwrap_or(300).max(1)),
+            keys: ArcSwap::from_pointee(Vec::new()),
+            wake: Notify::new(),
+        })
+    });
+    if keys.is_empty() && remote.is_none() {
         return Err(fail("no usable RS256, ES256 or HS256 key".into()));
     }
     Ok(IssuerKeys {
         issuer: issuer.issuer.clone(),
         audiences: issuer.audiences.clone(),
         keys,
+        remote,
     })
+}
+
+/// The usable keys of a JWKS document; keys of other algorithms are skipped.
+fn parse_jwks(text: &str) -> Result<Vec<Key>, String> {
+    let set: JwkSet =
+        serde_json::from_str(text).map_err(|e| format!("not a JWKS document: {e}"))?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        let Some(alg) = jwk_algorithm(jwk) else {
+            continue;
+        };
+        let key =
+            DecodingKey::from_jwk(jwk).map_err(|e| format!("key {:?}: {e}", jwk.common.key_id))?;
+        keys.push((jwk.common.key_id.clone(), alg, key));
+    }
+    Ok(keys)
 }
 
 fn jwk_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
@@ -223,7 +328,7 @@ fn jwk_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
     }
 }
 
-fn load_static_key(key: &StaticKey) -> Result<(Option<String>, Algorithm, DecodingKey), String> {
+fn load_static_key(key: &StaticKey) -> Result<Key, String> {
     let pem = || -> Result<Vec<u8>, String> {
         let path = key
             .public_key_file

@@ -143,27 +143,15 @@ async fn decide(
     Ok(allowed)
 }
 
-/// Echoes the request id header as AuthZEN asks.
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
 async fn evaluation(
     State(state): State<Arc<AppState>>,
     Extension(access): Extension<Access>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody<Evaluation>,
-) -> Result<([(String, String); 1], Json<Value>), ApiError> {
+) -> Result<Json<Value>, ApiError> {
+    // The access layer echoes `x-request-id`, as AuthZEN asks.
     let directory = service::snapshot(&access.tenant);
     let allowed = decide(&state, &access, &directory, &body).await?;
-    let id = request_id(&headers).unwrap_or_else(|| access.request_id.to_string());
-    Ok((
-        [("x-request-id".to_string(), id)],
-        Json(json!({ "decision": allowed })),
-    ))
+    Ok(Json(json!({ "decision": allowed })))
 }
 
 async fn evaluations(

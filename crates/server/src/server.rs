@@ -81,6 +81,11 @@ pub async fn start(
     let reload_tasks = crate::policy_source::load_all(&config, &tenants, &watcher)?;
     let decision_log = DecisionLog::start(&config.decision_logs)?;
     let tokens = TokenVerifier::new(&config.jwt, &config_path)?;
+    let key_refresh: Vec<_> = tokens
+        .remote_keys()
+        .into_iter()
+        .map(|remote| tokio::spawn(remote.refresh(watcher.clone())))
+        .collect();
     let state = Arc::new(AppState {
         tenants: tenants.clone(),
         decision_log,
@@ -177,6 +182,7 @@ pub async fn start(
     }
     let tasks = reload_tasks
         .into_iter()
+        .chain(key_refresh)
         .chain(bound.into_iter().map(|(socket, router, transport)| {
             tokio::spawn(listener::serve(
                 socket,

@@ -194,3 +194,87 @@ fn bad_tokens_are_refused_with_a_reason() {
         reason(&no_subject)
     );
 }
+
+/// An HS256 JWK with a key id.
+fn oct_jwk(kid: &str, secret: &str) -> serde_json::Value {
+    json!({
+        "kty": "oct",
+        "alg": "HS256",
+        "kid": kid,
+        "k": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+    })
+}
+
+fn hs256_kid(claims: serde_json::Value, kid: &str, secret: &str) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid.into());
+    encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn jwks_urls_are_fetched_and_refetched_when_a_key_rotates() {
+    use std::sync::{Arc, Mutex};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        // The issuer's JWKS endpoint, whose document the test rotates.
+        let document = Arc::new(Mutex::new(json!({"keys": [oct_jwk("k1", "first-secret")]})));
+        let served = document.clone();
+        let app = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                let served = served.clone();
+                async move { axum::Json(served.lock().unwrap().clone()) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lictor.yaml");
+        let config = format!(
+            "jwt:\n  issuers:\n    - issuer: https://idp.example\n      jwks_url: http://{address}/jwks.json\n"
+        );
+        let parsed = Config::parse(&config, &path).unwrap();
+        let verifier = TokenVerifier::new(&parsed.jwt, &path).unwrap();
+        let (stop, watcher) = tokio::sync::watch::channel(false);
+        for remote in verifier.remote_keys() {
+            tokio::spawn(remote.refresh(watcher.clone()));
+        }
+        let claims = json!({"iss": "https://idp.example", "sub": "beth", "exp": now() + 60});
+        let first = hs256_kid(claims.clone(), "k1", "first-secret");
+        let mut verified = None;
+        for _ in 0..100 {
+            if let Ok(token) = verifier.verify(&first) {
+                verified = Some(token);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(verified.unwrap().subject, "beth");
+        assert!(verifier
+            .verify(&hs256_kid(claims.clone(), "k1", "a-forged-secret"))
+            .is_err());
+
+        // The issuer rotates to k2: a k2 token is refused until the refetch it triggers lands.
+        *document.lock().unwrap() = json!({"keys": [oct_jwk("k2", "second-secret")]});
+        let second = hs256_kid(claims, "k2", "second-secret");
+        let error = verifier.verify(&second).unwrap_err();
+        assert!(error.0.contains("k2"), "{error}");
+        let mut accepted = false;
+        for _ in 0..300 {
+            if verifier.verify(&second).is_ok() {
+                accepted = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(accepted, "the rotated key was fetched");
+        let _ = stop.send(true);
+    });
+}
