@@ -2,13 +2,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Now, as RFC 3339 UTC text and unix microseconds.
-pub fn now() -> (String, u64) {
-    let now = SystemTime::now();
-    (
-        humantime::format_rfc3339_micros(now).to_string(),
-        micros(now),
-    )
+/// Unix microseconds as RFC 3339 UTC text.
+pub fn rfc3339(micros: u64) -> String {
+    humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(micros)).to_string()
 }
 
 /// Unix microseconds now.

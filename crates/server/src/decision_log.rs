@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 /// One logged decision.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DecisionRecord {
-    /// When it was decided (RFC 3339, UTC).
+    /// When it was decided (RFC 3339, UTC); left empty by producers, filled from `time_us` by the writer.
     pub time: String,
     /// Unix time in microseconds, for range queries.
     pub time_us: u64,
@@ -234,6 +234,9 @@ fn parse_time(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("time {text:?} is neither RFC 3339 (UTC) nor unix microseconds"))
 }
 
+/// How long the writer waits between batches while records keep coming.
+const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
+
 struct Writer {
     file: Option<RotatingFile>,
     stdout: bool,
@@ -245,29 +248,48 @@ struct Writer {
 
 impl Writer {
     fn run(mut self, mut receiver: mpsc::Receiver<DecisionRecord>) {
+        use mpsc::error::TryRecvError;
         let mut line = Vec::with_capacity(1024);
-        while let Some(mut record) = receiver.blocking_recv() {
+        // Blocks only when idle. While records keep coming it drains them in batches with a short
+        // pause between, so a sender rarely finds the writer asleep and has to wake it.
+        while let Some(first) = receiver.blocking_recv() {
+            let mut next = Some(first);
             loop {
-                for path in &self.mask {
-                    mask(&mut record, path);
+                while let Some(record) = next.take() {
+                    self.handle(record, &mut line);
+                    next = receiver.try_recv().ok();
                 }
-                line.clear();
-                if serde_json::to_writer(&mut line, &record).is_ok() {
-                    line.push(b'\n');
-                    self.write(&line);
-                }
-                self.stats.written.fetch_add(1, Ordering::Relaxed);
-                self.remember(record);
+                self.flush();
+                std::thread::sleep(BATCH_PAUSE);
                 match receiver.try_recv() {
-                    Ok(next) => record = next,
-                    Err(_) => break,
+                    Ok(record) => next = Some(record),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return,
                 }
-            }
-            // The queue is empty: make what was written visible before sleeping.
-            if let Some(file) = &mut self.file {
-                file.flush();
             }
         }
+        self.flush();
+    }
+
+    /// Masks, writes and remembers one record.
+    fn handle(&mut self, mut record: DecisionRecord, line: &mut Vec<u8>) {
+        if record.time.is_empty() {
+            record.time = crate::clock::rfc3339(record.time_us);
+        }
+        for path in &self.mask {
+            mask(&mut record, path);
+        }
+        line.clear();
+        if serde_json::to_writer(&mut *line, &record).is_ok() {
+            line.push(b'\n');
+            self.write(line);
+        }
+        self.stats.written.fetch_add(1, Ordering::Relaxed);
+        self.remember(record);
+    }
+
+    /// Makes what was written visible.
+    fn flush(&mut self) {
         if let Some(file) = &mut self.file {
             file.flush();
         }
