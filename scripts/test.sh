@@ -27,3 +27,5 @@ cargo test --workspace --locked
 # Aserto's own Node and Python clients against the binary the tests just built.
 echo "== compatibility with Aserto's client libraries"
 ./scripts/compat.sh
+echo "== Python SDK (sdks/python) and the Flask example"
+./scripts/sdk-python.sh
