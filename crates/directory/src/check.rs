@@ -77,6 +77,15 @@ impl Outcome {
     }
 }
 
+/// Largest closure whose storage a thread keeps for the next check.
+const CLOSURE_CAPACITY_KEPT: usize = 4096;
+
+thread_local! {
+    /// Storage of the last closure (set and work queue) built on this thread.
+    static CLOSURE_STORAGE: std::cell::RefCell<(FxHashSet<Node>, Vec<Node>)> =
+        std::cell::RefCell::default();
+}
+
 /// One evaluation of one check.
 pub(crate) struct Evaluator<'a, R: Recorder> {
     pub schema: &'a Schema,
@@ -89,6 +98,21 @@ pub(crate) struct Evaluator<'a, R: Recorder> {
     pub unseen_type: TypeId,
     /// Every set the subject belongs to through tuples alone, built on first use.
     pub closure: Option<FxHashSet<Node>>,
+}
+
+impl<R: Recorder> Evaluator<'_, R> {
+    /// Hands the closure's storage back to the thread for its next check.
+    pub fn recycle(&mut self) {
+        if let Some(closure) = self.closure.take() {
+            if closure.capacity() <= CLOSURE_CAPACITY_KEPT {
+                CLOSURE_STORAGE.with(|storage| {
+                    if let Ok(mut storage) = storage.try_borrow_mut() {
+                        storage.0 = closure;
+                    }
+                });
+            }
+        }
+    }
 }
 
 impl<R: Recorder> Evaluator<'_, R> {
@@ -212,8 +236,12 @@ impl<R: Recorder> Evaluator<'_, R> {
     fn build_closure(&self) -> FxHashSet<Node> {
         let index = self.index;
         let schema = self.schema;
-        let mut closure = FxHashSet::default();
-        let mut queue = Vec::new();
+        // Reuse the storage of this thread's previous closure: no allocation on a warm thread.
+        let (mut closure, mut queue) = CLOSURE_STORAGE
+            .with(|storage| storage.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)))
+            .unwrap_or_default();
+        closure.clear();
+        queue.clear();
         let subject = self.subject;
         if subject.relation != NO_NAME {
             if let Some(object) = subject.object {
@@ -253,6 +281,11 @@ impl<R: Recorder> Evaluator<'_, R> {
                 }
             }
         }
+        CLOSURE_STORAGE.with(|storage| {
+            if let Ok(mut storage) = storage.try_borrow_mut() {
+                storage.1 = queue;
+            }
+        });
         closure
     }
 

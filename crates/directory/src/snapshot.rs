@@ -398,7 +398,10 @@ impl Directory {
         subject: ResolvedSubject,
         memo: &mut MemoTable,
     ) -> Result<bool, DirectoryError> {
-        self.evaluator(subject, memo).run(node)
+        let mut evaluator = self.evaluator(subject, memo);
+        let result = evaluator.run(node);
+        evaluator.recycle();
+        result
     }
 
     pub(crate) fn evaluator<'a>(
