@@ -604,6 +604,22 @@ tenants:
             );
         }
 
+        // The health port answers gRPC health too, as Topaz's does.
+        let mut probe =
+            tonic_health::pb::health_client::HealthClient::new(plaintext(&server, "health").await);
+        let status = probe
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        );
+
         use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
         use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
         use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;

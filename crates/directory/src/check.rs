@@ -238,7 +238,11 @@ impl<R: Recorder> Evaluator<'_, R> {
         let schema = self.schema;
         // Reuse the storage of this thread's previous closure: no allocation on a warm thread.
         let (mut closure, mut queue) = CLOSURE_STORAGE
-            .with(|storage| storage.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)))
+            .with(|storage| {
+                storage
+                    .try_borrow_mut()
+                    .map(|mut s| std::mem::take(&mut *s))
+            })
             .unwrap_or_default();
         closure.clear();
         queue.clear();

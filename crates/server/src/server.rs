@@ -131,9 +131,13 @@ pub async fn start(
             access::layer,
         ))
         .layer(DefaultBodyLimit::max(config.listen.max_body_bytes));
+    // Topaz's health port speaks gRPC health (for grpc_health_probe and Kubernetes gRPC probes);
+    // `/healthz` serves HTTP probes.
+    let (_, grpc_health) = tonic_health::server::health_reporter();
     let health = Router::new()
         .route("/healthz", get(healthz))
         .route("/health", get(healthz))
+        .route_service("/grpc.health.v1.Health/{*method}", grpc_health)
         .with_state(state.clone());
     let metrics = Router::new()
         .route("/metrics", get(metrics))
