@@ -694,6 +694,21 @@ fn demo_todo_policies_answer_is_and_decision_tree_over_rest() {
     assert!(is(morty, "todoApp.DELETE.todos.__id", "todo-1"));
     assert!(!is(rick, "todoApp.DELETE.todos.__id", "todo-1"));
 
+    // An identity of no user is refused with a stable reason, and the request id comes back.
+    let response = client()
+        .post(server.url("authorizer-rest", "/api/v2/authz/is"))
+        .header("x-request-id", "req-42")
+        .json(&json!({
+            "identity_context": {"type": "IDENTITY_TYPE_SUB", "identity": "nobody@nowhere"},
+            "policy_context": {"path": "todoApp.GET.todos", "decisions": ["allowed"]},
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(response.headers()["x-request-id"], "req-42");
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["details"][0]["reason"], "IDENTITY_NOT_FOUND", "{body}");
+
     // Anonymous callers may not even list.
     let (status, body) = post(
         &server.url("authorizer-rest", "/api/v2/authz/is"),

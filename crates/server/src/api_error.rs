@@ -85,6 +85,9 @@ pub struct ApiError {
     pub code: Code,
     /// What went wrong, for the caller.
     pub message: String,
+    /// A stable, machine-readable reason (`IDENTITY_NOT_FOUND`, `INVALID_JWT`), sent as a
+    /// `google.rpc.ErrorInfo` detail so that clients need not parse messages.
+    pub reason: Option<&'static str>,
 }
 
 impl ApiError {
@@ -93,6 +96,15 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            reason: None,
+        }
+    }
+
+    /// The same error with a machine-readable reason.
+    pub fn with_reason(self, reason: &'static str) -> ApiError {
+        ApiError {
+            reason: Some(reason),
+            ..self
         }
     }
 
@@ -137,10 +149,21 @@ fn percent_encode(text: &str) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let details: Vec<serde_json::Value> = self
+            .reason
+            .map(|reason| {
+                serde_json::json!({
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": reason,
+                    "domain": "lictor",
+                })
+            })
+            .into_iter()
+            .collect();
         let body = serde_json::json!({
             "code": self.code as i32,
             "message": self.message,
-            "details": [],
+            "details": details,
         });
         (self.code.http_status(), axum::Json(body)).into_response()
     }

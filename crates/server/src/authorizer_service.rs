@@ -152,10 +152,9 @@ fn resolve(
             (identity.identity.clone(), identity.identity.clone())
         }
         IdentityType::Jwt => {
-            let token = state
-                .tokens
-                .verify(&identity.identity)
-                .map_err(|e| ApiError::new(Code::Unauthenticated, e.to_string()))?;
+            let token = state.tokens.verify(&identity.identity).map_err(|e| {
+                ApiError::new(Code::Unauthenticated, e.to_string()).with_reason("INVALID_JWT")
+            })?;
             // The audit trail keeps who signed and for whom, never the token.
             let logged = format!("{}|{}", token.issuer, token.subject);
             (token.subject, logged)
@@ -176,9 +175,10 @@ fn resolve(
         })
     });
     let Some(user) = user else {
-        return Err(ApiError::not_found(format!(
-            "no user has the identity {subject:?}"
-        )));
+        return Err(
+            ApiError::not_found(format!("no user has the identity {subject:?}"))
+                .with_reason("IDENTITY_NOT_FOUND"),
+        );
     };
     Ok(Resolved {
         input_identity,

@@ -117,11 +117,16 @@ export function routePattern(req: HttpRequest, who: string): string {
   return (req.baseUrl ?? "") + path;
 }
 
+/** The `google.rpc.ErrorInfo` reasons with which Lictor refuses an identity. */
+const IDENTITY_REASONS: ReadonlySet<string> = new Set(["INVALID_JWT", "IDENTITY_NOT_FOUND"]);
+
 /** Whether Lictor refused the identity itself: a JWT it could not verify, or a subject of no user. */
 function identityRejected(error: LictorError): boolean {
-  return (
-    (error.code === "UNAUTHENTICATED" && error.message.includes(": invalid JWT:")) ||
-    (error.code === "NOT_FOUND" && error.message.includes(": no user has the identity "))
+  return error.details.some(
+    (detail) =>
+      typeof detail === "object" &&
+      detail !== null &&
+      IDENTITY_REASONS.has(String((detail as { reason?: unknown }).reason)),
   );
 }
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Pattern, Protocol, Union
 
-from ._errors import LictorError, StatusCode
+from ._errors import LictorError
 from ._models import Identity, IdentityType
 
 logger = logging.getLogger("lictor")
@@ -245,10 +245,14 @@ def check_failure_policy(policy: str) -> str:
     return policy
 
 
+IDENTITY_REASONS = frozenset({"INVALID_JWT", "IDENTITY_NOT_FOUND"})
+"""The ``google.rpc.ErrorInfo`` reasons with which Lictor refuses an identity."""
+
+
 def identity_refused(error: LictorError) -> bool:
     """Whether Lictor refused the identity itself: a JWT it could not verify, or a subject no user has."""
-    return (error.code == StatusCode.UNAUTHENTICATED and "invalid JWT" in error.message) or (
-        error.code == StatusCode.NOT_FOUND and "no user has the identity" in error.message
+    return any(
+        isinstance(detail, dict) and detail.get("reason") in IDENTITY_REASONS for detail in error.details
     )
 
 
