@@ -499,7 +499,10 @@ fn authorizer_answers_the_demo_todo_policies() {
             })
             .await
             .unwrap_err();
-        assert_ne!(status.code(), Code::Ok);
+        assert_eq!(status.code(), Code::NotFound);
+        use tonic_types::StatusExt as _;
+        let details = status.get_error_details();
+        assert_eq!(details.error_info().unwrap().reason, "IDENTITY_NOT_FOUND");
 
         // The decision tree holds every todo route's decisions for the caller.
         let tree = client

@@ -210,7 +210,21 @@ pub fn access<T>(request: &tonic::Request<T>) -> Result<Access, tonic::Status> {
 
 impl From<ApiError> for tonic::Status {
     fn from(error: ApiError) -> tonic::Status {
-        tonic::Status::new(tonic::Code::from_i32(error.code as i32), error.message)
+        use tonic_types::StatusExt as _;
+        let code = tonic::Code::from_i32(error.code as i32);
+        match error.reason {
+            // The same google.rpc.ErrorInfo the REST body carries, in `grpc-status-details-bin`.
+            Some(reason) => tonic::Status::with_error_details(
+                code,
+                error.message,
+                tonic_types::ErrorDetails::with_error_info(
+                    reason,
+                    "lictor",
+                    std::collections::HashMap::new(),
+                ),
+            ),
+            None => tonic::Status::new(code, error.message),
+        }
     }
 }
 
