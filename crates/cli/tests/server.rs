@@ -129,9 +129,26 @@ fn bad_requests_name_the_field_and_change_nothing() {
         client()
             .post(server.rest("/api/v3/directory/check"))
             .header("content-type", "application/json")
-            .body(huge),
+            .body(huge.clone()),
     );
     assert_eq!(status, 400);
+    // Also for the raw manifest body, with the same JSON error and the manifest unchanged.
+    let manifest_before = send(client().get(server.rest("/api/v3/directory/manifest")));
+    let (status, body) = send(
+        client()
+            .post(server.rest("/api/v3/directory/manifest"))
+            .body(huge),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], 3, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("manifest body"),
+        "{body}"
+    );
+    assert_eq!(
+        manifest_before,
+        send(client().get(server.rest("/api/v3/directory/manifest")))
+    );
 }
 
 #[test]

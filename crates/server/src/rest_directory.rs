@@ -659,8 +659,10 @@ async fn get_manifest(
 async fn set_manifest(
     Extension(access): Extension<Access>,
     headers: HeaderMap,
-    body: String,
+    body: Result<String, axum::extract::rejection::StringRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    // An oversize or non-UTF-8 body is answered like every other error, not as axum's plain text.
+    let body = body.map_err(|e| ApiError::invalid(format!("manifest body: {}", e.body_text())))?;
     // Topaz's gateway also takes the manifest wrapped as JSON: {"body": {"data": "<yaml>"}}.
     let is_json = headers
         .get(header::CONTENT_TYPE)
