@@ -122,6 +122,30 @@ pub fn relation_stamps(tenant: &Tenant, relation: &RelationRecord) -> Option<Sta
     })
 }
 
+/// The objects that relations name (both ends), keyed `type:id`, each once: what Topaz's
+/// `with_objects` returns. Ends that are not stored objects are left out.
+pub fn objects_of(
+    directory: &Directory,
+    relations: &[RelationRecord],
+) -> std::collections::BTreeMap<String, ObjectRecord> {
+    let mut objects = std::collections::BTreeMap::new();
+    for r in relations {
+        for (t, i) in [
+            (&r.object_type, &r.object_id),
+            (&r.subject_type, &r.subject_id),
+        ] {
+            if let std::collections::btree_map::Entry::Vacant(entry) =
+                objects.entry(format!("{t}:{i}"))
+            {
+                if let Some(object) = directory.get_object(t, i) {
+                    entry.insert(object);
+                }
+            }
+        }
+    }
+    objects
+}
+
 /// The snapshot a read uses.
 pub fn snapshot(tenant: &Tenant) -> Arc<Directory> {
     tenant.store.snapshot()

@@ -67,22 +67,10 @@ fn objects_of(
     directory: &Directory,
     relations: &[RelationRecord],
 ) -> HashMap<String, common::Object> {
-    let mut objects = HashMap::new();
-    for r in relations {
-        for (t, i) in [
-            (&r.object_type, &r.object_id),
-            (&r.subject_type, &r.subject_id),
-        ] {
-            if let std::collections::hash_map::Entry::Vacant(entry) =
-                objects.entry(format!("{t}:{i}"))
-            {
-                if let Some(object) = directory.get_object(t, i) {
-                    entry.insert(object_out(tenant, &object));
-                }
-            }
-        }
-    }
-    objects
+    service::objects_of(directory, relations)
+        .into_iter()
+        .map(|(key, object)| (key, object_out(tenant, &object)))
+        .collect()
 }
 
 fn check_response(allowed: bool, trace: Vec<String>) -> reader::CheckResponse {

@@ -261,20 +261,10 @@ fn objects_of(
     directory: &lictor_directory::Directory,
     relations: &[RelationRecord],
 ) -> Value {
-    let mut objects = Map::new();
-    for r in relations {
-        for (t, i) in [
-            (&r.object_type, &r.object_id),
-            (&r.subject_type, &r.subject_id),
-        ] {
-            let key = format!("{t}:{i}");
-            if !objects.contains_key(&key) {
-                if let Some(object) = directory.get_object(t, i) {
-                    objects.insert(key, object_json(tenant, &object));
-                }
-            }
-        }
-    }
+    let objects = service::objects_of(directory, relations)
+        .into_iter()
+        .map(|(key, object)| (key, object_json(tenant, &object)))
+        .collect();
     Value::Object(objects)
 }
 
