@@ -1,10 +1,9 @@
 //! Building decision records from the answers the services give.
 
 use crate::access::Access;
-use crate::decision_log::{DecisionOutcome, DecisionRecord, IdentityRecord};
+use crate::decision_log::{DecisionEntry, Outcomes, Resource, Text};
 use crate::server::AppState;
 use lictor_directory::{CheckRequest, Directory};
-use serde_json::json;
 use std::time::Instant;
 
 /// Logs one directory check (`kind` is `check` or `evaluation`).
@@ -24,40 +23,36 @@ pub async fn log_check(
     if !state.decision_log.enabled() {
         return;
     }
-    // The writer formats `time`, off the request path.
-    let (time, time_us) = (String::new(), crate::clock::unix_micros());
+    let subject_parts = [
+        request.subject_type,
+        ":",
+        request.subject_id,
+        "#",
+        request.subject_relation,
+    ];
     let subject = if request.subject_relation.is_empty() {
-        format!("{}:{}", request.subject_type, request.subject_id)
+        Text::Concat(subject_parts.get(..3).unwrap_or_default())
     } else {
-        format!(
-            "{}:{}#{}",
-            request.subject_type, request.subject_id, request.subject_relation
-        )
+        Text::Concat(&subject_parts)
     };
-    let record = DecisionRecord {
-        time,
-        time_us,
-        tenant: access.tenant.id.clone(),
-        request_id: access.request_id.to_string(),
-        kind: kind.into(),
-        identity: IdentityRecord {
-            kind: "SUBJECT".into(),
-            value: subject.clone(),
-        },
+    let path = [request.object_type, "#", request.relation];
+    let entry = DecisionEntry {
+        tenant: &access.tenant.id,
+        request_id: &access.request_id,
+        kind,
+        identity_type: "SUBJECT",
+        identity: subject,
         user: Some(subject),
-        path: format!("{}#{}", request.object_type, request.relation),
-        resource: json!({
-            "object_type": request.object_type,
-            "object_id": request.object_id,
-            "relation": request.relation,
-        }),
-        decisions: vec![DecisionOutcome {
-            decision: request.relation.to_string(),
-            is: allowed,
-        }],
-        policy_revision: String::new(),
+        path: Text::Concat(&path),
+        resource: Resource::Object {
+            object_type: request.object_type,
+            object_id: request.object_id,
+            relation: request.relation,
+        },
+        decisions: Outcomes::One(request.relation, allowed),
+        policy_revision: "",
         directory_revision: directory.revision(),
         latency_us,
     };
-    state.decision_log.log(record).await;
+    state.decision_log.log(&entry).await;
 }

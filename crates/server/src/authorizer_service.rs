@@ -2,7 +2,7 @@
 //! user, builds Rego's `input` as Topaz does, and asks the tenant's policies for decisions.
 
 use crate::api_error::{ApiError, Code};
-use crate::decision_log::{DecisionOutcome, DecisionRecord, IdentityRecord};
+use crate::decision_log::{DecisionEntry, IdentityRecord, Outcomes, Resource, Text};
 use crate::server::AppState;
 use crate::tenant::Tenant;
 use lictor_directory::Directory;
@@ -209,13 +209,12 @@ fn input(resolved: &Resolved, request: &DecisionRequest) -> Value {
     Value::Object(input)
 }
 
-fn user_id(resolved: &Resolved) -> Option<String> {
+fn user_id(resolved: &Resolved) -> Option<&str> {
     resolved
         .user
         .as_ref()
         .and_then(|u| u.get("id"))
         .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 /// Topaz's Is: each requested decision of the policy at `path`.
@@ -337,28 +336,19 @@ async fn log(
     if !state.decision_log.enabled() {
         return;
     }
-    // The writer formats `time`, off the request path.
-    let (time, time_us) = (String::new(), crate::clock::unix_micros());
-    let record = DecisionRecord {
-        time,
-        time_us,
-        tenant: access.tenant.id.clone(),
-        request_id: access.request_id.to_string(),
-        kind: kind.into(),
-        identity: resolved.record.clone(),
-        user: user_id(resolved),
-        path: request.path.clone(),
-        resource: request.resource.clone(),
-        decisions: decisions
-            .iter()
-            .map(|(decision, is)| DecisionOutcome {
-                decision: decision.clone(),
-                is: *is,
-            })
-            .collect(),
-        policy_revision: policies.revision().to_string(),
+    let entry = DecisionEntry {
+        tenant: &access.tenant.id,
+        request_id: &access.request_id,
+        kind,
+        identity_type: &resolved.record.kind,
+        identity: Text::Str(&resolved.record.value),
+        user: user_id(resolved).map(Text::Str),
+        path: Text::Str(&request.path),
+        resource: Resource::Context(&request.resource),
+        decisions: Outcomes::Many(decisions),
+        policy_revision: policies.revision(),
         directory_revision: directory.revision(),
         latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
     };
-    state.decision_log.log(record).await;
+    state.decision_log.log(&entry).await;
 }

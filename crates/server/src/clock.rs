@@ -3,8 +3,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Unix microseconds as RFC 3339 UTC text.
-pub fn rfc3339(micros: u64) -> String {
-    humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(micros)).to_string()
+pub fn rfc3339(micros: u64) -> impl std::fmt::Display {
+    humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(micros))
 }
 
 /// Unix microseconds now.

@@ -3,6 +3,7 @@
 
 use crate::config::{DecisionLogs, WhenFull};
 use crate::ServerError;
+use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -13,10 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
 
-/// One logged decision.
+/// One logged decision, as the query endpoint returns it (read back from its JSON line).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DecisionRecord {
-    /// When it was decided (RFC 3339, UTC); left empty by producers, filled from `time_us` by the writer.
+    /// When it was decided (RFC 3339, UTC).
     pub time: String,
     /// Unix time in microseconds, for range queries.
     pub time_us: u64,
@@ -63,6 +64,71 @@ pub struct DecisionOutcome {
     pub is: bool,
 }
 
+/// A decision as the request path hands it to the log. It borrows from the request and is encoded
+/// into its JSON line at once, so logging costs one allocation per decision and the writer thread
+/// only writes bytes.
+pub struct DecisionEntry<'a> {
+    /// The tenant; empty for the default tenant.
+    pub tenant: &'a str,
+    /// The request id.
+    pub request_id: &'a str,
+    /// `is`, `decisiontree`, `check`, `checks`, `evaluation`.
+    pub kind: &'a str,
+    /// The identity's type.
+    pub identity_type: &'a str,
+    /// The identity's value; for a JWT, `issuer|subject`, never the token.
+    pub identity: Text<'a>,
+    /// The directory user the identity resolved to, if any.
+    pub user: Option<Text<'a>>,
+    /// The policy path or `object_type#relation`.
+    pub path: Text<'a>,
+    /// The resource context or checked object, masked when written.
+    pub resource: Resource<'a>,
+    /// Each decision and its outcome.
+    pub decisions: Outcomes<'a>,
+    /// The policy set's revision.
+    pub policy_revision: &'a str,
+    /// The directory revision the decision read.
+    pub directory_revision: u64,
+    /// Time spent deciding, in microseconds.
+    pub latency_us: u64,
+}
+
+/// A string field of an entry: borrowed whole, or the concatenation of borrowed parts
+/// (`user:rick#member`), written without building the string.
+#[derive(Clone, Copy)]
+pub enum Text<'a> {
+    /// One string.
+    Str(&'a str),
+    /// These parts, one after another.
+    Concat(&'a [&'a str]),
+}
+
+/// What a decision was about.
+#[derive(Clone, Copy)]
+pub enum Resource<'a> {
+    /// The resource context an authorizer call passed.
+    Context(&'a Value),
+    /// The object of a directory check.
+    Object {
+        /// The object's type.
+        object_type: &'a str,
+        /// The object's id.
+        object_id: &'a str,
+        /// The checked relation or permission.
+        relation: &'a str,
+    },
+}
+
+/// The decisions of an entry.
+#[derive(Clone, Copy)]
+pub enum Outcomes<'a> {
+    /// One named decision.
+    One(&'a str, bool),
+    /// Several, as the policy answered them.
+    Many(&'a [(String, bool)]),
+}
+
 /// A query over recent decisions.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -97,22 +163,36 @@ pub struct DecisionLogStats {
 /// The sending side of the decision log; cheap to clone.
 #[derive(Clone)]
 pub struct DecisionLog {
-    sender: Option<mpsc::Sender<DecisionRecord>>,
+    sender: Option<mpsc::Sender<Vec<u8>>>,
     when_full: WhenFull,
-    recent: Arc<Mutex<VecDeque<DecisionRecord>>>,
+    masks: Arc<[Mask]>,
+    recent: Arc<Mutex<VecDeque<Vec<u8>>>>,
     stats: Arc<DecisionLogStats>,
     capacity: usize,
 }
+
+/// A configured mask (`resource.ssn`) as the path under `resource`; other roots never match.
+type Mask = Vec<String>;
+
+/// Room reserved for one line; a typical check line is about 400 bytes.
+const LINE_CAPACITY: usize = 512;
 
 impl DecisionLog {
     /// Starts the writer thread for `config`; a disabled log accepts records and drops them silently.
     pub fn start(config: &DecisionLogs) -> Result<DecisionLog, ServerError> {
         let recent = Arc::new(Mutex::new(VecDeque::with_capacity(config.recent.min(1024))));
         let stats = Arc::new(DecisionLogStats::default());
+        let masks: Arc<[Mask]> = config
+            .mask
+            .iter()
+            .filter_map(|m| m.strip_prefix("resource."))
+            .map(|m| m.split('.').map(String::from).collect())
+            .collect();
         if !config.enabled {
             return Ok(DecisionLog {
                 sender: None,
                 when_full: config.when_full,
+                masks,
                 recent,
                 stats,
                 capacity: 0,
@@ -131,11 +211,6 @@ impl DecisionLog {
         let writer = Writer {
             file,
             stdout: config.stdout,
-            mask: config
-                .mask
-                .iter()
-                .map(|m| m.split('.').map(String::from).collect())
-                .collect(),
             recent: recent.clone(),
             keep: config.recent,
             stats: stats.clone(),
@@ -150,34 +225,32 @@ impl DecisionLog {
         Ok(DecisionLog {
             sender: Some(sender),
             when_full: config.when_full,
+            masks,
             recent,
             stats,
             capacity,
         })
     }
 
-    /// Queues a record; in `drop` mode never waits, in `block` mode waits for room.
-    pub async fn log(&self, record: DecisionRecord) {
+    /// Encodes and queues a decision; in `drop` mode never waits, in `block` mode waits for room.
+    pub async fn log(&self, entry: &DecisionEntry<'_>) {
         let Some(sender) = &self.sender else {
             return;
         };
-        match self.when_full {
-            WhenFull::Drop => match sender.try_send(record) {
-                Ok(()) => {
-                    self.stats.queued.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(_) => {
-                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-            },
-            WhenFull::Block => {
-                if sender.send(record).await.is_ok() {
-                    self.stats.queued.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
+        let Ok(bytes) = encode(entry, crate::clock::unix_micros(), &self.masks) else {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let queued = match self.when_full {
+            WhenFull::Drop => sender.try_send(bytes).is_ok(),
+            WhenFull::Block => sender.send(bytes).await.is_ok(),
+        };
+        let counter = if queued {
+            &self.stats.queued
+        } else {
+            &self.stats.dropped
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Whether records are kept at all.
@@ -203,9 +276,11 @@ impl DecisionLog {
         let until = query.until.as_deref().map(parse_time).transpose()?;
         let limit = query.limit.unwrap_or(100);
         let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        // Lines are read back only here: queries are rare, decisions are not.
         Ok(recent
             .iter()
             .rev()
+            .filter_map(|line| serde_json::from_slice::<DecisionRecord>(line).ok())
             .filter(|r| {
                 query
                     .user
@@ -220,7 +295,6 @@ impl DecisionLog {
                     && until.is_none_or(|u| r.time_us <= u)
             })
             .take(limit)
-            .cloned()
             .collect())
     }
 }
@@ -234,35 +308,203 @@ fn parse_time(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("time {text:?} is neither RFC 3339 (UTC) nor unix microseconds"))
 }
 
+/// The JSON line of an entry decided at `time_us`, masks applied, newline included.
+fn encode(
+    entry: &DecisionEntry<'_>,
+    time_us: u64,
+    masks: &[Mask],
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut bytes = Vec::with_capacity(LINE_CAPACITY);
+    serde_json::to_writer(
+        &mut bytes,
+        &Line {
+            entry,
+            time_us,
+            masks,
+        },
+    )?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// An entry with its time and the masks to apply: what one JSON line holds, in the field order of
+/// [`DecisionRecord`].
+struct Line<'e, 'a> {
+    entry: &'e DecisionEntry<'a>,
+    time_us: u64,
+    masks: &'e [Mask],
+}
+
+impl Serialize for Line<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let e = self.entry;
+        let mut s = serializer.serialize_struct("DecisionRecord", 13)?;
+        s.serialize_field("time", &Rfc3339(self.time_us))?;
+        s.serialize_field("time_us", &self.time_us)?;
+        s.serialize_field("tenant", e.tenant)?;
+        s.serialize_field("request_id", e.request_id)?;
+        s.serialize_field("kind", e.kind)?;
+        s.serialize_field(
+            "identity",
+            &IdentityLine {
+                kind: e.identity_type,
+                value: e.identity,
+            },
+        )?;
+        s.serialize_field("user", &e.user)?;
+        s.serialize_field("path", &e.path)?;
+        s.serialize_field(
+            "resource",
+            &MaskedResource {
+                resource: e.resource,
+                masks: self.masks,
+            },
+        )?;
+        s.serialize_field("decisions", &e.decisions)?;
+        s.serialize_field("policy_revision", e.policy_revision)?;
+        s.serialize_field("directory_revision", &e.directory_revision)?;
+        s.serialize_field("latency_us", &e.latency_us)?;
+        s.end()
+    }
+}
+
+/// A time written as RFC 3339 straight into the line.
+struct Rfc3339(u64);
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&crate::clock::rfc3339(self.0))
+    }
+}
+
+#[derive(Serialize)]
+struct IdentityLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    value: Text<'a>,
+}
+
+impl Serialize for Text<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Text::Str(text) => serializer.serialize_str(text),
+            Text::Concat(parts) => serializer.collect_str(&Concat(parts)),
+        }
+    }
+}
+
+struct Concat<'a>(&'a [&'a str]);
+
+impl std::fmt::Display for Concat<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|part| f.write_str(part))
+    }
+}
+
+impl Serialize for Outcomes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Outcome<'a> {
+            decision: &'a str,
+            is: bool,
+        }
+        match *self {
+            Outcomes::One(decision, is) => serializer.collect_seq([Outcome { decision, is }]),
+            Outcomes::Many(all) => serializer.collect_seq(
+                all.iter()
+                    .map(|(decision, is)| Outcome { decision, is: *is }),
+            ),
+        }
+    }
+}
+
+/// A resource with the configured masks applied as it is written.
+struct MaskedResource<'a> {
+    resource: Resource<'a>,
+    masks: &'a [Mask],
+}
+
+impl Serialize for MaskedResource<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.resource {
+            Resource::Context(value) => {
+                if self.masks.iter().any(|m| masked_slot(value, m).is_some()) {
+                    let mut value = value.clone();
+                    for path in self.masks {
+                        mask(&mut value, path);
+                    }
+                    value.serialize(serializer)
+                } else {
+                    value.serialize(serializer)
+                }
+            }
+            Resource::Object {
+                object_type,
+                object_id,
+                relation,
+            } => {
+                let masked = |name: &str| {
+                    self.masks
+                        .iter()
+                        .any(|m| matches!(m.as_slice(), [only] if only == name))
+                };
+                let shown = |name: &str, value| if masked(name) { MASKED } else { value };
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("object_id", shown("object_id", object_id))?;
+                map.serialize_entry("object_type", shown("object_type", object_type))?;
+                map.serialize_entry("relation", shown("relation", relation))?;
+                map.end()
+            }
+        }
+    }
+}
+
+/// What a masked field is replaced by.
+const MASKED: &str = "***";
+
+/// The value at `path` inside `value`, if there is one to mask.
+fn masked_slot<'v>(value: &'v Value, path: &[String]) -> Option<&'v Value> {
+    path.iter()
+        .try_fold(value, |v, key| v.as_object()?.get(key))
+}
+
+/// Replaces the value at `path` (under the resource) by [`MASKED`].
+fn mask(value: &mut Value, path: &[String]) {
+    let slot = path
+        .iter()
+        .try_fold(value, |v, key| v.as_object_mut()?.get_mut(key));
+    if let Some(slot) = slot {
+        *slot = Value::String(MASKED.into());
+    }
+}
+
 /// How long the writer waits between batches while records keep coming.
 const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
 struct Writer {
     file: Option<RotatingFile>,
     stdout: bool,
-    mask: Vec<Vec<String>>,
-    recent: Arc<Mutex<VecDeque<DecisionRecord>>>,
+    recent: Arc<Mutex<VecDeque<Vec<u8>>>>,
     keep: usize,
     stats: Arc<DecisionLogStats>,
 }
 
 impl Writer {
-    fn run(mut self, mut receiver: mpsc::Receiver<DecisionRecord>) {
+    fn run(mut self, mut receiver: mpsc::Receiver<Vec<u8>>) {
         use mpsc::error::TryRecvError;
-        let mut line = Vec::with_capacity(1024);
         // Blocks only when idle. While records keep coming it drains them in batches with a short
         // pause between, so a sender rarely finds the writer asleep and has to wake it.
         while let Some(first) = receiver.blocking_recv() {
             let mut next = Some(first);
             loop {
-                while let Some(record) = next.take() {
-                    self.handle(record, &mut line);
+                while let Some(line) = next.take() {
+                    self.handle(line);
                     next = receiver.try_recv().ok();
                 }
                 self.flush();
                 std::thread::sleep(BATCH_PAUSE);
                 match receiver.try_recv() {
-                    Ok(record) => next = Some(record),
+                    Ok(line) => next = Some(line),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => return,
                 }
@@ -271,21 +513,11 @@ impl Writer {
         self.flush();
     }
 
-    /// Masks, writes and remembers one record.
-    fn handle(&mut self, mut record: DecisionRecord, line: &mut Vec<u8>) {
-        if record.time.is_empty() {
-            record.time = crate::clock::rfc3339(record.time_us);
-        }
-        for path in &self.mask {
-            mask(&mut record, path);
-        }
-        line.clear();
-        if serde_json::to_writer(&mut *line, &record).is_ok() {
-            line.push(b'\n');
-            self.write(line);
-        }
+    /// Writes and remembers one line.
+    fn handle(&mut self, line: Vec<u8>) {
+        self.write(&line);
         self.stats.written.fetch_add(1, Ordering::Relaxed);
-        self.remember(record);
+        self.remember(line);
     }
 
     /// Makes what was written visible.
@@ -307,7 +539,7 @@ impl Writer {
         }
     }
 
-    fn remember(&self, record: DecisionRecord) {
+    fn remember(&self, line: Vec<u8>) {
         if self.keep == 0 {
             return;
         }
@@ -315,30 +547,7 @@ impl Writer {
         if recent.len() >= self.keep {
             recent.pop_front();
         }
-        recent.push_back(record);
-    }
-}
-
-/// Replaces the value at a dotted path (`resource.ssn`) of the record by `"***"`.
-fn mask(record: &mut DecisionRecord, path: &[String]) {
-    let Some((root, rest)) = path.split_first() else {
-        return;
-    };
-    if root != "resource" {
-        return;
-    }
-    let mut value = &mut record.resource;
-    let Some((last, parents)) = rest.split_last() else {
-        return;
-    };
-    for key in parents {
-        match value.get_mut(key.as_str()) {
-            Some(next) => value = next,
-            None => return,
-        }
-    }
-    if let Some(slot) = value.as_object_mut().and_then(|o| o.get_mut(last.as_str())) {
-        *slot = Value::String("***".into());
+        recent.push_back(line);
     }
 }
 
@@ -423,5 +632,119 @@ impl RotatingFile {
                 tracing::error!(path = %self.path.display(), %error, "decision log rotation failed")
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn masks(paths: &[&str]) -> Vec<Mask> {
+        paths
+            .iter()
+            .map(|p| p.split('.').map(String::from).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_check_line_reads_back_as_its_record() {
+        let subject = ["user", ":", "rick@the-citadel.com", "#", "member"];
+        let path = ["group", "#", "admin"];
+        let entry = DecisionEntry {
+            tenant: "acme",
+            request_id: "r-1",
+            kind: "check",
+            identity_type: "SUBJECT",
+            identity: Text::Concat(&subject),
+            user: Some(Text::Concat(&subject)),
+            path: Text::Concat(&path),
+            resource: Resource::Object {
+                object_type: "group",
+                object_id: "admins \"quoted\"",
+                relation: "member",
+            },
+            decisions: Outcomes::One("member", true),
+            policy_revision: "",
+            directory_revision: 7,
+            latency_us: 12,
+        };
+        let line = encode(&entry, 1_795_636_948_772_040, &masks(&["object_id"])).unwrap();
+        assert_eq!(line.last(), Some(&b'\n'));
+        let record: DecisionRecord = serde_json::from_slice(&line).unwrap();
+        assert_eq!(
+            record,
+            DecisionRecord {
+                time: "2026-11-25T20:02:28.772040Z".into(),
+                time_us: 1_795_636_948_772_040,
+                tenant: "acme".into(),
+                request_id: "r-1".into(),
+                kind: "check".into(),
+                identity: IdentityRecord {
+                    kind: "SUBJECT".into(),
+                    value: "user:rick@the-citadel.com#member".into(),
+                },
+                user: Some("user:rick@the-citadel.com#member".into()),
+                path: "group#admin".into(),
+                resource: json!({"object_type": "group", "object_id": "***", "relation": "member"}),
+                decisions: vec![DecisionOutcome {
+                    decision: "member".into(),
+                    is: true,
+                }],
+                policy_revision: String::new(),
+                directory_revision: 7,
+                latency_us: 12,
+            }
+        );
+    }
+
+    #[test]
+    fn masks_replace_nested_context_fields_and_leave_the_rest() {
+        let context = json!({"ssn": "123-45-6789", "owner": {"card": "4111", "name": "rick"}});
+        let decisions = vec![
+            ("allowed".to_string(), false),
+            ("visible".to_string(), true),
+        ];
+        let entry = DecisionEntry {
+            tenant: "",
+            request_id: "r-2",
+            kind: "is",
+            identity_type: "IDENTITY_TYPE_SUB",
+            identity: Text::Str("rick"),
+            user: None,
+            path: Text::Str("todoApp.GET.todos"),
+            resource: Resource::Context(&context),
+            decisions: Outcomes::Many(&decisions),
+            policy_revision: "p1",
+            directory_revision: 1,
+            latency_us: 3,
+        };
+        let all = masks(&["ssn", "owner.card", "missing.field", "owner.name.deeper"]);
+        let record: DecisionRecord =
+            serde_json::from_slice(&encode(&entry, 0, &all).unwrap()).unwrap();
+        assert_eq!(
+            record.resource,
+            json!({"ssn": "***", "owner": {"card": "***", "name": "rick"}})
+        );
+        assert_eq!(record.user, None);
+        assert_eq!(record.time, "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            record.decisions,
+            vec![
+                DecisionOutcome {
+                    decision: "allowed".into(),
+                    is: false
+                },
+                DecisionOutcome {
+                    decision: "visible".into(),
+                    is: true
+                },
+            ]
+        );
+        // Unmasked, the context is written as it came.
+        let record: DecisionRecord =
+            serde_json::from_slice(&encode(&entry, 0, &[]).unwrap()).unwrap();
+        assert_eq!(record.resource, context);
     }
 }
