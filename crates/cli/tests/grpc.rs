@@ -555,11 +555,40 @@ fn authorizer_answers_the_demo_todo_policies() {
             .unwrap()
             .into_inner();
         assert!(!info.version.is_empty());
+        // Compile: the list rule reads no unknown, so a signed-in user gets one empty query (always
+        // true); the update rule passes the unknown resource to a function, which is refused by name.
+        let compile = |query: &str| authorizer::CompileRequest {
+            query: query.into(),
+            unknowns: vec!["input.resource".into()],
+            identity_context: identity(rick),
+            ..Default::default()
+        };
+        let result = client
+            .compile(compile("data.todoApp.GET.todos.allowed"))
+            .await
+            .unwrap()
+            .into_inner()
+            .result
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&result).unwrap(),
+            serde_json::json!({"queries": [[]]})
+        );
+        let status = client
+            .compile(compile("data.todoApp.PUT.todos.__id.allowed"))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().contains("user-defined function"),
+            "{}",
+            status.message()
+        );
         let status = client
             .compile(authorizer::CompileRequest::default())
             .await
             .unwrap_err();
-        assert_eq!(status.code(), Code::Unimplemented);
+        assert_eq!(status.code(), Code::InvalidArgument);
     });
 }
 

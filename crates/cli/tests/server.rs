@@ -811,3 +811,72 @@ fn changed_policies_reload_and_a_broken_one_keeps_the_previous() {
     .unwrap();
     wait_for(true);
 }
+
+#[test]
+fn compile_answers_residual_filters_over_rest() {
+    let policies = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(demo_policies()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, policies.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        policies.path().join("todoApp.filters.rego"),
+        "package todoApp.filters\nimport rego.v1\n\ndefault list := false\n\n\
+         list if input.resource.owner_id == input.user.id\n\n\
+         list if {\n  input.resource.shared == true\n  input.resource.status != \"draft\"\n}\n",
+    )
+    .unwrap();
+    let config = format!("policies:\n  dir: {}\n", policies.path().display());
+    let server = Server::start(&config, true);
+    let compile = |body: Value| {
+        post(
+            &server.url("authorizer-rest", "/api/v2/authz/compile"),
+            body,
+        )
+    };
+    let (status, body) = compile(json!({
+        "query": "data.todoApp.filters.list",
+        "unknowns": ["input.resource"],
+        "identity_context": {"type": "IDENTITY_TYPE_SUB", "identity": "rick@the-citadel.com"},
+    }));
+    assert_eq!(status, 200, "{body}");
+    let queries = body["result"]["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 2, "{body}");
+    let owner = &queries[0][0]["terms"];
+    assert_eq!(owner[0]["value"][0]["value"], "equal", "{body}");
+    assert_eq!(owner[1]["value"][2]["value"], "owner_id", "{body}");
+    assert!(
+        owner[2]["value"].as_str().unwrap().contains("rick"),
+        "{body}"
+    );
+    assert_eq!(
+        queries[1][1]["terms"][0]["value"][0]["value"], "neq",
+        "{body}"
+    );
+
+    // Known input decides it: an explicit input with no unknown answers a plain true.
+    let (status, body) = compile(json!({
+        "query": "data.todoApp.GET.todos.allowed",
+        "unknowns": ["input.resource"],
+        "identity_context": {"type": "IDENTITY_TYPE_SUB", "identity": "rick@the-citadel.com"},
+    }));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], json!({"queries": [[]]}));
+
+    // What partial evaluation cannot express is refused, naming the file and line.
+    let (status, body) = compile(json!({
+        "query": "data.todoApp.DELETE.todos.__id.allowed",
+        "unknowns": ["input.resource"],
+        "identity_context": {"type": "IDENTITY_TYPE_SUB", "identity": "rick@the-citadel.com"},
+    }));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("todoApp.DELETE.todos.__id.rego:"),
+        "{body}"
+    );
+    let (status, body) = compile(json!({"query": "", "unknowns": ["input.resource"]}));
+    assert_eq!(status, 400, "{body}");
+}

@@ -8,6 +8,7 @@
 mod builtins;
 mod error;
 mod load;
+mod partial;
 mod set;
 
 pub use builtins::{builtin_names, resolve_user};

@@ -2,6 +2,7 @@
 
 use crate::builtins;
 use crate::error::{locate, one_line, PolicyError};
+use crate::partial::{KnownEval, Partial, Program};
 use lictor_directory::Directory;
 use regorus::{Engine, Value};
 use serde::Deserialize;
@@ -10,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// How many prepared engines (one per policy set) a thread keeps between evaluations.
 const ENGINES_PER_THREAD: usize = 4;
@@ -90,6 +91,8 @@ struct Inner {
     packages: BTreeSet<String>,
     /// Compiled and prepared; every evaluation runs on a clone of it.
     engine: Engine,
+    /// The modules' syntax trees, read when `compile` first needs them.
+    program: OnceLock<Result<Program, String>>,
 }
 
 impl fmt::Debug for PolicySet {
@@ -241,6 +244,7 @@ impl PolicySet {
                 modules: loaded,
                 packages,
                 engine,
+                program: OnceLock::new(),
             }),
             lenient: false,
         })
@@ -457,6 +461,82 @@ impl PolicySet {
         })
     }
 
+    /// Topaz's Compile: partially evaluates `query` with the `unknowns` (`input.resource`) left
+    /// open, answering OPA's `{"queries": [...]}` of residual conditions (`{}`: never true).
+    pub fn compile(
+        &self,
+        ctx: &EvalContext,
+        query: &str,
+        unknowns: &[String],
+    ) -> Result<serde_json::Value, PolicyError> {
+        if query.trim().is_empty() {
+            return Err(PolicyError::Query {
+                message: "query is required".into(),
+            });
+        }
+        let program = self
+            .inner
+            .program
+            .get_or_init(|| {
+                let ast = self
+                    .inner
+                    .engine
+                    .get_ast_as_json()
+                    .map_err(|e| one_line(&e))?;
+                Program::from_ast_json(&ast)
+            })
+            .as_ref()
+            .map_err(|message| PolicyError::Eval {
+                target: query.to_string(),
+                message: message.clone(),
+            })?;
+        let mut parser = Engine::new();
+        parser
+            .add_policy(
+                QUERY_SOURCE.to_string(),
+                format!("package __lictor_compile\nimport rego.v1\n__query if {{\n{query}\n}}\n"),
+            )
+            .map_err(|error| PolicyError::Query {
+                message: match locate(&error) {
+                    Some(at) => format!(
+                        "{}:{}: {}",
+                        at.line.saturating_sub(3),
+                        at.column,
+                        at.message
+                    ),
+                    None => one_line(&error),
+                },
+            })?;
+        let parsed = parser
+            .get_ast_as_json()
+            .map_err(|e| one_line(&e))
+            .and_then(|ast| Program::from_ast_json(&ast))
+            .map_err(|message| PolicyError::Query { message })?;
+        let known = KnownRules { set: self, ctx };
+        Partial::new(program, &ctx.input, unknowns, &known)?.run(&parsed)
+    }
+
+    /// The first value of a query's first expression, `None` when it is undefined.
+    fn first_value(
+        &self,
+        ctx: &EvalContext,
+        text: &str,
+    ) -> Result<Option<serde_json::Value>, PolicyError> {
+        self.evaluate(ctx, |engine| {
+            let results = engine
+                .eval_query(text.to_string(), false)
+                .map_err(|error| PolicyError::Eval {
+                    target: text.to_string(),
+                    message: one_line(&error),
+                })?;
+            Ok(results
+                .result
+                .first()
+                .and_then(|r| r.expressions.first())
+                .map(|e| to_json(&e.value)))
+        })
+    }
+
     /// Runs `body` on this thread's prepared engine for this set (cloning the compiled one the first
     /// time), with the context's input set and its snapshot bound to the built-ins.
     fn evaluate<R>(
@@ -616,4 +696,20 @@ fn describe(value: &Value) -> String {
         text.push('…');
     }
     format!("{} `{text}`", builtins::kind(value))
+}
+
+/// Known parts of a partial evaluation, evaluated by the engine with the request's input.
+struct KnownRules<'a> {
+    set: &'a PolicySet,
+    ctx: &'a EvalContext,
+}
+
+impl KnownEval for KnownRules<'_> {
+    fn rule(&self, path: &str) -> Result<Option<serde_json::Value>, PolicyError> {
+        self.set.first_value(self.ctx, path)
+    }
+
+    fn expression(&self, text: &str) -> Result<Option<serde_json::Value>, PolicyError> {
+        self.set.first_value(self.ctx, text)
+    }
 }

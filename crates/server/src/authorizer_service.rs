@@ -297,6 +297,17 @@ pub async fn decision_tree(
     Ok(tree)
 }
 
+/// What Query and Compile start from: a query that is there, the tenant's policies and a snapshot.
+fn query_prologue(
+    access: &crate::access::Access,
+    query: &str,
+) -> Result<(Arc<PolicySet>, Arc<Directory>), ApiError> {
+    if query.trim().is_empty() {
+        return Err(ApiError::invalid("query is required"));
+    }
+    Ok((policies(&access.tenant)?, access.tenant.store.snapshot()))
+}
+
 /// Topaz's Query: an ad-hoc Rego query with the request's input.
 pub fn query(
     state: &AppState,
@@ -305,11 +316,7 @@ pub fn query(
     request: &DecisionRequest,
     explicit_input: Option<Value>,
 ) -> Result<Value, ApiError> {
-    if query.trim().is_empty() {
-        return Err(ApiError::invalid("query is required"));
-    }
-    let policies = policies(&access.tenant)?;
-    let directory = access.tenant.store.snapshot();
+    let (policies, directory) = query_prologue(access, query)?;
     let input = match explicit_input {
         Some(input) => input,
         None => {
@@ -319,6 +326,38 @@ pub fn query(
     };
     let ctx = EvalContext::new(directory, input);
     policies.query(&ctx, query).map_err(policy_error)
+}
+
+/// Topaz's Compile: the query partially evaluated with `unknowns` left open. `input` is the
+/// explicit input, if any, with the identity, user, policy and resource contexts set over it.
+pub fn compile(
+    state: &AppState,
+    access: &crate::access::Access,
+    query: &str,
+    unknowns: &[String],
+    request: &DecisionRequest,
+    explicit_input: Option<Value>,
+) -> Result<Value, ApiError> {
+    let (policies, directory) = query_prologue(access, query)?;
+    let resolved = resolve(state, &directory, &request.identity)?;
+    let mut input = match explicit_input {
+        Some(Value::Object(map)) => map,
+        Some(Value::Null) | None => Map::new(),
+        Some(_) => return Err(ApiError::invalid("input must be a JSON object")),
+    };
+    if let Value::Object(contexts) = self::input(&resolved, request) {
+        for (key, value) in contexts {
+            // An absent resource context leaves the explicit input's resource alone.
+            if key == "resource" && request.resource.is_null() && input.contains_key("resource") {
+                continue;
+            }
+            input.insert(key, value);
+        }
+    }
+    let ctx = EvalContext::new(directory, Value::Object(input));
+    policies
+        .compile(&ctx, query, unknowns)
+        .map_err(policy_error)
 }
 
 #[allow(clippy::too_many_arguments)]

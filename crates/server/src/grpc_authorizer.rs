@@ -24,6 +24,16 @@ impl AuthorizerGrpc {
     }
 }
 
+/// The `input` field of Query and Compile (a JSON document in a string), when given.
+fn explicit_input(text: &str) -> Result<Option<serde_json::Value>, Status> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| Status::invalid_argument(format!("input is not JSON: {e}")))
+}
+
 fn identity(context: Option<&api::IdentityContext>) -> Result<IdentityContext, ApiError> {
     let Some(context) = context else {
         return Ok(IdentityContext::default());
@@ -132,14 +142,7 @@ impl authorizer::authorizer_server::Authorizer for AuthorizerGrpc {
             r.identity_context.as_ref(),
             r.resource_context.as_ref(),
         )?;
-        let input = if r.input.trim().is_empty() {
-            None
-        } else {
-            Some(
-                serde_json::from_str(&r.input)
-                    .map_err(|e| Status::invalid_argument(format!("input is not JSON: {e}")))?,
-            )
-        };
+        let input = explicit_input(&r.input)?;
         let result = service::query(&self.state, &access, &r.query, &decision, input)?;
         Ok(Response::new(authorizer::QueryResponse {
             response: to_struct(&serde_json::json!({ "result": result })),
@@ -151,11 +154,30 @@ impl authorizer::authorizer_server::Authorizer for AuthorizerGrpc {
 
     async fn compile(
         &self,
-        _request: Request<authorizer::CompileRequest>,
+        request: Request<authorizer::CompileRequest>,
     ) -> Result<Response<authorizer::CompileResponse>, Status> {
-        Err(Status::unimplemented(
-            "Compile (partial evaluation) is not offered: the Rego engine has no partial evaluation",
-        ))
+        let access = access(&request)?;
+        let r = request.get_ref();
+        let decision = decision_request(
+            r.policy_context.as_ref(),
+            r.identity_context.as_ref(),
+            r.resource_context.as_ref(),
+        )?;
+        let input = explicit_input(&r.input)?;
+        let result = service::compile(
+            &self.state,
+            &access,
+            &r.query,
+            &r.unknowns,
+            &decision,
+            input,
+        )?;
+        Ok(Response::new(authorizer::CompileResponse {
+            result: to_struct(&result),
+            metrics: to_struct(&serde_json::json!({})),
+            trace: Vec::new(),
+            trace_summary: Vec::new(),
+        }))
     }
 
     async fn list_policies(

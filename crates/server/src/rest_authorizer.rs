@@ -2,7 +2,7 @@
 //! ListPolicies, GetPolicy and Info.
 
 use crate::access::Access;
-use crate::api_error::{ApiError, Code};
+use crate::api_error::ApiError;
 use crate::authorizer_service::{self as service, DecisionRequest, IdentityContext, IdentityType};
 use crate::rest::JsonBody;
 use crate::server::AppState;
@@ -43,7 +43,7 @@ struct PolicyContextBody {
 }
 
 /// The fields Is, DecisionTree, Query and Compile share; others Topaz accepts
-/// (`policy_instance`, `unknowns`, `disable_inlining`) are ignored.
+/// (`policy_instance`, `disable_inlining`) are ignored.
 #[derive(Debug, Default, Deserialize)]
 struct DecisionBody {
     #[serde(default)]
@@ -58,9 +58,21 @@ struct DecisionBody {
     query: Option<String>,
     #[serde(default)]
     input: Option<String>,
+    #[serde(default)]
+    unknowns: Vec<String>,
 }
 
 impl DecisionBody {
+    /// The `input` field (a JSON document in a string), when given.
+    fn explicit_input(&self) -> Result<Option<Value>, ApiError> {
+        match self.input.as_deref().filter(|i| !i.trim().is_empty()) {
+            Some(text) => serde_json::from_str(text)
+                .map(Some)
+                .map_err(|e| ApiError::invalid(format!("input is not JSON: {e}"))),
+            None => Ok(None),
+        }
+    }
+
     fn request(&self) -> Result<DecisionRequest, ApiError> {
         let identity = match &self.identity_context {
             Some(identity) => IdentityContext {
@@ -136,13 +148,7 @@ async fn query(
     JsonBody(body): JsonBody<DecisionBody>,
 ) -> Result<Json<Value>, ApiError> {
     let request = body.request()?;
-    let input = match body.input.as_deref().filter(|i| !i.trim().is_empty()) {
-        Some(text) => Some(
-            serde_json::from_str(text)
-                .map_err(|e| ApiError::invalid(format!("input is not JSON: {e}")))?,
-        ),
-        None => None,
-    };
+    let input = body.explicit_input()?;
     let result = service::query(
         &state,
         &access,
@@ -153,11 +159,27 @@ async fn query(
     Ok(Json(json!({ "response": { "result": result } })))
 }
 
-async fn compile() -> Result<Json<Value>, ApiError> {
-    Err(ApiError::new(
-        Code::Unimplemented,
-        "Compile (partial evaluation) is not offered: the Rego engine has no partial evaluation",
-    ))
+async fn compile(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<DecisionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let request = body.request()?;
+    let input = body.explicit_input()?;
+    let result = service::compile(
+        &state,
+        &access,
+        body.query.as_deref().unwrap_or_default(),
+        &body.unknowns,
+        &request,
+        input,
+    )?;
+    Ok(Json(json!({
+        "result": result,
+        "metrics": {},
+        "trace": [],
+        "trace_summary": [],
+    })))
 }
 
 /// A module as Topaz lists it: the package path is the Rego reference, `data.` included.
