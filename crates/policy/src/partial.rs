@@ -648,14 +648,8 @@ impl<'p> Partial<'p> {
         if let Some(value) = branch.locals.get(name).cloned() {
             return Ok(vec![(branch, value)]);
         }
-        if name == "input" {
-            return Ok(vec![(branch, self.input_term(&[]))]);
-        }
-        if let Some(path) = scope.module.imports.get(name) {
-            if path.first().map(String::as_str) == Some("input") {
-                let rest: Vec<String> = path.iter().skip(1).cloned().collect();
-                return Ok(vec![(branch, self.input_term(&rest))]);
-            }
+        if let Some(rest) = self.input_path(scope, &[name.to_string()], &branch) {
+            return Ok(vec![(branch, self.input_term(&rest))]);
         }
         if let Some(target) = self.rule_target(scope, &[name.to_string()], &branch) {
             return self.rule_value(scope, node, &target, branch);
