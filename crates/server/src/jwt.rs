@@ -157,6 +157,15 @@ impl TokenVerifier {
             .get("iss")
             .and_then(Value::as_str)
             .ok_or_else(|| TokenError("no \"iss\" claim".into()))?;
+        // The library reads a malformed time claim as missing; say what is wrong with it.
+        for claim in ["exp", "nbf", "iat"] {
+            if let Some(value) = claims.get(claim).filter(|value| !value.is_number()) {
+                return Err(TokenError(format!(
+                    "the {claim:?} claim must be a NumericDate (seconds since 1970), not {}",
+                    json_kind(value)
+                )));
+            }
+        }
         let Some(trusted) = self.issuers.iter().find(|i| i.issuer == issuer) else {
             return Err(TokenError(format!("issuer {issuer:?} is not trusted")));
         };
@@ -191,11 +200,14 @@ impl TokenVerifier {
         let mut validation = Validation::new(header.alg);
         validation.leeway = self.leeway;
         validation.validate_nbf = true;
-        validation.required_spec_claims = HashSet::new();
+        // A token without `exp` would be valid forever; one without `aud` would be valid for every
+        // audience, so `aud` is required as soon as the issuer names audiences.
+        validation.required_spec_claims = HashSet::from(["exp".to_string()]);
         validation.set_issuer(&[issuer]);
         if trusted.audiences.is_empty() {
             validation.validate_aud = false;
         } else {
+            validation.required_spec_claims.insert("aud".to_string());
             validation.set_audience(&trusted.audiences);
         }
         let mut last = None;
@@ -230,7 +242,32 @@ fn describe(error: &jsonwebtoken::errors::Error) -> String {
         ErrorKind::InvalidSignature => "the signature does not verify".into(),
         ErrorKind::InvalidAudience => "the audience (aud) is not accepted".into(),
         ErrorKind::InvalidIssuer => "the issuer (iss) is not accepted".into(),
-        other => format!("{other:?}"),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the token has no {claim:?} claim"),
+        ErrorKind::InvalidClaimFormat(claim) => {
+            format!("the {claim:?} claim has the wrong type (a NumericDate or string expected)")
+        }
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "the algorithm (alg) does not match the key".into()
+        }
+        ErrorKind::InvalidToken
+        | ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_) => {
+            "not a JWT (header.payload.signature of base64url JSON expected)".into()
+        }
+        ErrorKind::InvalidSubject => "the subject (sub) is not accepted".into(),
+        _ => "the signature or a claim does not verify".into(),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 

@@ -110,7 +110,7 @@ fn tokens_of_trusted_issuers_verify() {
 
     let es = encode(
         &Header::new(Algorithm::ES256),
-        &json!({"iss": "https://es.example", "sub": "summer"}),
+        &json!({"iss": "https://es.example", "sub": "summer", "exp": now() + 60}),
         &EncodingKey::from_ec_pem(&keys.es256_private).unwrap(),
     )
     .unwrap();
@@ -122,7 +122,10 @@ fn bad_tokens_are_refused_with_a_reason() {
     let keys = verifier();
     let reason = |token: &str| keys.verifier.verify(token).unwrap_err().to_string();
 
-    let wrong_secret = hs256(json!({"iss": "https://hs.example", "sub": "x"}), "guess");
+    let wrong_secret = hs256(
+        json!({"iss": "https://hs.example", "sub": "x", "exp": now() + 60}),
+        "guess",
+    );
     assert!(
         reason(&wrong_secret).contains("signature"),
         "{}",
@@ -136,7 +139,7 @@ fn bad_tokens_are_refused_with_a_reason() {
     assert!(reason(&expired).contains("expired"), "{}", reason(&expired));
 
     let premature = hs256(
-        json!({"iss": "https://hs.example", "sub": "x", "nbf": now() + 600}),
+        json!({"iss": "https://hs.example", "sub": "x", "nbf": now() + 600, "exp": now() + 60}),
         "a-shared-secret-for-tests",
     );
     assert!(
@@ -155,7 +158,8 @@ fn bad_tokens_are_refused_with_a_reason() {
         reason(&stranger)
     );
 
-    let wrong_audience = rs256(json!({"iss": "https://rs.example", "sub": "x", "aud": "other"}));
+    let wrong_audience =
+        rs256(json!({"iss": "https://rs.example", "sub": "x", "aud": "other", "exp": now() + 60}));
     assert!(
         reason(&wrong_audience).contains("aud"),
         "{}",
@@ -185,13 +189,46 @@ fn bad_tokens_are_refused_with_a_reason() {
 
     assert!(reason("not-a-token").contains("not a JWT"));
     let no_subject = hs256(
-        json!({"iss": "https://hs.example"}),
+        json!({"iss": "https://hs.example", "exp": now() + 60}),
         "a-shared-secret-for-tests",
     );
     assert!(
         reason(&no_subject).contains("sub"),
         "{}",
         reason(&no_subject)
+    );
+}
+
+#[test]
+fn required_claims_are_enforced() {
+    let keys = verifier();
+    let reason = |token: &str| keys.verifier.verify(token).unwrap_err().to_string();
+
+    // An issuer with audiences refuses a token that names none.
+    let no_audience = rs256(json!({"iss": "https://rs.example", "sub": "x", "exp": now() + 60}));
+    assert_eq!(
+        reason(&no_audience),
+        "invalid JWT: the token has no \"aud\" claim"
+    );
+
+    // A token without `exp` would never expire.
+    let no_expiry = hs256(
+        json!({"iss": "https://hs.example", "sub": "x"}),
+        "a-shared-secret-for-tests",
+    );
+    assert_eq!(
+        reason(&no_expiry),
+        "invalid JWT: the token has no \"exp\" claim"
+    );
+
+    // A claim of the wrong type is named, not reported by an internal name.
+    let string_expiry = hs256(
+        json!({"iss": "https://hs.example", "sub": "x", "exp": "tomorrow"}),
+        "a-shared-secret-for-tests",
+    );
+    assert_eq!(
+        reason(&string_expiry),
+        "invalid JWT: the \"exp\" claim must be a NumericDate (seconds since 1970), not a string"
     );
 }
 
