@@ -43,6 +43,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        .codec_path("crate::codec::ProtoCodec")
         // Needed so that the extern path below replaces prost's default
         // mapping of the well-known types instead of clashing with it.
         .compile_well_known_types(true)

@@ -24,6 +24,10 @@ pub fn run(data_dir: Option<PathBuf>, config_path: Option<PathBuf>, demo: bool) 
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // Dropped before the runtime, which its last trace export still needs.
+    let _log = runtime
+        .block_on(async { lictor_server::logging::install(&config.log, &config.traces, &path) })
+        .map_err(anyhow::Error::new)?;
     runtime.block_on(serve(config, path, demo))
 }
 

@@ -21,6 +21,32 @@ pub struct ObjectRecord {
     pub etag: String,
 }
 
+/// The deepest nesting of arrays and objects accepted in properties and contexts. Over gRPC each level
+/// costs three protobuf message levels (Struct, map entry, Value) of the 100 that protobuf decoders
+/// allow, so 32 is as deep as a value can go and still be read back over every transport.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// How deeply `value` nests arrays and objects (`{}` and `[]` are 1, a scalar 0), counted without
+/// recursion so that no input can exhaust the stack.
+pub fn json_depth(value: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 1)];
+    while let Some((value, depth)) = pending.pop() {
+        match value {
+            serde_json::Value::Array(items) => {
+                deepest = deepest.max(depth);
+                pending.extend(items.iter().map(|child| (child, depth + 1)));
+            }
+            serde_json::Value::Object(fields) => {
+                deepest = deepest.max(depth);
+                pending.extend(fields.values().map(|child| (child, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
 fn empty_properties() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }

@@ -125,6 +125,9 @@ fn call(name: &'static str, handler: Handler, args: Vec<Value>) -> anyhow::Resul
         if let Some(value) = binding.memo.get(&key) {
             return Ok(value.clone());
         }
+        // The same target and level as the server's spans, which traces export.
+        let _span =
+            tracing::debug_span!(target: "lictor::trace", "directory", builtin = name).entered();
         let value = match handler(&binding.directory, &key.1) {
             Ok(value) => value,
             Err(_) if binding.lenient => Value::Undefined,

@@ -64,6 +64,16 @@ pub enum PolicyError {
         /// What went wrong, with `file:line:column` when known.
         message: String,
     },
+    /// Evaluating ran into a bound (time, or the size of what it would build).
+    #[error("evaluating `{target}`: {message}")]
+    Limit {
+        /// The rule (`path.decision`) or query evaluated.
+        target: String,
+        /// Which bound.
+        kind: crate::limits::LimitKind,
+        /// Which bound, and its value.
+        message: String,
+    },
     /// An identity cannot be resolved to one user.
     #[error("identity `{identity}`: {message}")]
     Identity {

@@ -7,10 +7,12 @@
 
 mod builtins;
 mod error;
+mod limits;
 mod load;
 mod partial;
 mod set;
 
 pub use builtins::{builtin_names, resolve_user};
 pub use error::PolicyError;
+pub use limits::{CollectionLimit, EvalLimits, LimitKind};
 pub use set::{DecisionTree, EvalContext, PathSeparator, PolicyModule, PolicySet};

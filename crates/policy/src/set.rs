@@ -2,6 +2,7 @@
 
 use crate::builtins;
 use crate::error::{locate, one_line, PolicyError};
+use crate::limits::{self, EvalLimits};
 use crate::partial::{KnownEval, Partial, Program};
 use lictor_directory::Directory;
 use regorus::{Engine, Value};
@@ -45,12 +46,23 @@ pub struct EvalContext {
     pub directory: Arc<Directory>,
     /// The Rego `input` document.
     pub input: serde_json::Value,
+    /// The bounds the evaluation runs under.
+    pub limits: EvalLimits,
 }
 
 impl EvalContext {
-    /// A context with this snapshot and input.
+    /// A context with this snapshot and input, under the default limits.
     pub fn new(directory: Arc<Directory>, input: serde_json::Value) -> Self {
-        EvalContext { directory, input }
+        EvalContext {
+            directory,
+            input,
+            limits: EvalLimits::default(),
+        }
+    }
+
+    /// The same context under other limits.
+    pub fn with_limits(self, limits: EvalLimits) -> Self {
+        EvalContext { limits, ..self }
     }
 }
 
@@ -59,6 +71,7 @@ impl fmt::Debug for EvalContext {
         f.debug_struct("EvalContext")
             .field("directory_revision", &self.directory.revision())
             .field("input", &self.input)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -222,10 +235,12 @@ impl PolicySet {
                     message: one_line(&error),
                 })?;
         }
-        builtins::register(&mut engine).map_err(|error| PolicyError::Load {
-            file: "built-ins".to_string(),
-            message: one_line(&error),
-        })?;
+        builtins::register(&mut engine)
+            .and_then(|()| limits::register(&mut engine))
+            .map_err(|error| PolicyError::Load {
+                file: "built-ins".to_string(),
+                message: one_line(&error),
+            })?;
         // Analyses every module (schedules, imports, rule conflicts) without evaluating any rule.
         engine
             .eval_query("true".to_string(), false)
@@ -424,10 +439,7 @@ impl PolicySet {
                     (Some(at), true) if at.file == QUERY_SOURCE => PolicyError::Query {
                         message: format!("{}:{}: {}", at.line, at.column, at.message),
                     },
-                    _ => PolicyError::Eval {
-                        target: query.to_string(),
-                        message: one_line(&error),
-                    },
+                    _ => eval_error(query, &error),
                 })?;
             let mut out = Vec::with_capacity(results.result.len());
             for result in results.result {
@@ -525,10 +537,7 @@ impl PolicySet {
         self.evaluate(ctx, |engine| {
             let results = engine
                 .eval_query(text.to_string(), false)
-                .map_err(|error| PolicyError::Eval {
-                    target: text.to_string(),
-                    message: one_line(&error),
-                })?;
+                .map_err(|error| eval_error(text, &error))?;
             Ok(results
                 .result
                 .first()
@@ -563,6 +572,7 @@ impl PolicySet {
         engine.set_input(input);
         let result = {
             let _bound = builtins::bind(Arc::clone(&ctx.directory), self.lenient);
+            let _limited = limits::apply(&mut engine, &ctx.limits);
             body(&mut engine)
         };
         let _ = engine.take_prints();
@@ -576,6 +586,21 @@ impl PolicySet {
             });
         }
         result
+    }
+}
+
+/// An evaluation error; running into a bound is told apart, so callers can answer it as such.
+fn eval_error(target: &str, error: &anyhow::Error) -> PolicyError {
+    match limits::limit_of(error) {
+        Some((kind, message)) => PolicyError::Limit {
+            target: target.to_string(),
+            kind,
+            message,
+        },
+        None => PolicyError::Eval {
+            target: target.to_string(),
+            message: one_line(error),
+        },
     }
 }
 
@@ -656,10 +681,7 @@ fn eval_decision(
     match engine.eval_rule(format!("data.{path}.{decision}")) {
         Ok(value) => Ok(Some(value)),
         Err(error) if error.to_string() == NOT_A_RULE => Ok(None),
-        Err(error) => Err(PolicyError::Eval {
-            target: format!("{path}.{decision}"),
-            message: one_line(&error),
-        }),
+        Err(error) => Err(eval_error(&format!("{path}.{decision}"), &error)),
     }
 }
 
@@ -667,10 +689,7 @@ fn eval_decision(
 fn eval_package(engine: &mut Engine, package: &str) -> Result<Value, PolicyError> {
     let results = engine
         .eval_query(format!("data.{package}"), false)
-        .map_err(|error| PolicyError::Eval {
-            target: package.to_string(),
-            message: one_line(&error),
-        })?;
+        .map_err(|error| eval_error(package, &error))?;
     Ok(results
         .result
         .into_iter()

@@ -23,6 +23,8 @@
 /// (with its imports), for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 
+pub mod codec;
+
 /// Protobuf well-known types (`google.protobuf.*`) with protojson serde.
 pub use pbjson_types as wkt;
 

@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 /// The header naming the tenant.
 pub const TENANT_HEADER: &str = "aserto-tenant-id";
@@ -169,6 +170,14 @@ pub async fn layer(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map_or_else(new_request_id, Arc::from);
+    // What the request's log line needs, kept only when that line will be written.
+    let logged = tracing::enabled!(target: "lictor::request", tracing::Level::INFO).then(|| {
+        (
+            std::time::Instant::now(),
+            request.method().clone(),
+            request.uri().path().to_string(),
+        )
+    });
     let resolved = policy
         .resolve(request.headers())
         .and_then(|(tenant, scopes)| {
@@ -180,10 +189,17 @@ pub async fn layer(
             access.require(required_scope(request.method(), request.uri().path()))?;
             Ok(access)
         });
+    let tenant = resolved
+        .as_ref()
+        .ok()
+        .map(|access| Arc::clone(&access.tenant));
     let mut response = match resolved {
         Ok(access) => {
+            let span = crate::logging::request_span(request.headers(), request.uri().path());
+            span.record("request_id", &*request_id);
+            span.record("tenant", access.tenant.id.as_str());
             request.extensions_mut().insert(access);
-            next.run(request).await
+            next.run(request).instrument(span).await
         }
         Err(error) if grpc => error.grpc_response(),
         Err(error) => error.into_response(),
@@ -191,7 +207,65 @@ pub async fn layer(
     if let Ok(value) = axum::http::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
+    if let Some((started, method, path)) = logged {
+        let tenant = tenant.as_ref().map_or("-", |t| t.id.as_str());
+        log_request(
+            &request_id,
+            tenant,
+            &method,
+            &path,
+            grpc,
+            &response,
+            started,
+        );
+    }
     response
+}
+
+/// One log line per request. A gRPC error travels in the headers of a trailers-only answer; a
+/// success (or a stream's later error) travels in trailers, so it is logged as code 0.
+fn log_request(
+    request_id: &str,
+    tenant: &str,
+    method: &Method,
+    path: &str,
+    grpc: bool,
+    response: &Response,
+    started: std::time::Instant,
+) {
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let status = response.status().as_u16();
+    if grpc {
+        let code = response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i32>().ok())
+            .unwrap_or(0);
+        tracing::info!(
+            target: "lictor::request",
+            request_id,
+            tenant,
+            transport = "grpc",
+            method = path,
+            status,
+            grpc_code = code,
+            latency_us,
+            "request"
+        );
+    } else {
+        tracing::info!(
+            target: "lictor::request",
+            request_id,
+            tenant,
+            transport = "rest",
+            method = %method,
+            path,
+            status,
+            latency_us,
+            "request"
+        );
+    }
 }
 
 fn new_request_id() -> Arc<str> {

@@ -6,7 +6,7 @@ use crate::decision_log::{DecisionEntry, IdentityRecord, Outcomes, Resource, Tex
 use crate::server::AppState;
 use crate::tenant::Tenant;
 use lictor_directory::Directory;
-use lictor_policy::{DecisionTree, EvalContext, PathSeparator, PolicyError, PolicySet};
+use lictor_policy::{DecisionTree, EvalContext, LimitKind, PathSeparator, PolicyError, PolicySet};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -93,14 +93,32 @@ struct Resolved {
     record: IdentityRecord,
 }
 
-fn policy_error(error: PolicyError) -> ApiError {
+fn policy_error(state: &AppState, error: PolicyError) -> ApiError {
     let code = match &error {
         PolicyError::UnknownPolicy { .. } => Code::NotFound,
         PolicyError::InvalidPath { .. } | PolicyError::Query { .. } => Code::InvalidArgument,
         PolicyError::Identity { .. } => Code::FailedPrecondition,
+        PolicyError::Limit { kind, .. } => {
+            let (code, limit) = match kind {
+                LimitKind::Time => (Code::DeadlineExceeded, "time"),
+                LimitKind::Memory => (Code::ResourceExhausted, "memory"),
+            };
+            state.metrics.evaluation_limit(limit);
+            code
+        }
         _ => Code::Internal,
     };
     ApiError::new(code, error.to_string())
+}
+
+/// The span of one policy evaluation, for traces.
+fn evaluation_span(target: &str) -> tracing::Span {
+    tracing::debug_span!(target: crate::logging::TRACE_TARGET, "policy.evaluate", target)
+}
+
+/// An evaluation context on `directory` under the configured limits.
+fn context(state: &AppState, directory: Arc<Directory>, input: Value) -> EvalContext {
+    EvalContext::new(directory, input).with_limits(state.config.limits.evaluation())
 }
 
 /// The tenant's current policies, or an error saying none are loaded.
@@ -118,6 +136,12 @@ fn resolve(
     directory: &Directory,
     identity: &IdentityContext,
 ) -> Result<Resolved, ApiError> {
+    let _span = tracing::debug_span!(
+        target: crate::logging::TRACE_TARGET,
+        "identity",
+        kind = identity.kind.name()
+    )
+    .entered();
     let input_identity = json!({
         "type": identity.kind.name(),
         "identity": identity.identity,
@@ -161,7 +185,8 @@ fn resolve(
         }
     };
     let (subject, logged) = subject;
-    let user = lictor_policy::resolve_user(directory, &subject).map_err(policy_error)?;
+    let user =
+        lictor_policy::resolve_user(directory, &subject).map_err(|e| policy_error(state, e))?;
     // A subject that is itself a user id resolves to that user when no identity names it.
     let user = user.or_else(|| {
         directory.get_object("user", &subject).map(|object| {
@@ -224,6 +249,7 @@ pub async fn is(
     request: &DecisionRequest,
 ) -> Result<Vec<(String, bool)>, ApiError> {
     let started = Instant::now();
+    within_depth(&request.resource, "resource_context")?;
     if request.path.is_empty() {
         return Err(ApiError::invalid("policy_context.path is required"));
     }
@@ -233,10 +259,10 @@ pub async fn is(
     let policies = policies(&access.tenant)?;
     let directory = access.tenant.store.snapshot();
     let resolved = resolve(state, &directory, &request.identity)?;
-    let ctx = EvalContext::new(directory.clone(), input(&resolved, request));
-    let decisions = policies
-        .is(&ctx, &request.path, &request.decisions)
-        .map_err(policy_error)?;
+    let ctx = context(state, directory.clone(), input(&resolved, request));
+    let decisions = evaluation_span(&request.path)
+        .in_scope(|| policies.is(&ctx, &request.path, &request.decisions))
+        .map_err(|e| policy_error(state, e))?;
     let allowed = decisions.iter().filter(|(_, is)| *is).count();
     state
         .metrics
@@ -256,21 +282,22 @@ pub async fn decision_tree(
     separator: PathSeparator,
 ) -> Result<DecisionTree, ApiError> {
     let started = Instant::now();
+    within_depth(&request.resource, "resource_context")?;
     if request.path.is_empty() {
         return Err(ApiError::invalid("policy_context.path is required"));
     }
     let policies = policies(&access.tenant)?;
     let directory = access.tenant.store.snapshot();
     let resolved = resolve(state, &directory, &request.identity)?;
-    let ctx = EvalContext::new(directory.clone(), input(&resolved, request));
+    let ctx = context(state, directory.clone(), input(&resolved, request));
     let decisions = if request.decisions.is_empty() {
         vec!["*".to_string()]
     } else {
         request.decisions.clone()
     };
-    let tree = policies
-        .decision_tree_with(&ctx, &request.path, &decisions, separator)
-        .map_err(policy_error)?;
+    let tree = evaluation_span(&request.path)
+        .in_scope(|| policies.decision_tree_with(&ctx, &request.path, &decisions, separator))
+        .map_err(|e| policy_error(state, e))?;
     let flat: Vec<(String, bool)> = tree
         .iter()
         .flat_map(|(path, d)| {
@@ -297,26 +324,90 @@ pub async fn decision_tree(
     Ok(tree)
 }
 
+/// Refuses a context nested deeper than every transport can carry, so that REST and gRPC accept
+/// the same requests.
+fn within_depth(value: &Value, field: &str) -> Result<(), ApiError> {
+    let depth = lictor_model::json_depth(value);
+    if depth > lictor_model::MAX_JSON_DEPTH {
+        return Err(ApiError::invalid(format!(
+            "{field} nests {depth} levels deep; at most {} are accepted",
+            lictor_model::MAX_JSON_DEPTH
+        )));
+    }
+    Ok(())
+}
+
 /// What Query and Compile start from: a query that is there, the tenant's policies and a snapshot.
 fn query_prologue(
     access: &crate::access::Access,
     query: &str,
+    request: &DecisionRequest,
+    explicit_input: Option<&Value>,
 ) -> Result<(Arc<PolicySet>, Arc<Directory>), ApiError> {
     if query.trim().is_empty() {
         return Err(ApiError::invalid("query is required"));
     }
+    within_depth(&request.resource, "resource_context")?;
+    if let Some(input) = explicit_input {
+        within_depth(input, "input")?;
+    }
     Ok((policies(&access.tenant)?, access.tenant.store.snapshot()))
 }
 
+/// Runs an ad-hoc evaluation off the async workers, at most `limits.max_concurrent_queries` at
+/// once, so that slow queries neither stall other requests nor pile up; each is still bounded by
+/// the evaluation timeout, which also bounds the work of a caller that went away.
+async fn ad_hoc<R: Send + 'static>(
+    state: &Arc<AppState>,
+    work: impl FnOnce(&AppState) -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    let wait = state.config.limits.evaluation().timeout;
+    let permit = match tokio::time::timeout(wait, state.queries.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            state.metrics.evaluation_limit("concurrency");
+            return Err(ApiError::new(
+                Code::ResourceExhausted,
+                format!(
+                    "too many queries running (limits.max_concurrent_queries is {}); try again",
+                    state.config.limits.concurrent_queries()
+                ),
+            ));
+        }
+    };
+    let state = Arc::clone(state);
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        span.in_scope(|| work(&state))
+    })
+    .await
+    .map_err(|e| ApiError::new(Code::Internal, format!("query evaluation failed: {e}")))?
+}
+
 /// Topaz's Query: an ad-hoc Rego query with the request's input.
-pub fn query(
+pub async fn query(
+    state: &Arc<AppState>,
+    access: &crate::access::Access,
+    query: &str,
+    request: &DecisionRequest,
+    explicit_input: Option<Value>,
+) -> Result<Value, ApiError> {
+    let (access, query, request) = (access.clone(), query.to_string(), request.clone());
+    ad_hoc(state, move |state| {
+        query_now(state, &access, &query, &request, explicit_input)
+    })
+    .await
+}
+
+fn query_now(
     state: &AppState,
     access: &crate::access::Access,
     query: &str,
     request: &DecisionRequest,
     explicit_input: Option<Value>,
 ) -> Result<Value, ApiError> {
-    let (policies, directory) = query_prologue(access, query)?;
+    let (policies, directory) = query_prologue(access, query, request, explicit_input.as_ref())?;
     let input = match explicit_input {
         Some(input) => input,
         None => {
@@ -324,13 +415,35 @@ pub fn query(
             input(&resolved, request)
         }
     };
-    let ctx = EvalContext::new(directory, input);
-    policies.query(&ctx, query).map_err(policy_error)
+    let ctx = context(state, directory, input);
+    evaluation_span(query)
+        .in_scope(|| policies.query(&ctx, query))
+        .map_err(|e| policy_error(state, e))
 }
 
 /// Topaz's Compile: the query partially evaluated with `unknowns` left open. `input` is the
 /// explicit input, if any, with the identity, user, policy and resource contexts set over it.
-pub fn compile(
+pub async fn compile(
+    state: &Arc<AppState>,
+    access: &crate::access::Access,
+    query: &str,
+    unknowns: &[String],
+    request: &DecisionRequest,
+    explicit_input: Option<Value>,
+) -> Result<Value, ApiError> {
+    let (access, query, unknowns, request) = (
+        access.clone(),
+        query.to_string(),
+        unknowns.to_vec(),
+        request.clone(),
+    );
+    ad_hoc(state, move |state| {
+        compile_now(state, &access, &query, &unknowns, &request, explicit_input)
+    })
+    .await
+}
+
+fn compile_now(
     state: &AppState,
     access: &crate::access::Access,
     query: &str,
@@ -338,7 +451,7 @@ pub fn compile(
     request: &DecisionRequest,
     explicit_input: Option<Value>,
 ) -> Result<Value, ApiError> {
-    let (policies, directory) = query_prologue(access, query)?;
+    let (policies, directory) = query_prologue(access, query, request, explicit_input.as_ref())?;
     let resolved = resolve(state, &directory, &request.identity)?;
     let mut input = match explicit_input {
         Some(Value::Object(map)) => map,
@@ -354,10 +467,10 @@ pub fn compile(
             input.insert(key, value);
         }
     }
-    let ctx = EvalContext::new(directory, Value::Object(input));
-    policies
-        .compile(&ctx, query, unknowns)
-        .map_err(policy_error)
+    let ctx = context(state, directory, Value::Object(input));
+    evaluation_span(query)
+        .in_scope(|| policies.compile(&ctx, query, unknowns))
+        .map_err(|e| policy_error(state, e))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -25,6 +25,12 @@ pub struct Config {
     pub api_keys: Vec<ApiKey>,
     /// The audit trail of decisions.
     pub decision_logs: DecisionLogs,
+    /// Bounds on policy evaluation.
+    pub limits: Limits,
+    /// The server's own log.
+    pub log: Log,
+    /// OpenTelemetry traces.
+    pub traces: Traces,
 }
 
 impl Default for Config {
@@ -38,6 +44,9 @@ impl Default for Config {
             tenants: Vec::new(),
             api_keys: Vec::new(),
             decision_logs: DecisionLogs::default(),
+            limits: Limits::default(),
+            log: Log::default(),
+            traces: Traces::default(),
         }
     }
 }
@@ -136,7 +145,7 @@ pub struct Jwt {
 pub struct Issuer {
     /// The `iss` claim it signs with.
     pub issuer: String,
-    /// Audiences accepted in `aud`; empty accepts any.
+    /// Audiences accepted in `aud`; when set, a token without `aud` is refused; empty: not checked.
     #[serde(default)]
     pub audiences: Vec<String>,
     /// A JWKS document on disk.
@@ -205,6 +214,105 @@ pub enum Scope {
     Write,
     /// Manifest and everything else.
     Admin,
+}
+
+/// Bounds on every policy evaluation (Is, DecisionTree, Query, Compile).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Wall-clock time one evaluation may take, in milliseconds; past it the request answers
+    /// DEADLINE_EXCEEDED.
+    pub evaluation_timeout_ms: u64,
+    /// Most elements a built-in (`numbers.range`) may create; past it RESOURCE_EXHAUSTED.
+    pub max_collection_elements: usize,
+    /// Ad-hoc Query and Compile evaluations running at once; 0 means one per core. A request that
+    /// finds no room within the evaluation timeout answers RESOURCE_EXHAUSTED.
+    pub max_concurrent_queries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let evaluation = lictor_policy::EvalLimits::default();
+        Limits {
+            evaluation_timeout_ms: u64::try_from(evaluation.timeout.as_millis())
+                .unwrap_or(u64::MAX),
+            max_collection_elements: evaluation.max_collection,
+            max_concurrent_queries: 0,
+        }
+    }
+}
+
+impl Limits {
+    /// The bounds one evaluation runs under.
+    pub fn evaluation(&self) -> lictor_policy::EvalLimits {
+        lictor_policy::EvalLimits {
+            timeout: std::time::Duration::from_millis(self.evaluation_timeout_ms),
+            max_collection: self.max_collection_elements,
+        }
+    }
+
+    /// How many ad-hoc queries may run at once.
+    pub fn concurrent_queries(&self) -> usize {
+        match self.max_concurrent_queries {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        }
+    }
+}
+
+/// The server's own log: what is written, and how.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// Filter directives as `RUST_LOG` takes them (`info`, `warn,lictor::request=info`); the
+    /// `RUST_LOG` environment variable, when set, replaces it.
+    pub level: String,
+    /// `text` (for people) or `json` (one object per line, for log pipelines).
+    pub format: LogFormat,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".to_string(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// OpenTelemetry traces, exported over OTLP/gRPC; off unless an endpoint is given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Traces {
+    /// The OTLP/gRPC collector (`http://127.0.0.1:4317`); empty: no traces.
+    pub otlp_endpoint: String,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Share of requests traced when the caller sent no sampled `traceparent` (0.0 to 1.0).
+    pub sample_ratio: f64,
+    /// Longest time a finished span waits before it is sent, in milliseconds.
+    pub export_delay_ms: u64,
+}
+
+impl Default for Traces {
+    fn default() -> Self {
+        Traces {
+            otlp_endpoint: String::new(),
+            service_name: "lictor".to_string(),
+            sample_ratio: 1.0,
+            export_delay_ms: 2000,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Decision log settings.
@@ -319,6 +427,30 @@ impl Config {
                     tenant.id
                 )));
             }
+        }
+        if self.limits.evaluation_timeout_ms == 0 {
+            return Err(fail(
+                "limits.evaluation_timeout_ms must be at least 1".to_string(),
+            ));
+        }
+        if self.limits.max_collection_elements == 0 {
+            return Err(fail(
+                "limits.max_collection_elements must be at least 1".to_string(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.traces.sample_ratio) {
+            return Err(fail(format!(
+                "traces.sample_ratio {} must be between 0.0 and 1.0",
+                self.traces.sample_ratio
+            )));
+        }
+        let endpoint = &self.traces.otlp_endpoint;
+        let is_url = endpoint.starts_with("http://") || endpoint.starts_with("https://");
+        if !endpoint.is_empty() && !is_url {
+            return Err(fail(format!(
+                "traces.otlp_endpoint {:?} must be an http:// or https:// URL",
+                self.traces.otlp_endpoint
+            )));
         }
         for (i, issuer) in self.jwt.issuers.iter().enumerate() {
             if issuer.jwks_file.is_none() && issuer.jwks_url.is_none() && issuer.keys.is_empty() {

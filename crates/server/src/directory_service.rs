@@ -76,7 +76,8 @@ pub fn store_error(error: StoreError) -> ApiError {
         | StoreError::Manifest(_)
         | StoreError::Parse { .. }
         | StoreError::ImportRejected { .. }
-        | StoreError::Nul { .. } => Code::InvalidArgument,
+        | StoreError::Nul { .. }
+        | StoreError::TooDeep { .. } => Code::InvalidArgument,
         _ => Code::Internal,
     };
     ApiError::new(code, error.to_string())
@@ -273,6 +274,13 @@ pub fn check(
     required(request.relation, "relation")?;
     required(request.subject_type, "subject_type")?;
     required(request.subject_id, "subject_id")?;
+    let _span = tracing::debug_span!(
+        target: crate::logging::TRACE_TARGET,
+        "directory.check",
+        object_type = request.object_type,
+        relation = request.relation,
+    )
+    .entered();
     if trace {
         let explanation = directory.explain(request).map_err(directory_error)?;
         let lines = explanation

@@ -143,7 +143,7 @@ impl authorizer::authorizer_server::Authorizer for AuthorizerGrpc {
             r.resource_context.as_ref(),
         )?;
         let input = explicit_input(&r.input)?;
-        let result = service::query(&self.state, &access, &r.query, &decision, input)?;
+        let result = service::query(&self.state, &access, &r.query, &decision, input).await?;
         Ok(Response::new(authorizer::QueryResponse {
             response: to_struct(&serde_json::json!({ "result": result })),
             metrics: None,
@@ -171,7 +171,8 @@ impl authorizer::authorizer_server::Authorizer for AuthorizerGrpc {
             &r.unknowns,
             &decision,
             input,
-        )?;
+        )
+        .await?;
         Ok(Response::new(authorizer::CompileResponse {
             result: to_struct(&result),
             metrics: to_struct(&serde_json::json!({})),

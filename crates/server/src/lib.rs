@@ -20,6 +20,7 @@ pub mod grpc_authorizer;
 pub mod grpc_directory;
 pub mod jwt;
 pub mod listener;
+pub mod logging;
 pub mod manifest;
 pub mod metrics;
 pub mod policy_source;

@@ -40,12 +40,20 @@ pub struct DecisionLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of the evaluation-limit counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    /// `time`, `memory` or `concurrency`.
+    pub limit: &'static str,
+}
+
 /// Every metric the server keeps.
 pub struct Metrics {
     registry: Registry,
     requests: Family<MethodLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
     decisions: Family<DecisionLabels, Counter>,
+    limits: Family<LimitLabels, Counter>,
     log_queue: Gauge,
     log_dropped: Gauge,
     log_written: Gauge,
@@ -82,6 +90,12 @@ impl Metrics {
             "Decisions made, by kind and outcome",
             decisions.clone(),
         );
+        let limits = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "evaluation_limits",
+            "Policy evaluations stopped by a bound, by bound (time, memory, concurrency)",
+            limits.clone(),
+        );
         let log_queue = Gauge::default();
         registry.register(
             "decision_log_queue_depth",
@@ -105,6 +119,7 @@ impl Metrics {
             requests,
             latency,
             decisions,
+            limits,
             log_queue,
             log_dropped,
             log_written,
@@ -146,6 +161,11 @@ impl Metrics {
                 })
                 .inc_by(denied as u64);
         }
+    }
+
+    /// Counts an evaluation stopped by a bound.
+    pub fn evaluation_limit(&self, limit: &'static str) {
+        self.limits.get_or_create(&LimitLabels { limit }).inc();
     }
 
     /// The text exposition, with the decision log's gauges read now.

@@ -155,7 +155,8 @@ async fn query(
         body.query.as_deref().unwrap_or_default(),
         &request,
         input,
-    )?;
+    )
+    .await?;
     Ok(Json(json!({ "response": { "result": result } })))
 }
 
@@ -173,7 +174,8 @@ async fn compile(
         &body.unknowns,
         &request,
         input,
-    )?;
+    )
+    .await?;
     Ok(Json(json!({
         "result": result,
         "metrics": {},

@@ -34,6 +34,8 @@ pub struct AppState {
     pub tokens: TokenVerifier,
     /// When the server started.
     pub started: Instant,
+    /// Room for ad-hoc Query and Compile evaluations running at once.
+    pub queries: Arc<tokio::sync::Semaphore>,
 }
 
 /// A listening port and what it is for.
@@ -92,6 +94,9 @@ pub async fn start(
         metrics: Metrics::new(),
         tokens,
         started: Instant::now(),
+        queries: Arc::new(tokio::sync::Semaphore::new(
+            config.limits.concurrent_queries(),
+        )),
         config,
     });
     let config = &state.config;

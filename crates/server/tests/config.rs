@@ -25,6 +25,31 @@ fn the_documented_example_parses_to_the_defaults() {
         config.decision_logs.queue_capacity,
         defaults.decision_logs.queue_capacity
     );
+    assert_eq!(
+        config.limits.evaluation_timeout_ms,
+        defaults.limits.evaluation_timeout_ms
+    );
+    assert_eq!(
+        config.limits.max_collection_elements,
+        defaults.limits.max_collection_elements
+    );
+    assert_eq!(config.log.level, defaults.log.level);
+    assert_eq!(config.log.format, defaults.log.format);
+}
+
+#[test]
+fn limits_and_log_settings_are_checked() {
+    let zero = "limits:\n  evaluation_timeout_ms: 0\n";
+    let error = Config::parse(zero, Path::new("c.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("limits.evaluation_timeout_ms"), "{error}");
+    let format = "log:\n  format: xml\n";
+    let error = Config::parse(format, Path::new("c.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("c.yaml:2"), "{error}");
+    assert!(error.contains("xml"), "{error}");
 }
 
 #[test]

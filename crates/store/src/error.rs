@@ -33,6 +33,16 @@ pub enum StoreError {
         /// The value, with NUL shown as \0.
         value: String,
     },
+    /// Properties nest deeper than any transport can carry.
+    #[error("object {object}: properties nest {depth} levels deep; at most {limit} are accepted")]
+    TooDeep {
+        /// The object, `type:id`.
+        object: String,
+        /// How deep they nest.
+        depth: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// An import line is not a record.
     #[error("line {line}: {message}")]
     Parse {

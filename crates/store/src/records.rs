@@ -448,6 +448,14 @@ impl WriteBatch<'_> {
     /// in `object` is ignored).
     pub fn put_object(&mut self, object: &ObjectRecord) -> Result<StoredObject, StoreError> {
         object_key(&mut self.key, &object.object_type, &object.id)?;
+        let depth = lictor_model::json_depth(&object.properties);
+        if depth > lictor_model::MAX_JSON_DEPTH {
+            return Err(StoreError::TooDeep {
+                object: format!("{}:{}", object.object_type, object.id),
+                depth,
+                limit: lictor_model::MAX_JSON_DEPTH,
+            });
+        }
         let created_at = match self
             .objects
             .get(self.key.as_str())

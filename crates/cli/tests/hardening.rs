@@ -1,0 +1,336 @@
+//! Hostile and careless input against `lictor run`: unbounded queries, deep JSON, and what the
+//! server's own log says about it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::Server;
+use lictor_proto::directory::common::v3 as types;
+use lictor_proto::directory::reader::v3 as reader;
+use lictor_proto::directory::writer::v3 as writer;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn client(timeout: Duration) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .build()
+        .unwrap()
+}
+
+fn post(url: &str, body: Value) -> (u16, Value) {
+    let response = client(Duration::from_secs(30))
+        .post(url)
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap())
+}
+
+/// The metric's value in the exposition, 0 when absent.
+fn metric(server: &Server, line_start: &str) -> f64 {
+    let text = client(Duration::from_secs(5))
+        .get(server.url("metrics", "/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find(|line| line.starts_with(line_start))
+        .and_then(|line| line.rsplit(' ').next())
+        .map_or(0.0, |value| value.parse().unwrap())
+}
+
+/// CPU seconds the process has used (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+#[test]
+fn queries_are_bounded_in_size_and_time_and_counted() {
+    let server = Server::start("limits:\n  evaluation_timeout_ms: 500\n", true);
+    let query = server.url("authorizer-rest", "/api/v2/authz/query");
+
+    // A range that would take gigabytes is refused before it is built.
+    let (status, body) = post(
+        &query,
+        json!({"query": "x := count(numbers.range(1, 200000000))"}),
+    );
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["code"], 8, "RESOURCE_EXHAUSTED: {body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("numbers.range would create 200000000 elements"),
+        "{message}"
+    );
+    assert_eq!(
+        metric(&server, "lictor_evaluation_limits_total{limit=\"memory\"}"),
+        1.0
+    );
+
+    // The same built-in within the bound still answers.
+    let (status, body) = post(&query, json!({"query": "x := count(numbers.range(1, 10))"}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"]["result"][0]["bindings"]["x"], 10);
+    let (status, body) = post(
+        &query,
+        json!({"query": "x := numbers.range_step(10, 1, 4)"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["response"]["result"][0]["bindings"]["x"],
+        json!([10, 6, 2])
+    );
+
+    // A quadratic comprehension runs into the time bound.
+    let started = Instant::now();
+    let (status, body) = post(
+        &query,
+        json!({"query": "r := numbers.range(1, 12000); x := count({1 | r[_]; r[_]})"}),
+    );
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["code"], 4, "DEADLINE_EXCEEDED: {body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        metric(&server, "lictor_evaluation_limits_total{limit=\"time\"}"),
+        1.0
+    );
+
+    // A caller that gives up leaves no work behind once the bound has passed.
+    let gave_up = client(Duration::from_millis(100))
+        .post(&query)
+        .json(&json!({"query": "r := numbers.range(1, 12000); x := count({1 | r[_]; r[_]})"}))
+        .send();
+    assert!(gave_up.is_err(), "the client timed out");
+    std::thread::sleep(Duration::from_millis(1000));
+    let pid = server.child.id();
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_millis(1000));
+    let busy = cpu_seconds(pid) - before;
+    assert!(busy < 0.3, "the server kept {busy} CPU seconds busy");
+
+    // The server is alive and answers as before.
+    let (status, body) = post(
+        &server.rest("/api/v3/directory/check"),
+        json!({"object_type": "group", "object_id": "admin", "relation": "member",
+               "subject_type": "user", "subject_id": "rick@the-citadel.com"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["check"], true);
+}
+
+/// `{"a": {"a": ... {"leaf": true}}}` with `depth` levels of objects.
+fn nested(depth: usize) -> Value {
+    let mut value = json!({"leaf": true});
+    for _ in 1..depth {
+        value = json!({ "a": value });
+    }
+    value
+}
+
+/// The same as a protobuf Struct.
+fn nested_struct(depth: usize) -> lictor_proto::wkt::Struct {
+    serde_json::from_value(nested(depth)).unwrap()
+}
+
+#[test]
+fn json_nesting_has_one_limit_on_every_transport() {
+    let server = Server::start("", true);
+    let set = |id: &str, depth: usize| {
+        post(
+            &server.rest("/api/v3/directory/object"),
+            json!({"object": {"type": "user", "id": id, "properties": nested(depth)}}),
+        )
+    };
+    let (status, body) = set("deep@x", 32);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = set("deeper@x", 33);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], 3, "{body}");
+    assert_eq!(
+        body["message"],
+        "object user:deeper@x: properties nest 33 levels deep; at most 32 are accepted"
+    );
+    let (status, body) = set("deepest@x", 120);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], 3, "{body}");
+
+    let (status, body) = post(
+        &server.url("authorizer-rest", "/api/v2/authz/is"),
+        json!({
+            "identity_context": {"type": "IDENTITY_TYPE_NONE"},
+            "policy_context": {"path": "rebac.check", "decisions": ["allowed"]},
+            "resource_context": nested(40),
+        }),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], 3, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("resource_context nests 40 levels deep"),
+        "{body}"
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let channel = tonic::transport::Channel::from_shared(format!(
+            "http://{}",
+            server.ports["directory-grpc"]
+        ))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+        let mut read = reader::reader_client::ReaderClient::new(channel.clone());
+        let mut write = writer::writer_client::WriterClient::new(channel);
+
+        // What REST wrote at the limit reads back over gRPC.
+        let object = read
+            .get_object(reader::GetObjectRequest {
+                object_type: "user".into(),
+                object_id: "deep@x".into(),
+                with_relations: false,
+                page: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .result
+            .unwrap();
+        assert_eq!(object.properties.unwrap(), nested_struct(32));
+
+        let set = |id: &str, depth: usize| writer::SetObjectRequest {
+            object: Some(types::Object {
+                r#type: "user".into(),
+                id: id.into(),
+                properties: Some(nested_struct(depth)),
+                ..Default::default()
+            }),
+        };
+        write.set_object(set("grpc@x", 32)).await.unwrap();
+        let refused = write
+            .set_object(set("grpc-deeper@x", 33))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+        assert_eq!(
+            refused.message(),
+            "object user:grpc-deeper@x: properties nest 33 levels deep; at most 32 are accepted"
+        );
+        // Past what the protobuf decoder takes at all: still the caller's fault.
+        let refused = write
+            .set_object(set("grpc-deepest@x", 60))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+        assert!(refused.message().contains("does not decode"), "{refused:?}");
+    });
+}
+
+/// Lines the server writes to standard error, read on a thread.
+fn stderr_lines(server: &mut Server) -> mpsc::Receiver<String> {
+    let stderr = server.child.stderr.take().unwrap();
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if send.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    receive
+}
+
+/// The first line that `matches`, within 10 s.
+fn wait_for_line(lines: &mpsc::Receiver<String>, matches: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if matches(&line) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    panic!("no such log line; saw:\n{}", seen.join("\n"));
+}
+
+#[test]
+fn requests_are_logged_as_json_lines_with_id_tenant_status_and_latency() {
+    let mut server = Server::start("log:\n  format: json\n", true);
+    let lines = stderr_lines(&mut server);
+    let response = client(Duration::from_secs(5))
+        .post(server.rest("/api/v3/directory/check"))
+        .header("x-request-id", "probe-4711")
+        .json(
+            &json!({"object_type": "group", "object_id": "nobody", "relation": "member",
+                      "subject_type": "user", "subject_id": "x"}),
+        )
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    let line = wait_for_line(&lines, |line| line.contains("probe-4711"));
+    let record: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(record["level"], "INFO", "{record}");
+    assert_eq!(record["target"], "lictor::request", "{record}");
+    assert_eq!(record["request_id"], "probe-4711", "{record}");
+    assert_eq!(record["tenant"], "", "the default tenant: {record}");
+    assert_eq!(record["transport"], "rest", "{record}");
+    assert_eq!(record["method"], "POST", "{record}");
+    assert_eq!(record["path"], "/api/v3/directory/check", "{record}");
+    assert_eq!(record["status"], status, "{record}");
+    assert!(record["latency_us"].as_u64().is_some(), "{record}");
+}
+
+#[test]
+fn a_refused_policy_change_is_logged_with_its_file_and_line() {
+    let policies = tempfile::tempdir().unwrap();
+    std::fs::write(
+        policies.path().join("one.rego"),
+        "package one\n\ndefault allowed := true\n",
+    )
+    .unwrap();
+    let mut server = Server::start(
+        &format!(
+            "policies:\n  dir: {}\n  reload_seconds: 1\nlog:\n  level: warn\n",
+            policies.path().display()
+        ),
+        false,
+    );
+    let lines = stderr_lines(&mut server);
+    std::fs::write(
+        policies.path().join("one.rego"),
+        "package one\n\nallowed if {\n",
+    )
+    .unwrap();
+    let line = wait_for_line(&lines, |line| line.contains("policy change rejected"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(
+        line.contains("one.rego:4:1: expecting expression"),
+        "{line}"
+    );
+}
