@@ -13,7 +13,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::Server;
+use common::{camel_case_keys, Server};
 
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -408,8 +408,9 @@ fn refuses_to_serve_open_on_a_public_address() {
     assert!(stderr.contains("lictor.yaml"), "{stderr}");
 }
 
-/// Runs the offline CLI on a data directory; fails the test on a non-zero exit.
-fn lictor(data: &Path, args: &[&str]) {
+/// Runs the offline CLI on a data directory and answers its standard output; fails the test on a
+/// non-zero exit.
+fn lictor(data: &Path, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_lictor"))
         .arg("--data-dir")
         .arg(data)
@@ -421,6 +422,7 @@ fn lictor(data: &Path, args: &[&str]) {
         "lictor {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8(output.stdout).unwrap()
 }
 
 /// Topaz's sample folders, each with its assertion files (in the folder or its `test/`).
@@ -453,9 +455,27 @@ fn conformance_folders() -> Vec<(PathBuf, Vec<PathBuf>)> {
     folders
 }
 
+/// How a test spells the field names of Topaz's protojson files and bodies.
+#[derive(Clone, Copy, PartialEq)]
+enum Spelling {
+    /// As Topaz's files have them: proto names (`object_type`).
+    Proto,
+    /// protojson's JSON names (`objectType`), which Topaz reads alike.
+    Camel,
+}
+
+impl Spelling {
+    fn apply(self, value: &Value) -> Value {
+        match self {
+            Spelling::Proto => value.clone(),
+            Spelling::Camel => camel_case_keys(value),
+        }
+    }
+}
+
 /// Loads a sample folder the way Topaz's tests do: its manifest, the citadel users and identities,
-/// then its own objects and relations.
-fn load_folder(folder: &Path, data: &Path) {
+/// then its own objects and relations, each data file spelled as asked.
+fn load_folder(folder: &Path, data: &Path, spelling: Spelling) {
     lictor(
         data,
         &[
@@ -478,20 +498,70 @@ fn load_folder(folder: &Path, data: &Path) {
     files.dedup();
     // Objects first, then relations.
     files.sort_by_key(|p| p.to_string_lossy().ends_with("_relations.json"));
+    let respelled = tempfile::tempdir().unwrap();
     for file in files {
+        let file = match spelling {
+            Spelling::Proto => file,
+            Spelling::Camel => {
+                let text = std::fs::read_to_string(&file).unwrap();
+                let camel = camel_case_keys(&serde_json::from_str(&text).unwrap());
+                let copy = respelled.path().join(file.file_name().unwrap());
+                std::fs::write(&copy, serde_json::to_string_pretty(&camel).unwrap()).unwrap();
+                copy
+            }
+        };
         lictor(data, &["import", file.to_str().unwrap()]);
     }
 }
 
 #[test]
+fn every_topaz_data_file_imports_the_same_in_camel_case() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/topaz");
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    assert_eq!(folders.len(), 7, "{folders:?}");
+    for folder in folders {
+        let dir = tempfile::tempdir().unwrap();
+        let [proto, camel] =
+            [(Spelling::Proto, "proto"), (Spelling::Camel, "camel")].map(|(spelling, name)| {
+                let data = dir.path().join(name);
+                load_folder(&folder, &data, spelling);
+                lictor(&data, &["export"])
+            });
+        assert!(proto.lines().count() > 10, "{}: {proto}", folder.display());
+        assert!(proto == camel, "{}: the exports differ", folder.display());
+    }
+}
+
+#[test]
 fn topaz_assertions_decisions_and_authzen_evaluations_pass_over_rest() {
+    let (checks, decisions) = topaz_conformance_over_rest(Spelling::Proto);
+    assert_eq!((checks, decisions), (412, 206));
+}
+
+#[test]
+fn topaz_data_assertions_and_decisions_pass_in_camel_case_over_rest() {
+    let (checks, decisions) = topaz_conformance_over_rest(Spelling::Camel);
+    assert_eq!((checks, decisions), (206, 206));
+}
+
+/// Loads every sample folder in `spelling`, and runs its assertions (directory Check) and decisions
+/// (Is) spelled so, and its AuthZEN evaluations (not protojson: spelled as given only). Answers how
+/// many checks and evaluations, and how many decisions ran.
+fn topaz_conformance_over_rest(spelling: Spelling) -> (usize, usize) {
     let folders = conformance_folders();
     assert!(folders.len() >= 4, "{folders:?}");
     let policies = format!("policies:\n  dir: {}\n", demo_policies().display());
     let mut counted = 0;
     let mut decisions = 0;
     for (folder, files) in folders {
-        let server = Server::start_prepared(&policies, false, |data| load_folder(&folder, data));
+        let server = Server::start_prepared(&policies, false, |data| {
+            load_folder(&folder, data, spelling)
+        });
         for file in files {
             let name = file.file_name().unwrap().to_string_lossy().to_string();
             let text = std::fs::read_to_string(&file).unwrap();
@@ -499,8 +569,8 @@ fn topaz_assertions_decisions_and_authzen_evaluations_pass_over_rest() {
             let assertions = assertions["assertions"].as_array().unwrap();
             if name.ends_with("assertions.json") {
                 for (i, a) in assertions.iter().enumerate() {
-                    let (status, body) =
-                        post(&server.rest("/api/v3/directory/check"), a["check"].clone());
+                    let check = spelling.apply(&a["check"]);
+                    let (status, body) = post(&server.rest("/api/v3/directory/check"), check);
                     assert_eq!(status, 200, "{name}[{i}]: {body}");
                     assert_eq!(body["check"], a["expected"], "{name}[{i}]: {}", a["check"]);
                     counted += 1;
@@ -508,7 +578,7 @@ fn topaz_assertions_decisions_and_authzen_evaluations_pass_over_rest() {
             } else if name.ends_with("decisions.json") {
                 let url = server.url("authorizer-rest", "/api/v2/authz/is");
                 for (i, a) in assertions.iter().enumerate() {
-                    let (status, body) = post(&url, a["check_decision"].clone());
+                    let (status, body) = post(&url, spelling.apply(&a["check_decision"]));
                     assert_eq!(status, 200, "{name}[{i}]: {body}");
                     assert_eq!(
                         body["decisions"][0]["is"], a["expected"],
@@ -518,7 +588,7 @@ fn topaz_assertions_decisions_and_authzen_evaluations_pass_over_rest() {
                     assert_eq!(body["decisions"][0]["decision"], "allowed");
                     decisions += 1;
                 }
-            } else if name.ends_with("evaluations.json") {
+            } else if name.ends_with("evaluations.json") && spelling == Spelling::Proto {
                 let url = server.url("authorizer-rest", "/access/v1/evaluation");
                 let mut batch = Vec::new();
                 for (i, a) in assertions.iter().enumerate() {
@@ -550,8 +620,215 @@ fn topaz_assertions_decisions_and_authzen_evaluations_pass_over_rest() {
             }
         }
     }
-    assert!(counted > 400, "only {counted} cases ran");
-    assert!(decisions > 100, "only {decisions} decisions ran");
+    (counted, decisions)
+}
+
+/// A directory in the shape of Topaz's api-auth template whose data files spell every field in
+/// lowerCamelCase.
+fn camel_case_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/camel-case")
+}
+
+#[test]
+fn camel_case_data_imports_and_camel_case_bodies_write_and_check_over_rest() {
+    let fixture = camel_case_fixture();
+    let policies = format!("policies:\n  dir: {}\n", demo_policies().display());
+    let server = Server::start_prepared(&policies, false, |data| {
+        lictor(
+            data,
+            &[
+                "model",
+                "set",
+                fixture.join("manifest.yaml").to_str().unwrap(),
+            ],
+        );
+        for file in ["api_objects.json", "api_relations.json"] {
+            lictor(data, &["import", fixture.join(file).to_str().unwrap()]);
+        }
+    });
+    let invoke = |user: &str, endpoint: &str| {
+        json!({
+            "objectType": "endpoint", "objectId": endpoint, "relation": "can_invoke",
+            "subjectType": "user", "subjectId": user,
+        })
+    };
+    let get = "pets:GET:/pets/{petId}";
+    let create = "pets:POST:/pets";
+    let expected = [
+        ("alice", get, true),
+        ("alice", create, false),
+        ("bob", get, true),
+        ("bob", create, true),
+        ("carol", get, false),
+        ("carol", create, false),
+    ];
+    for (user, endpoint, allowed) in expected {
+        let (status, body) = post(
+            &server.rest("/api/v3/directory/check"),
+            invoke(user, endpoint),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["check"], allowed, "{user} {endpoint}");
+    }
+
+    // An imported object answers in proto field names, its free-form properties as written.
+    let (status, body) =
+        send(client().get(server.rest("/api/v3/directory/object/endpoint/pets:POST:%2Fpets")));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["display_name"], "POST /pets");
+    assert_eq!(body["result"]["properties"]["serviceID"], "pets");
+    assert_eq!(
+        body["result"]["properties"]["canonicalName"],
+        "pets:POST:/pets"
+    );
+    assert!(body["result"].get("displayName").is_none(), "{body}");
+
+    // Checks: the default and the items in camelCase.
+    let (status, body) = post(
+        &server.rest("/api/v3/directory/checks"),
+        json!({
+            "default": {"objectType": "endpoint", "relation": "can_invoke", "subjectType": "user"},
+            "checks": [
+                {"objectId": create, "subjectId": "bob"},
+                {"objectId": create, "subjectId": "alice"},
+            ],
+        }),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"][0]["check"], true, "{body}");
+    assert_eq!(body["checks"][1]["check"], false, "{body}");
+
+    // Writes in camelCase: an object with its display name, a relation to a subject set.
+    let (status, body) = post(
+        &server.rest("/api/v3/directory/object"),
+        json!({"object": {"type": "user", "id": "dave", "displayName": "Dave Dunn", "properties": {"employeeID": "e-4"}}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["display_name"], "Dave Dunn");
+    assert_eq!(body["result"]["properties"], json!({"employeeID": "e-4"}));
+    let (status, body) = post(
+        &server.rest("/api/v3/directory/relation"),
+        json!({"relation": {"objectType": "group", "objectId": "pets-writers", "relation": "member",
+                            "subjectType": "user", "subjectId": "dave"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["object_id"], "pets-writers");
+    assert_eq!(body["result"]["subject_id"], "dave");
+    assert_eq!(body["result"]["subject_relation"], "");
+    let (_, body) = post(
+        &server.rest("/api/v3/directory/check/relation"),
+        json!({"objectType": "group", "objectId": "pets-readers", "relation": "member",
+               "subjectType": "user", "subjectId": "dave"}),
+    );
+    assert_eq!(body["check"], true, "{body}");
+    let (_, body) = post(
+        &server.rest("/api/v3/directory/check/permission"),
+        json!({"objectType": "endpoint", "objectId": create, "permission": "can_invoke",
+               "subjectType": "user", "subjectId": "dave"}),
+    );
+    assert_eq!(body["check"], true, "{body}");
+
+    // Query parameters take the JSON names too, as Topaz's gateway does.
+    let (status, body) = send(client().get(server.rest(
+        "/api/v3/directory/relations?objectType=group&objectId=pets-writers&subjectType=user&withObjects=true",
+    )));
+    assert_eq!(status, 200, "{body}");
+    let members: Vec<&str> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["subject_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, ["bob", "dave"]);
+    assert_eq!(
+        body["objects"]["user:dave"]["display_name"], "Dave Dunn",
+        "{body}"
+    );
+    let (status, body) = send(client().delete(server.rest(
+        "/api/v3/directory/relation?objectType=group&objectId=pets-writers&relation=member&subjectType=user&subjectId=dave",
+    )));
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = post(
+        &server.rest("/api/v3/directory/check"),
+        invoke("dave", create),
+    );
+    assert_eq!(body["check"], false, "{body}");
+
+    // The authorizer reads its contexts and options in camelCase; the resource context is free-form
+    // JSON and keeps the keys the policy reads.
+    let is = |user: &str, endpoint: &str| {
+        json!({
+            "identityContext": {"type": "IDENTITY_TYPE_MANUAL", "identity": user},
+            "policyContext": {"path": "rebac.check", "decisions": ["allowed"]},
+            "resourceContext": {"object_type": "endpoint", "object_id": endpoint, "relation": "can_invoke"},
+            "policyInstance": {"name": "api-auth", "instanceLabel": "api-auth"},
+        })
+    };
+    let url = server.url("authorizer-rest", "/api/v2/authz/is");
+    for (user, endpoint, allowed) in expected {
+        let (status, body) = post(&url, is(user, endpoint));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["decisions"],
+            json!([{"decision": "allowed", "is": allowed}]),
+            "{user} {endpoint}"
+        );
+    }
+    let mut tree = is("bob", create);
+    tree["policyContext"]["path"] = json!("rebac");
+    tree["options"] = json!({"pathSeparator": "PATH_SEPARATOR_SLASH"});
+    let (status, body) = post(
+        &server.url("authorizer-rest", "/api/v2/authz/decisiontree"),
+        tree,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["path"], json!({"rebac/check": {"allowed": true}}));
+}
+
+#[test]
+fn a_field_in_both_spellings_is_refused_and_errors_name_the_spelling_used() {
+    let server = Server::start("", true);
+    let check = server.rest("/api/v3/directory/check");
+    let cases = [
+        (
+            json!({"object_type": "group", "objectType": "group", "object_id": "admin"}),
+            "request body: duplicate field `object_type` at line 1 column 55",
+        ),
+        (
+            json!({"objectType": 7}),
+            "request body field objectType: invalid type: integer `7`, expected a string at line 1 column 15",
+        ),
+        (
+            json!({"objectKind": "group"}),
+            "request body field objectKind: unknown field `objectKind`, expected one of `objectType`, `object_type`, `objectId`, `object_id`, `relation`, `subjectType`, `subject_type`, `subjectId`, `subject_id`, `subjectRelation`, `subject_relation`, `trace` at line 1 column 13",
+        ),
+    ];
+    for (body, message) in cases {
+        let (status, answer) = post(&check, body.clone());
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["code"], 3, "{answer}");
+        assert_eq!(answer["message"], message, "{body}");
+    }
+    let (status, answer) = post(
+        &server.rest("/api/v3/directory/relation"),
+        json!({"relation": {"objectType": "group", "objectId": "admin", "relation": "member",
+                            "subjectType": "user", "subjectId": "rick@the-citadel.com",
+                            "subject_id": "morty@the-citadel.com"}}),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["message"],
+        "request body field relation: duplicate field `subject_id` at line 1 column 141"
+    );
+    let (status, answer) = post(
+        &server.url("authorizer-rest", "/api/v2/authz/is"),
+        json!({"identityContext": {"type": "IDENTITY_TYPE_NONE"}, "resourceContext": "group:admin"}),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["message"],
+        "request body field resourceContext: invalid type: string \"group:admin\", expected a map at line 1 column 80"
+    );
 }
 
 /// The demo's policies in the repository.

@@ -1,4 +1,7 @@
 //! Directory records as Topaz's directory v3 names them: objects and relations.
+//!
+//! They read each field under either of protojson's spellings, the proto name (`object_type`) or its
+//! JSON name (`objectType`), as Topaz does; they write the proto name.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +14,11 @@ pub struct ObjectRecord {
     /// Object id, unique within its type.
     pub id: String,
     /// Human-readable name.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        alias = "displayName"
+    )]
     pub display_name: String,
     /// Arbitrary JSON properties (an object).
     #[serde(default = "empty_properties")]
@@ -55,17 +62,21 @@ fn empty_properties() -> serde_json::Value {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 pub struct RelationRecord {
     /// Type of the object the relation is on.
+    #[serde(alias = "objectType")]
     pub object_type: String,
     /// Id of the object the relation is on.
+    #[serde(alias = "objectId")]
     pub object_id: String,
     /// Relation name, declared on `object_type`.
     pub relation: String,
     /// Type of the subject.
+    #[serde(alias = "subjectType")]
     pub subject_type: String,
     /// Id of the subject, or `*` for a wildcard.
+    #[serde(alias = "subjectId")]
     pub subject_id: String,
     /// Relation on the subject for subject sets (`group#member`); empty for a direct subject.
-    #[serde(default)]
+    #[serde(default, alias = "subjectRelation")]
     pub subject_relation: String,
 }
 

@@ -1,5 +1,8 @@
 //! The authorizer v2 REST gateway: Topaz's paths and JSON for Is, DecisionTree, Query, Compile,
 //! ListPolicies, GetPolicy and Info.
+//!
+//! As in Topaz's protojson, a body field is read under its proto name (`identity_context`) or its JSON
+//! name (`identityContext`), never both; answers use proto names.
 
 use crate::access::Access;
 use crate::api_error::ApiError;
@@ -11,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use lictor_policy::PathSeparator;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 /// The routes, to be merged into the API router.
@@ -46,20 +49,29 @@ struct PolicyContextBody {
 /// (`policy_instance`, `disable_inlining`) are ignored.
 #[derive(Debug, Default, Deserialize)]
 struct DecisionBody {
-    #[serde(default)]
+    #[serde(default, alias = "identityContext")]
     identity_context: Option<IdentityBody>,
-    #[serde(default)]
+    #[serde(default, alias = "policyContext")]
     policy_context: Option<PolicyContextBody>,
+    /// A JSON object; null is as absent.
+    #[serde(default, alias = "resourceContext")]
+    resource_context: Option<Map<String, Value>>,
     #[serde(default)]
-    resource_context: Option<Value>,
-    #[serde(default)]
-    options: Option<Value>,
+    options: Option<OptionsBody>,
     #[serde(default)]
     query: Option<String>,
     #[serde(default)]
     input: Option<String>,
     #[serde(default)]
     unknowns: Vec<String>,
+}
+
+/// The options Lictor reads: DecisionTree's path separator. Query's and Compile's options
+/// (`metrics`, `trace`, …) are accepted and ignored.
+#[derive(Debug, Default, Deserialize)]
+struct OptionsBody {
+    #[serde(default, alias = "pathSeparator")]
+    path_separator: Option<Value>,
 }
 
 impl DecisionBody {
@@ -81,18 +93,15 @@ impl DecisionBody {
             },
             None => IdentityContext::default(),
         };
-        if !matches!(
-            self.resource_context,
-            None | Some(Value::Null) | Some(Value::Object(_))
-        ) {
-            return Err(ApiError::invalid("resource_context must be a JSON object"));
-        }
         let policy = self.policy_context.as_ref();
         Ok(DecisionRequest {
             identity,
             path: policy.map(|p| p.path.clone()).unwrap_or_default(),
             decisions: policy.map(|p| p.decisions.clone()).unwrap_or_default(),
-            resource: self.resource_context.clone().unwrap_or(Value::Null),
+            resource: self
+                .resource_context
+                .clone()
+                .map_or(Value::Null, Value::Object),
         })
     }
 }
@@ -112,9 +121,8 @@ async fn is(
     })))
 }
 
-fn separator(options: Option<&Value>) -> Result<PathSeparator, ApiError> {
-    let value = options.and_then(|o| o.get("path_separator"));
-    match value {
+fn separator(options: Option<&OptionsBody>) -> Result<PathSeparator, ApiError> {
+    match options.and_then(|o| o.path_separator.as_ref()) {
         None | Some(Value::Null) => Ok(PathSeparator::Dot),
         Some(Value::String(s)) if s == "PATH_SEPARATOR_DOT" || s == "PATH_SEPARATOR_UNKNOWN" => {
             Ok(PathSeparator::Dot)

@@ -1,5 +1,8 @@
 //! The directory v3 REST gateway: Topaz's paths and JSON (proto field names) over the directory
 //! service, plus Lictor's own lookup and explain paths under `/api/v3/lictor/`.
+//!
+//! As in Topaz's protojson and its gateway's query parameters, a field is read under its proto name
+//! (`object_type`) or its JSON name (`objectType`), never both; answers use proto names.
 
 use crate::access::Access;
 use crate::api_error::ApiError;
@@ -131,7 +134,7 @@ fn flag(value: Option<&str>, name: &str) -> Result<bool, ApiError> {
 
 #[derive(Deserialize)]
 struct GetObjectQuery {
-    #[serde(default)]
+    #[serde(default, alias = "withRelations")]
     with_relations: Option<String>,
     #[serde(flatten)]
     page: PageQuery,
@@ -160,7 +163,7 @@ async fn get_object(
 
 #[derive(Deserialize)]
 struct GetObjectsQuery {
-    #[serde(default)]
+    #[serde(default, alias = "objectType")]
     object_type: String,
     #[serde(flatten)]
     page: PageQuery,
@@ -182,9 +185,9 @@ async fn get_objects(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ObjectIdentifier {
-    #[serde(default)]
+    #[serde(default, alias = "objectType")]
     object_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "objectId")]
     object_id: String,
 }
 
@@ -213,19 +216,19 @@ async fn get_object_many(
 
 #[derive(Default, Deserialize)]
 struct RelationQuery {
-    #[serde(default)]
+    #[serde(default, alias = "objectType")]
     object_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "objectId")]
     object_id: String,
     #[serde(default)]
     relation: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectType")]
     subject_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectId")]
     subject_id: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectRelation")]
     subject_relation: String,
-    #[serde(default)]
+    #[serde(default, alias = "withObjects")]
     with_objects: Option<String>,
     #[serde(flatten)]
     page: PageQuery,
@@ -310,17 +313,17 @@ async fn get_relations(
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckBody {
-    #[serde(default)]
+    #[serde(default, alias = "objectType")]
     object_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "objectId")]
     object_id: String,
     #[serde(default)]
     relation: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectType")]
     subject_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectId")]
     subject_id: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectRelation")]
     subject_relation: String,
     #[serde(default)]
     trace: bool,
@@ -439,15 +442,15 @@ async fn checks(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckPermissionBody {
-    #[serde(default)]
+    #[serde(default, alias = "objectType")]
     object_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "objectId")]
     object_id: String,
     #[serde(default)]
     permission: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectType")]
     subject_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectId")]
     subject_id: String,
     #[serde(default)]
     trace: bool,
@@ -483,11 +486,11 @@ async fn check_relation(
 
 #[derive(Deserialize)]
 struct GraphQuery {
-    #[serde(default)]
+    #[serde(default, alias = "objectId")]
     object_id: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectId")]
     subject_id: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectRelation")]
     subject_relation: String,
     #[serde(default)]
     explain: Option<String>,
@@ -547,7 +550,7 @@ async fn set_object(
 
 #[derive(Deserialize)]
 struct DeleteObjectQuery {
-    #[serde(default)]
+    #[serde(default, alias = "withRelations")]
     with_relations: Option<String>,
 }
 
@@ -564,24 +567,24 @@ async fn delete_object(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RelationBody {
-    #[serde(default)]
+    #[serde(default, alias = "objectType")]
     object_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "objectId")]
     object_id: String,
     #[serde(default)]
     relation: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectType")]
     subject_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectId")]
     subject_id: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectRelation")]
     subject_relation: String,
     #[serde(default)]
     etag: String,
     // Timestamps are the server's to set; accepted so that a read relation can be written back.
-    #[serde(default, rename = "created_at")]
+    #[serde(default, rename = "created_at", alias = "createdAt")]
     _created_at: serde::de::IgnoredAny,
-    #[serde(default, rename = "updated_at")]
+    #[serde(default, rename = "updated_at", alias = "updatedAt")]
     _updated_at: serde::de::IgnoredAny,
 }
 
@@ -701,19 +704,19 @@ async fn explain(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LookupBody {
-    #[serde(default)]
+    #[serde(default, alias = "objectType")]
     object_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "objectId")]
     object_id: String,
     #[serde(default)]
     permission: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectType")]
     subject_type: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectId")]
     subject_id: String,
-    #[serde(default)]
+    #[serde(default, alias = "subjectRelation")]
     subject_relation: String,
-    #[serde(default)]
+    #[serde(default, alias = "pageSize")]
     page_size: usize,
     #[serde(default)]
     after: Option<String>,

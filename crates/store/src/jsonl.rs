@@ -9,6 +9,9 @@
 //! - Topaz's JSON files: one document `{"objects": [...]}` or `{"relations": [...]}`, possibly pretty
 //!   printed, whose array elements are records of the same shapes.
 //!
+//! Both read every field under either of protojson's spellings, as Topaz reads these files: the proto
+//! name (`object_type`) or its JSON name (`objectType`); a field given under both is refused.
+//!
 //! Export writes JSON Lines with every field present, so that an export imports back unchanged.
 
 use crate::error::StoreError;
@@ -198,13 +201,15 @@ struct ObjectIn {
     #[serde(rename = "type")]
     object_type: String,
     id: String,
-    #[serde(default)]
+    #[serde(default, alias = "displayName")]
     display_name: String,
     #[serde(default)]
     properties: Value,
 }
 
 fn parse_line(bytes: &[u8]) -> Result<ImportRecord, String> {
+    // A record the fast path refuses is diagnosed again, to name the field as the line spells it.
+    let refused = |message: String| diagnose_line(bytes).unwrap_or(message);
     match serde_json::from_slice::<Line>(bytes) {
         Ok(Line {
             object: Some(object),
@@ -215,11 +220,12 @@ fn parse_line(bytes: &[u8]) -> Result<ImportRecord, String> {
             display_name: object.display_name,
             properties: object.properties,
             etag: String::new(),
-        }),
+        })
+        .map_err(refused),
         Ok(Line {
             object: None,
             relation: Some(relation),
-        }) => check_relation(relation),
+        }) => check_relation(relation).map_err(refused),
         Ok(Line {
             object: Some(_),
             relation: Some(_),
@@ -228,28 +234,28 @@ fn parse_line(bytes: &[u8]) -> Result<ImportRecord, String> {
             object: None,
             relation: None,
         }) => Err(EXPECTED_LINE.to_string()),
-        Err(error) => Err(diagnose_line(bytes, &error)),
+        Err(error) => Err(refused(describe_json_error(&error))),
     }
 }
 
 const EXPECTED_LINE: &str = r#"expected {"object": {...}} or {"relation": {...}}"#;
 
-/// Explains why a line did not parse, naming the field at fault: the line is parsed again as plain
-/// JSON and checked field by field (only on this error path, so the fast path stays fast).
-fn diagnose_line(bytes: &[u8], error: &serde_json::Error) -> String {
+/// Explains why a line is refused, naming the field at fault as the line spells it: the line is
+/// parsed again as plain JSON and checked field by field (only on this error path, so the fast path
+/// stays fast). `None` when this finds nothing wrong.
+fn diagnose_line(bytes: &[u8]) -> Option<String> {
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(value) => value,
-        Err(syntax) => return format!("not valid JSON: {}", describe_json_error(&syntax)),
+        Err(syntax) => return Some(format!("not valid JSON: {}", describe_json_error(&syntax))),
     };
     let Value::Object(mut map) = value else {
-        return format!("{EXPECTED_LINE}, found {}", type_name(&value));
+        return Some(format!("{EXPECTED_LINE}, found {}", type_name(&value)));
     };
-    let found = match (map.remove("object"), map.remove("relation")) {
+    match (map.remove("object"), map.remove("relation")) {
         (Some(object), None) => record_from_value(Kind::Object, object).err(),
         (None, Some(relation)) => record_from_value(Kind::Relation, relation).err(),
         _ => None,
-    };
-    found.unwrap_or_else(|| describe_json_error(error))
+    }
 }
 
 /// serde_json ends its messages with "at line L column C"; the line is given separately, so keep the
@@ -299,23 +305,86 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-/// Takes a string field out of a record, naming the field if it is missing (and `required`) or not a
-/// string.
-fn take_string(
-    map: &mut Map<String, Value>,
-    kind: Kind,
-    field: &str,
-    required: bool,
-) -> Result<String, String> {
-    match map.remove(field) {
-        Some(Value::String(text)) => Ok(text),
-        Some(other) => Err(format!(
-            "{} field `{field}` must be a string, found {}",
-            kind.name(),
-            type_name(&other)
-        )),
-        None if required => Err(format!("{} is missing field `{field}`", kind.name())),
-        None => Ok(String::new()),
+/// A record field under its proto name and its protojson JSON name (the same for one-word names).
+#[derive(Clone, Copy)]
+struct Field {
+    proto: &'static str,
+    json: &'static str,
+}
+
+const OBJECT_TYPE: Field = Field::same("type");
+const ID: Field = Field::same("id");
+const DISPLAY_NAME: Field = Field::spelled("display_name", "displayName");
+const PROPERTIES: Field = Field::same("properties");
+const RELATION_FIELDS: [Field; 6] = [
+    Field::spelled("object_type", "objectType"),
+    Field::spelled("object_id", "objectId"),
+    Field::same("relation"),
+    Field::spelled("subject_type", "subjectType"),
+    Field::spelled("subject_id", "subjectId"),
+    Field::spelled("subject_relation", "subjectRelation"),
+];
+
+impl Field {
+    const fn same(name: &'static str) -> Field {
+        Field {
+            proto: name,
+            json: name,
+        }
+    }
+
+    const fn spelled(proto: &'static str, json: &'static str) -> Field {
+        Field { proto, json }
+    }
+
+    /// Takes the field out of a record under either spelling, with the spelling it was found under
+    /// (the proto name when absent). Both spellings at once is an error, as in protojson.
+    fn take(
+        self,
+        map: &mut Map<String, Value>,
+        kind: Kind,
+    ) -> Result<(&'static str, Option<Value>), String> {
+        let by_proto = map.remove(self.proto);
+        let by_json = if self.json == self.proto {
+            None
+        } else {
+            map.remove(self.json)
+        };
+        match (by_proto, by_json) {
+            (Some(_), Some(_)) => Err(format!(
+                "{} field `{}` is given twice, also as `{}`",
+                kind.name(),
+                self.proto,
+                self.json
+            )),
+            (None, Some(value)) => Ok((self.json, Some(value))),
+            (value, None) => Ok((self.proto, value)),
+        }
+    }
+
+    /// Takes a key field (a string) out of a record, naming the field as the record spells it if it
+    /// is missing, empty (when `required`), not a string, or holds NUL.
+    fn take_key(
+        self,
+        map: &mut Map<String, Value>,
+        kind: Kind,
+        required: bool,
+    ) -> Result<String, String> {
+        let (name, value) = self.take(map, kind)?;
+        let text = match value {
+            Some(Value::String(text)) => text,
+            Some(other) => {
+                return Err(format!(
+                    "{} field `{name}` must be a string, found {}",
+                    kind.name(),
+                    type_name(&other)
+                ))
+            }
+            None if required => return Err(format!("{} is missing field `{name}`", kind.name())),
+            None => String::new(),
+        };
+        check_key(kind, name, &text, required)?;
+        Ok(text)
     }
 }
 
@@ -328,83 +397,92 @@ fn record_from_value(kind: Kind, value: Value) -> Result<ImportRecord, String> {
             type_name(&value)
         ));
     };
-    let mut text = |field, required| take_string(&mut map, kind, field, required);
     match kind {
         Kind::Object => {
-            let object_type = text("type", true)?;
-            let id = text("id", true)?;
-            let display_name = text("display_name", false)?;
-            check_object(ObjectRecord {
+            let object_type = OBJECT_TYPE.take_key(&mut map, kind, true)?;
+            let id = ID.take_key(&mut map, kind, true)?;
+            let (name, display_name) = DISPLAY_NAME.take(&mut map, kind)?;
+            let display_name = match display_name {
+                None => String::new(),
+                Some(Value::String(text)) => text,
+                Some(other) => {
+                    return Err(format!(
+                        "object field `{name}` must be a string, found {}",
+                        type_name(&other)
+                    ))
+                }
+            };
+            let (_, properties) = PROPERTIES.take(&mut map, kind)?;
+            Ok(ImportRecord::Object(ObjectRecord {
                 object_type,
                 id,
                 display_name,
-                properties: map.remove("properties").unwrap_or(Value::Null),
+                properties: check_properties(properties.unwrap_or(Value::Null))?,
                 etag: String::new(),
-            })
+            }))
         }
-        Kind::Relation => check_relation(RelationRecord {
-            object_type: text("object_type", true)?,
-            object_id: text("object_id", true)?,
-            relation: text("relation", true)?,
-            subject_type: text("subject_type", true)?,
-            subject_id: text("subject_id", true)?,
-            subject_relation: text("subject_relation", false)?,
-        }),
+        Kind::Relation => {
+            let [object_type, object_id, relation, subject_type, subject_id, subject_relation] =
+                RELATION_FIELDS;
+            Ok(ImportRecord::Relation(RelationRecord {
+                object_type: object_type.take_key(&mut map, kind, true)?,
+                object_id: object_id.take_key(&mut map, kind, true)?,
+                relation: relation.take_key(&mut map, kind, true)?,
+                subject_type: subject_type.take_key(&mut map, kind, true)?,
+                subject_id: subject_id.take_key(&mut map, kind, true)?,
+                subject_relation: subject_relation.take_key(&mut map, kind, false)?,
+            }))
+        }
     }
 }
 
-/// Refuses an empty required field and NUL (which the store's keys reserve) in any key field.
-fn check_fields(
-    kind: Kind,
-    required: &[(&str, &str)],
-    optional: &[(&str, &str)],
-) -> Result<(), String> {
-    for (field, value) in required {
-        if value.is_empty() {
-            return Err(format!("{} field `{field}` must not be empty", kind.name()));
-        }
+/// Refuses a key field that is empty (when `required`) or holds NUL, which the store's keys reserve.
+fn check_key(kind: Kind, name: &str, value: &str, required: bool) -> Result<(), String> {
+    if required && value.is_empty() {
+        return Err(format!("{} field `{name}` must not be empty", kind.name()));
     }
-    for (field, value) in required.iter().chain(optional) {
-        if value.contains('\0') {
-            return Err(format!(
-                "{} field `{field}` contains a NUL character",
-                kind.name()
-            ));
-        }
+    if value.contains('\0') {
+        return Err(format!(
+            "{} field `{name}` contains a NUL character",
+            kind.name()
+        ));
     }
     Ok(())
 }
 
-fn check_object(mut object: ObjectRecord) -> Result<ImportRecord, String> {
-    check_fields(
-        Kind::Object,
-        &[("type", &object.object_type), ("id", &object.id)],
-        &[],
-    )?;
-    match &object.properties {
-        Value::Object(_) => {}
-        Value::Null => object.properties = Value::Object(Map::new()),
-        other => {
-            return Err(format!(
-                "object field `properties` must be a JSON object, found {}",
-                type_name(other)
-            ))
-        }
+/// Properties are a JSON object; null or absent is `{}`.
+fn check_properties(properties: Value) -> Result<Value, String> {
+    match properties {
+        Value::Object(_) => Ok(properties),
+        Value::Null => Ok(Value::Object(Map::new())),
+        other => Err(format!(
+            "object field `properties` must be a JSON object, found {}",
+            type_name(&other)
+        )),
     }
+}
+
+fn check_object(mut object: ObjectRecord) -> Result<ImportRecord, String> {
+    check_key(Kind::Object, OBJECT_TYPE.proto, &object.object_type, true)?;
+    check_key(Kind::Object, ID.proto, &object.id, true)?;
+    object.properties = check_properties(object.properties)?;
     Ok(ImportRecord::Object(object))
 }
 
 fn check_relation(relation: RelationRecord) -> Result<ImportRecord, String> {
-    check_fields(
-        Kind::Relation,
-        &[
-            ("object_type", &relation.object_type),
-            ("object_id", &relation.object_id),
-            ("relation", &relation.relation),
-            ("subject_type", &relation.subject_type),
-            ("subject_id", &relation.subject_id),
-        ],
-        &[("subject_relation", &relation.subject_relation)],
+    let [object_type, object_id, relation_name, subject_type, subject_id, subject_relation] =
+        RELATION_FIELDS;
+    let kind = Kind::Relation;
+    check_key(kind, object_type.proto, &relation.object_type, true)?;
+    check_key(kind, object_id.proto, &relation.object_id, true)?;
+    check_key(kind, relation_name.proto, &relation.relation, true)?;
+    check_key(kind, subject_type.proto, &relation.subject_type, true)?;
+    check_key(kind, subject_id.proto, &relation.subject_id, true)?;
+    check_key(
+        kind,
+        subject_relation.proto,
+        &relation.subject_relation,
+        false,
     )?;
     Ok(ImportRecord::Relation(relation))
 }
@@ -984,6 +1062,146 @@ mod tests {
                     other => panic!("{}: {other:?}", path.display()),
                 }
             }
+        }
+    }
+
+    /// Topaz's record field names rewritten from proto names to protojson's JSON names
+    /// (`object_type` to `objectType`); free-form `properties` are left as they are.
+    fn camel_case_keys(value: &Value) -> Value {
+        fn lower_camel(name: &str) -> String {
+            let mut parts = name.split('_');
+            let mut out = parts.next().unwrap_or_default().to_string();
+            for part in parts {
+                let mut chars = part.chars();
+                out.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+                out.push_str(chars.as_str());
+            }
+            out
+        }
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(key, value)| {
+                        let value = if key == "properties" {
+                            value.clone()
+                        } else {
+                            camel_case_keys(value)
+                        };
+                        (lower_camel(key), value)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(camel_case_keys).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// Asserts record by record, so that a failure shows the first record that differs.
+    fn assert_same_records(read: &[ImportItem], expected: &[ImportItem], source: &Path) {
+        assert_eq!(read.len(), expected.len(), "{}", source.display());
+        for (i, (read, expected)) in read.iter().zip(expected).enumerate() {
+            assert_eq!(
+                read.record,
+                expected.record,
+                "{} record {i}",
+                source.display()
+            );
+        }
+    }
+
+    #[test]
+    fn the_topaz_conformance_files_read_the_same_in_camel_case() {
+        let mut camel_fields = std::collections::BTreeSet::new();
+        for path in conformance_files() {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let expected = read_str(&text).unwrap();
+            let camel = camel_case_keys(&serde_json::from_str(&text).unwrap());
+            let (key, elements) = camel.as_object().unwrap().iter().next().unwrap();
+            for element in elements.as_array().unwrap() {
+                camel_fields.extend(element.as_object().unwrap().keys().cloned());
+            }
+            let document = serde_json::to_string_pretty(&camel).unwrap();
+            let read = read_str(&document).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_same_records(&read, &expected, &path);
+            let record = if key == "objects" {
+                "object"
+            } else {
+                "relation"
+            };
+            let lines: String = elements
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|element| format!("{}\n", json!({ record: element })))
+                .collect();
+            let read = read_str(&lines).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_same_records(&read, &expected, &path);
+        }
+        let camel_fields: Vec<&str> = camel_fields.iter().map(String::as_str).collect();
+        assert_eq!(
+            camel_fields,
+            [
+                "displayName",
+                "id",
+                "objectId",
+                "objectType",
+                "properties",
+                "relation",
+                "subjectId",
+                "subjectRelation",
+                "subjectType",
+                "type"
+            ]
+        );
+    }
+
+    #[test]
+    fn camel_case_fields_are_named_as_spelled_and_refused_twice() {
+        let valid = "{\"object\":{\"type\":\"user\",\"id\":\"beth\"}}\n";
+        let relation = |fields: &str| {
+            format!("{{\"relation\":{{\"objectType\":\"group\",\"objectId\":\"eng\",\"relation\":\"member\",{fields}}}}}")
+        };
+        let cases = [
+            (
+                "{\"object\":{\"type\":\"user\",\"id\":\"b\",\"displayName\":7}}".to_string(),
+                "object field `displayName` must be a string, found a number",
+            ),
+            (
+                "{\"object\":{\"type\":\"user\",\"id\":\"b\",\"display_name\":\"B\",\"displayName\":\"B\"}}".to_string(),
+                "object field `display_name` is given twice, also as `displayName`",
+            ),
+            (
+                relation("\"subjectType\":\"user\""),
+                "relation is missing field `subject_id`",
+            ),
+            (
+                relation("\"subjectType\":\"user\",\"subjectId\":5"),
+                "relation field `subjectId` must be a string, found a number",
+            ),
+            (
+                relation("\"subjectType\":\"\",\"subjectId\":\"b\""),
+                "relation field `subjectType` must not be empty",
+            ),
+            (
+                relation("\"subjectType\":\"user\",\"subjectId\":\"b\",\"subjectRelation\":\"m\\u0000\""),
+                "relation field `subjectRelation` contains a NUL character",
+            ),
+            (
+                relation("\"subjectType\":\"user\",\"subjectId\":\"b\",\"subject_id\":\"b\""),
+                "relation field `subject_id` is given twice, also as `subjectId`",
+            ),
+        ];
+        for (bad, message) in cases {
+            let input = format!("{valid}{bad}\n");
+            assert_eq!(error_of(&input), format!("line 2: {message}"), "for {bad}");
+            let element: Value = serde_json::from_str(&bad).unwrap();
+            let (key, record) = element.as_object().unwrap().iter().next().unwrap();
+            let document = format!("{{\"{key}s\": [\n{record}]}}");
+            assert_eq!(
+                error_of(&document),
+                format!("line 2: {key}s[0]: {message}"),
+                "for {document}"
+            );
         }
     }
 

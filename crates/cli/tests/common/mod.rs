@@ -97,3 +97,35 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Topaz's proto field names rewritten to protojson's JSON names (`object_type` to `objectType`),
+/// which Topaz reads alike; free-form JSON (`properties`, `resource_context`) is left as it is.
+pub fn camel_case_keys(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    fn lower_camel(name: &str) -> String {
+        let mut parts = name.split('_');
+        let mut out = parts.next().unwrap_or_default().to_string();
+        for part in parts {
+            let mut chars = part.chars();
+            out.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+            out.push_str(chars.as_str());
+        }
+        out
+    }
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let value = if key == "properties" || key == "resource_context" {
+                        value.clone()
+                    } else {
+                        camel_case_keys(value)
+                    };
+                    (lower_camel(key), value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(camel_case_keys).collect()),
+        other => other.clone(),
+    }
+}
