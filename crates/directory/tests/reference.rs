@@ -1,5 +1,10 @@
 //! Property test: the optimised check and lookups agree with a deliberately simple reference evaluator
 //! on random manifests and random data (cycles, wildcards, subject sets, `&` and `-` included).
+//!
+//! Each run prints its seed (shown with the output of a failing test, or with `--nocapture`). Replay a
+//! run with `PROPTEST_RNG_SEED=<seed> cargo test -p lictor-directory --test reference`; `PROPTEST_CASES`
+//! changes the number of cases. A failing case is also saved in `tests/reference.proptest-regressions`
+//! and tried first by every later run.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,6 +17,7 @@ mod common;
 use lictor_directory::{Directory, LookupObjectsRequest, LookupSubjectsRequest, Page};
 use lictor_model::{Manifest, PermissionExpr, RelationRecord};
 use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, RngSeed};
 
 const TYPES: usize = 3;
 const RELATIONS: usize = 3;
@@ -527,8 +533,40 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// 96 cases (or `PROPTEST_CASES`) from the seed in `PROPTEST_RNG_SEED`, else from a fresh seed; the seed
+/// is printed so that a failing run can be replayed.
+fn config() -> ProptestConfig {
+    let seed = match std::env::var("PROPTEST_RNG_SEED") {
+        Ok(text) => text.parse().unwrap_or_else(|_| {
+            panic!("PROPTEST_RNG_SEED={text}: expected an unsigned 64-bit number")
+        }),
+        Err(_) => {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        }
+    };
+    eprintln!(
+        "seed {seed}: replay with PROPTEST_RNG_SEED={seed} cargo test -p lictor-directory --test reference"
+    );
+    let defaults = ProptestConfig::default();
+    ProptestConfig {
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            defaults.cases
+        } else {
+            96
+        },
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..defaults
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn fast_engine_matches_reference(case in case()) {
