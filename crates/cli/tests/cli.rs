@@ -146,6 +146,51 @@ fn check_explain_shows_the_path() {
 }
 
 #[test]
+fn check_denies_a_permission_excluded_through_itself() {
+    let f = Fixture {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let manifest = f.write(
+        "manifest.yaml",
+        r#"model:
+  version: 3
+types:
+  user: {}
+  document:
+    relations:
+      viewer_direct: user
+      restricted: user | document#viewer
+    permissions:
+      viewer: viewer_direct - restricted
+"#,
+    );
+    f.ok(&["model", "set", manifest.to_str().unwrap()]);
+    let data = f.write(
+        "data.jsonl",
+        r#"{"relation":{"object_type":"document","object_id":"1","relation":"viewer_direct","subject_type":"user","subject_id":"anne","subject_relation":""}}
+{"relation":{"object_type":"document","object_id":"1","relation":"restricted","subject_type":"document","subject_id":"1","subject_relation":"viewer"}}
+"#,
+    );
+    f.ok(&["import", data.to_str().unwrap()]);
+    let denied = f.run(&["check", "user:anne", "viewer", "document:1"]);
+    assert_eq!(denied.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&denied.stdout), "denied\n");
+    let explained = f.run(&["check", "user:anne", "viewer", "document:1", "--explain"]);
+    assert_eq!(explained.status.code(), Some(1));
+    let out = String::from_utf8(explained.stdout).unwrap();
+    assert!(
+        out.starts_with("denied\n? document:1#viewer (permission)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "? denied: document:1#restricted depends on document:1#viewer, which is being decided"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
 fn lookups_list_objects_and_subjects() {
     let f = Fixture::new();
     assert_eq!(

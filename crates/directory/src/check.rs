@@ -1,8 +1,12 @@
 //! The check engine: does a subject hold a relation or permission on an object?
 //!
 //! Semantics: a node `(object, relation)` already being evaluated higher up the same path counts as
-//! "not granted" there (cycles in the data terminate). Results are memoised per request, but only
-//! when they did not depend on such an in-progress ancestor, so memoisation never changes an answer.
+//! "not granted" there (cycles in the data terminate), unless the path back to it crosses the subtracted
+//! side of an exclusion: then the node's answer would depend on its own negation, so it is unknown there.
+//! Unknown combines as in three-valued logic (a union with a grant grants, an intersection with a denial
+//! denies, anything else involving unknown stays unknown) and is never a grant. Results are memoised per
+//! request, but only when they did not depend on such an in-progress ancestor, so memoisation never
+//! changes an answer.
 
 use crate::explain::{Recorder, Step};
 use crate::index::{Node, ObjectId, RelationIndex, Subject};
@@ -21,10 +25,22 @@ pub(crate) struct ResolvedSubject {
     pub wildcard: Option<ObjectId>,
 }
 
+/// The answer for one node or expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Not granted.
+    Denied,
+    /// Granted.
+    Granted,
+    /// Undecidable: it depends on its own answer through the subtracted side of an exclusion. Never a
+    /// grant.
+    Unknown,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Memo {
     InProgress(u32),
-    Done { allowed: bool, cut_seen: bool },
+    Done { verdict: Verdict, cut_seen: bool },
 }
 
 /// Stands for an object the directory has never seen, when a check asks whether a subject set of that
@@ -40,7 +56,7 @@ const UNTAINTED: u32 = u32::MAX;
 /// An answer and what it relied on, which decides whether it may be memoised.
 #[derive(Debug, Clone, Copy)]
 struct Outcome {
-    allowed: bool,
+    verdict: Verdict,
     /// The shallowest in-progress ancestor this result relied on.
     taint: u32,
     /// A cycle was cut somewhere below.
@@ -52,28 +68,32 @@ struct Outcome {
 
 impl Outcome {
     const DENIED: Outcome = Outcome {
-        allowed: false,
+        verdict: Verdict::Denied,
         taint: UNTAINTED,
         cut_seen: false,
         negated_cut: false,
     };
-    const ALLOWED: Outcome = Outcome {
-        allowed: true,
+    const GRANTED: Outcome = Outcome {
+        verdict: Verdict::Granted,
         ..Outcome::DENIED
     };
 
     /// This answer, having also relied on what `other` relied on.
     fn relying_on(self, other: Outcome) -> Outcome {
         Outcome {
-            allowed: self.allowed,
+            verdict: self.verdict,
             taint: self.taint.min(other.taint),
             cut_seen: self.cut_seen || other.cut_seen,
             negated_cut: self.negated_cut || other.negated_cut,
         }
     }
 
-    fn with_allowed(self, allowed: bool) -> Outcome {
-        Outcome { allowed, ..self }
+    fn with_verdict(self, verdict: Verdict) -> Outcome {
+        Outcome { verdict, ..self }
+    }
+
+    fn granted(self) -> bool {
+        self.verdict == Verdict::Granted
     }
 }
 
@@ -98,6 +118,9 @@ pub(crate) struct Evaluator<'a, R: Recorder> {
     pub unseen_type: TypeId,
     /// Every set the subject belongs to through tuples alone, built on first use.
     pub closure: Option<FxHashSet<Node>>,
+    /// The depth of the deepest node on the current path whose exclusion's subtracted side is being
+    /// evaluated: a node in progress at or above it, met again, depends on its own negation.
+    pub subtracted_at: Option<u32>,
 }
 
 impl<R: Recorder> Evaluator<'_, R> {
@@ -124,7 +147,7 @@ impl<R: Recorder> Evaluator<'_, R> {
 
     /// Evaluates with the memo of earlier runs for the same subject still in place.
     pub fn run_keep_memo(&mut self, node: Node) -> Result<bool, DirectoryError> {
-        Ok(self.eval(node, 0)?.allowed)
+        Ok(self.eval(node, 0)?.granted())
     }
 
     fn eval(&mut self, node: Node, depth: u32) -> Result<Outcome, DirectoryError> {
@@ -139,26 +162,44 @@ impl<R: Recorder> Evaluator<'_, R> {
             && self.subject.relation == node.relation
         {
             let (index, schema) = (self.index, self.schema);
-            self.recorder.leaf(true, || Step::SubjectSet {
+            self.recorder.leaf(Verdict::Granted, || Step::SubjectSet {
                 subject: describe(index, schema, node),
             });
-            return Ok(Outcome::ALLOWED);
+            return Ok(Outcome::GRANTED);
         }
         match self.memo.get(&node) {
-            Some(Memo::Done { allowed, cut_seen }) => {
+            Some(Memo::Done { verdict, cut_seen }) => {
                 return Ok(Outcome {
-                    allowed: *allowed,
+                    verdict: *verdict,
                     cut_seen: *cut_seen,
                     ..Outcome::DENIED
                 })
             }
             Some(Memo::InProgress(at)) => {
                 let at = *at;
+                // Met again across the subtracted side of an exclusion decided by this node or one below
+                // it, "not granted" here would become a grant there: the node's answer would depend on
+                // its own negation, so it is unknown.
+                let undecidable = self
+                    .subtracted_at
+                    .is_some_and(|subtracted| at <= subtracted);
+                let verdict = if undecidable {
+                    Verdict::Unknown
+                } else {
+                    Verdict::Denied
+                };
+                let dependent = if undecidable && R::ENABLED {
+                    self.recorder.enclosing_node().map(str::to_string)
+                } else {
+                    None
+                };
                 let (index, schema) = (self.index, self.schema);
-                self.recorder.leaf(false, || Step::Cycle {
+                self.recorder.leaf(verdict, || Step::Cycle {
                     node: describe(index, schema, node),
+                    dependent,
                 });
                 return Ok(Outcome {
+                    verdict,
                     taint: at,
                     cut_seen: true,
                     ..Outcome::DENIED
@@ -177,8 +218,7 @@ impl<R: Recorder> Evaluator<'_, R> {
                     node: describe(index, schema, node),
                 });
                 let outcome = self.eval_relation(node, object_type, depth);
-                self.recorder
-                    .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                self.recorder.leave(verdict_of(&outcome));
                 outcome?
             }
             Some(Definition::Permission(expr)) => {
@@ -187,8 +227,7 @@ impl<R: Recorder> Evaluator<'_, R> {
                     node: describe(index, schema, node),
                 });
                 let outcome = self.eval_expr(node, expr, depth);
-                self.recorder
-                    .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                self.recorder.leave(verdict_of(&outcome));
                 outcome?
             }
         };
@@ -200,7 +239,7 @@ impl<R: Recorder> Evaluator<'_, R> {
                 self.memo.insert(
                     node,
                     Memo::Done {
-                        allowed: outcome.allowed,
+                        verdict: outcome.verdict,
                         cut_seen: outcome.cut_seen,
                     },
                 );
@@ -309,7 +348,7 @@ impl<R: Recorder> Evaluator<'_, R> {
             };
             if list.binary_search(&wanted).is_ok() {
                 let schema = self.schema;
-                self.recorder.leaf(true, || Step::Tuple {
+                self.recorder.leaf(Verdict::Granted, || Step::Tuple {
                     subject: describe(
                         index,
                         schema,
@@ -319,7 +358,7 @@ impl<R: Recorder> Evaluator<'_, R> {
                         },
                     ),
                 });
-                return Ok(Outcome::ALLOWED);
+                return Ok(Outcome::GRANTED);
             }
         }
         let direct = RelationIndex::direct_part(list);
@@ -331,7 +370,7 @@ impl<R: Recorder> Evaluator<'_, R> {
                 };
                 if direct.binary_search(&wanted).is_ok() {
                     let schema = self.schema;
-                    self.recorder.leaf(true, || Step::Wildcard {
+                    self.recorder.leaf(Verdict::Granted, || Step::Wildcard {
                         subject: describe(
                             index,
                             schema,
@@ -341,7 +380,7 @@ impl<R: Recorder> Evaluator<'_, R> {
                             },
                         ),
                     });
-                    return Ok(Outcome::ALLOWED);
+                    return Ok(Outcome::GRANTED);
                 }
             }
         }
@@ -359,7 +398,11 @@ impl<R: Recorder> Evaluator<'_, R> {
                     relation: set.relation,
                 })
             });
-            return Ok(Outcome::DENIED.with_allowed(allowed));
+            return Ok(if allowed {
+                Outcome::GRANTED
+            } else {
+                Outcome::DENIED
+            });
         }
         let mut result = Outcome::DENIED;
         for set in sets {
@@ -370,8 +413,10 @@ impl<R: Recorder> Evaluator<'_, R> {
                 },
                 depth + 1,
             )?;
-            result = outcome.relying_on(result);
-            if outcome.allowed {
+            result = result
+                .relying_on(outcome)
+                .with_verdict(any_of(result.verdict, outcome.verdict));
+            if result.granted() {
                 return Ok(result);
             }
         }
@@ -396,28 +441,26 @@ impl<R: Recorder> Evaluator<'_, R> {
             Expr::Union(items) => {
                 self.recorder.enter(|| Step::Union);
                 let outcome = self.eval_all(node, items, depth, true);
-                self.recorder
-                    .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                self.recorder.leave(verdict_of(&outcome));
                 outcome
             }
             Expr::Intersection(items) => {
                 self.recorder.enter(|| Step::Intersection);
                 let outcome = self.eval_all(node, items, depth, false);
-                self.recorder
-                    .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                self.recorder.leave(verdict_of(&outcome));
                 outcome
             }
             Expr::Exclusion(include, exclude) => {
                 self.recorder.enter(|| Step::Exclusion);
                 let outcome = self.eval_exclusion(node, include, exclude, depth);
-                self.recorder
-                    .leave(outcome.as_ref().is_ok_and(|o| o.allowed));
+                self.recorder.leave(verdict_of(&outcome));
                 outcome
             }
         }
     }
 
-    /// Union (`any`) or intersection (not `any`): stops at the first child that decides.
+    /// Union (`any`) or intersection (not `any`): stops at the first child that decides, a grant for a
+    /// union, a denial for an intersection.
     fn eval_all(
         &mut self,
         node: Node,
@@ -425,12 +468,21 @@ impl<R: Recorder> Evaluator<'_, R> {
         depth: u32,
         any: bool,
     ) -> Result<Outcome, DirectoryError> {
-        let mut result = Outcome::DENIED.with_allowed(!any);
+        let (mut result, decisive) = if any {
+            (Outcome::DENIED, Verdict::Granted)
+        } else {
+            (Outcome::GRANTED, Verdict::Denied)
+        };
         for item in items {
             let outcome = self.eval_expr(node, item, depth)?;
-            result = result.relying_on(outcome);
-            if outcome.allowed == any {
-                return Ok(result.with_allowed(any));
+            let verdict = if any {
+                any_of(result.verdict, outcome.verdict)
+            } else {
+                all_of(result.verdict, outcome.verdict)
+            };
+            result = result.relying_on(outcome).with_verdict(verdict);
+            if verdict == decisive {
+                return Ok(result);
             }
         }
         Ok(result)
@@ -444,13 +496,20 @@ impl<R: Recorder> Evaluator<'_, R> {
         depth: u32,
     ) -> Result<Outcome, DirectoryError> {
         let included = self.eval_expr(node, include, depth)?;
-        if !included.allowed {
+        if included.verdict == Verdict::Denied {
             return Ok(included);
         }
-        let excluded = self.eval_expr(node, exclude, depth)?;
-        let mut result = included
-            .relying_on(excluded)
-            .with_allowed(!excluded.allowed);
+        // Depths only grow along a path, so this node's depth is the deepest subtracted side so far.
+        let outer = self.subtracted_at.replace(depth);
+        let excluded = self.eval_expr(node, exclude, depth);
+        self.subtracted_at = outer;
+        let excluded = excluded?;
+        let verdict = match (included.verdict, excluded.verdict) {
+            (_, Verdict::Granted) => Verdict::Denied,
+            (Verdict::Granted, Verdict::Denied) => Verdict::Granted,
+            _ => Verdict::Unknown,
+        };
+        let mut result = included.relying_on(excluded).with_verdict(verdict);
         result.negated_cut |= excluded.cut_seen;
         Ok(result)
     }
@@ -491,21 +550,45 @@ impl<R: Recorder> Evaluator<'_, R> {
                 depth + 1,
             );
             result = match (result, outcome) {
-                (Ok(so_far), Ok(outcome)) => Ok(outcome.relying_on(so_far)),
+                (Ok(so_far), Ok(outcome)) => Ok(so_far
+                    .relying_on(outcome)
+                    .with_verdict(any_of(so_far.verdict, outcome.verdict))),
                 (_, Err(error)) | (Err(error), _) => Err(error),
             };
-            if result.as_ref().map_or(true, |o| o.allowed) {
+            if result.as_ref().map_or(true, |o| o.granted()) {
                 break;
             }
         }
-        self.recorder
-            .leave(result.as_ref().is_ok_and(|o| o.allowed));
+        self.recorder.leave(verdict_of(&result));
         result
     }
 
     fn describe(&self, node: Node) -> String {
         describe(self.index, self.schema, node)
     }
+}
+
+/// Three-valued "or": a grant decides, else unknown stays unknown.
+fn any_of(left: Verdict, right: Verdict) -> Verdict {
+    match (left, right) {
+        (Verdict::Granted, _) | (_, Verdict::Granted) => Verdict::Granted,
+        (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
+        (Verdict::Denied, Verdict::Denied) => Verdict::Denied,
+    }
+}
+
+/// Three-valued "and": a denial decides, else unknown stays unknown.
+fn all_of(left: Verdict, right: Verdict) -> Verdict {
+    match (left, right) {
+        (Verdict::Denied, _) | (_, Verdict::Denied) => Verdict::Denied,
+        (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
+        (Verdict::Granted, Verdict::Granted) => Verdict::Granted,
+    }
+}
+
+/// The verdict a trace records for a result; an error records a denial.
+fn verdict_of(outcome: &Result<Outcome, DirectoryError>) -> Verdict {
+    outcome.as_ref().map_or(Verdict::Denied, |o| o.verdict)
 }
 
 /// `type:id#relation` (or `type:id` for a plain object) of a node, for traces and errors.

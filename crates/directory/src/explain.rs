@@ -1,6 +1,7 @@
 //! Explain traces: the tree of relations and permissions a check walked, with each one's outcome.
 //! The check engine records through [`Recorder`]; the fast path uses [`NoRecorder`] and pays nothing.
 
+use crate::check::Verdict;
 use serde::Serialize;
 use std::fmt;
 
@@ -50,6 +51,11 @@ pub enum Step {
     Cycle {
         /// `type:id#relation` met again.
         node: String,
+        /// When the cycle runs through the subtracted side of an exclusion: the relation or permission
+        /// that depends on `node`. Its answer would depend on its own negation, so it is undecidable and
+        /// denied.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        dependent: Option<String>,
     },
 }
 
@@ -61,6 +67,10 @@ pub struct Trace {
     pub step: Step,
     /// Whether it granted.
     pub allowed: bool,
+    /// Whether its answer is undecidable (it depends on its own negation through a cycle); such a node
+    /// never grants.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub undecidable: bool,
     /// What it evaluated in turn, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<Trace>,
@@ -73,11 +83,15 @@ pub(crate) trait Recorder {
     /// A node starts.
     fn enter(&mut self, step: impl FnOnce() -> Step);
     /// The innermost open node ends.
-    fn leave(&mut self, allowed: bool);
+    fn leave(&mut self, verdict: Verdict);
     /// A node with no children.
-    fn leaf(&mut self, allowed: bool, step: impl FnOnce() -> Step) {
+    fn leaf(&mut self, verdict: Verdict, step: impl FnOnce() -> Step) {
         self.enter(step);
-        self.leave(allowed);
+        self.leave(verdict);
+    }
+    /// The innermost open relation or permission, `type:id#name`, if anything is recorded.
+    fn enclosing_node(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -89,7 +103,7 @@ impl Recorder for NoRecorder {
     #[inline(always)]
     fn enter(&mut self, _step: impl FnOnce() -> Step) {}
     #[inline(always)]
-    fn leave(&mut self, _allowed: bool) {}
+    fn leave(&mut self, _verdict: Verdict) {}
 }
 
 /// Builds a [`Trace`] tree.
@@ -113,25 +127,38 @@ impl Recorder for TraceRecorder {
         self.open.push(Trace {
             step: step(),
             allowed: false,
+            undecidable: false,
             children: Vec::new(),
         });
     }
 
-    fn leave(&mut self, allowed: bool) {
+    fn leave(&mut self, verdict: Verdict) {
         let Some(mut done) = self.open.pop() else {
             return;
         };
-        done.allowed = allowed;
+        done.allowed = verdict == Verdict::Granted;
+        done.undecidable = verdict == Verdict::Unknown;
         match self.open.last_mut() {
             Some(parent) => parent.children.push(done),
             None => self.root = Some(done),
         }
     }
+
+    fn enclosing_node(&self) -> Option<&str> {
+        self.open.iter().rev().find_map(|trace| match &trace.step {
+            Step::Relation { node } | Step::Permission { node } => Some(node.as_str()),
+            _ => None,
+        })
+    }
 }
 
 impl Trace {
     fn write_indented(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
-        let mark = if self.allowed { "✓" } else { "✗" };
+        let mark = match (self.allowed, self.undecidable) {
+            (true, _) => "✓",
+            (false, true) => "?",
+            (false, false) => "✗",
+        };
         let label = match &self.step {
             Step::Relation { node } => format!("{node} (relation)"),
             Step::Permission { node } => format!("{node} (permission)"),
@@ -142,7 +169,17 @@ impl Trace {
             Step::Tuple { subject } => format!("tuple with subject {subject}"),
             Step::Wildcard { subject } => format!("wildcard tuple {subject}"),
             Step::SubjectSet { subject } => format!("subject set {subject} itself"),
-            Step::Cycle { node } => format!("{node} again: cycle, not granted on this path"),
+            Step::Cycle {
+                node,
+                dependent: None,
+            } => format!("{node} again: cycle, not granted on this path"),
+            Step::Cycle {
+                node,
+                dependent: Some(dependent),
+            } => format!(
+                "denied: {dependent} depends on {node}, which is being decided \
+                 (a cycle through the subtracted side of an exclusion: undecidable)"
+            ),
         };
         writeln!(f, "{:indent$}{mark} {label}", "", indent = depth * 2)?;
         for child in &self.children {

@@ -418,6 +418,7 @@ impl Directory {
             recorder: NoRecorder,
             unseen_type: TypeId::MAX,
             closure: None,
+            subtracted_at: None,
         }
     }
 
@@ -462,6 +463,7 @@ impl Directory {
             recorder,
             unseen_type: object_type,
             closure: None,
+            subtracted_at: None,
         };
         let allowed = evaluator.run(node)?;
         Ok((allowed, evaluator.recorder))
@@ -495,6 +497,7 @@ impl Directory {
             recorder: TraceRecorder::default(),
             unseen_type: TypeId::MAX,
             closure: None,
+            subtracted_at: None,
         };
         let allowed = evaluator.run(node)?;
         Ok(Explanation {

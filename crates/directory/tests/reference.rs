@@ -1,5 +1,10 @@
 //! Property test: the optimised check and lookups agree with a deliberately simple reference evaluator
 //! on random manifests and random data (cycles, wildcards, subject sets, `&` and `-` included).
+//!
+//! Each run prints its seed (shown with the output of a failing test, or with `--nocapture`). Replay a
+//! run with `PROPTEST_RNG_SEED=<seed> cargo test -p lictor-directory --test reference`; `PROPTEST_CASES`
+//! changes the number of cases. A failing case is also saved in `tests/reference.proptest-regressions`
+//! and tried first by every later run.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,6 +17,7 @@ mod common;
 use lictor_directory::{Directory, LookupObjectsRequest, LookupSubjectsRequest, Page};
 use lictor_model::{Manifest, PermissionExpr, RelationRecord};
 use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, RngSeed};
 
 const TYPES: usize = 3;
 const RELATIONS: usize = 3;
@@ -181,7 +187,43 @@ fn tuples_of(case: &Case) -> Vec<RelationRecord> {
     out
 }
 
-/// The reference: straight from the definitions, strings only, no memo, no indexes.
+/// A reference answer: a node met again on its own path across the subtracted side of an exclusion
+/// depends on its own negation and is `Unknown`, which is never a grant.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Answer {
+    Yes,
+    No,
+    Unknown,
+}
+
+impl Answer {
+    fn or(self, other: Answer) -> Answer {
+        match (self, other) {
+            (Answer::Yes, _) | (_, Answer::Yes) => Answer::Yes,
+            (Answer::Unknown, _) | (_, Answer::Unknown) => Answer::Unknown,
+            (Answer::No, Answer::No) => Answer::No,
+        }
+    }
+
+    fn and(self, other: Answer) -> Answer {
+        match (self, other) {
+            (Answer::No, _) | (_, Answer::No) => Answer::No,
+            (Answer::Unknown, _) | (_, Answer::Unknown) => Answer::Unknown,
+            (Answer::Yes, Answer::Yes) => Answer::Yes,
+        }
+    }
+
+    fn not(self) -> Answer {
+        match self {
+            Answer::Yes => Answer::No,
+            Answer::No => Answer::Yes,
+            Answer::Unknown => Answer::Unknown,
+        }
+    }
+}
+
+/// The reference: straight from the definitions, strings only, no memo, no indexes, every branch
+/// evaluated.
 struct Reference<'a> {
     manifest: &'a Manifest,
     tuples: &'a [RelationRecord],
@@ -196,7 +238,7 @@ struct Who {
 
 impl Reference<'_> {
     fn check(&self, subject: &Who, object_type: &str, id: &str, name: &str) -> bool {
-        self.eval(subject, object_type, id, name, &mut Vec::new())
+        self.eval(subject, object_type, id, name, &mut Path::default()) == Answer::Yes
     }
 
     fn eval(
@@ -205,50 +247,59 @@ impl Reference<'_> {
         object_type: &str,
         id: &str,
         name: &str,
-        path: &mut Vec<(String, String, String)>,
-    ) -> bool {
+        path: &mut Path,
+    ) -> Answer {
         if !subject.relation.is_empty()
             && subject.object_type == object_type
             && subject.id == id
             && subject.relation == name
         {
-            return true;
+            return Answer::Yes;
         }
         let key = (object_type.to_string(), id.to_string(), name.to_string());
-        if path.contains(&key) {
-            return false;
+        if let Some(at) = path.nodes.iter().position(|node| *node == key) {
+            return match path.subtracted_at {
+                Some(subtracted) if at <= subtracted => Answer::Unknown,
+                _ => Answer::No,
+            };
         }
         let Some(ty) = self.manifest.type_def(object_type) else {
-            return false;
+            return Answer::No;
         };
-        path.push(key);
+        path.nodes.push(key);
         let result = if ty.relation(name).is_some() {
             self.tuples
                 .iter()
                 .filter(|t| t.object_type == object_type && t.object_id == id && t.relation == name)
-                .any(|t| {
-                    (t.subject_type == subject.object_type
+                .map(|t| {
+                    let direct = (t.subject_type == subject.object_type
                         && t.subject_id == subject.id
                         && t.subject_relation == subject.relation)
                         || (subject.relation.is_empty()
                             && t.subject_relation.is_empty()
                             && t.subject_id == "*"
-                            && t.subject_type == subject.object_type)
-                        || (!t.subject_relation.is_empty()
-                            && self.eval(
-                                subject,
-                                &t.subject_type,
-                                &t.subject_id,
-                                &t.subject_relation,
-                                path,
-                            ))
+                            && t.subject_type == subject.object_type);
+                    if direct {
+                        Answer::Yes
+                    } else if t.subject_relation.is_empty() {
+                        Answer::No
+                    } else {
+                        self.eval(
+                            subject,
+                            &t.subject_type,
+                            &t.subject_id,
+                            &t.subject_relation,
+                            path,
+                        )
+                    }
                 })
+                .fold(Answer::No, Answer::or)
         } else if let Some(permission) = ty.permission(name) {
             self.expr(subject, object_type, id, &permission.expr, path)
         } else {
-            false
+            Answer::No
         };
-        path.pop();
+        path.nodes.pop();
         result
     }
 
@@ -299,8 +350,8 @@ impl Reference<'_> {
         object_type: &str,
         id: &str,
         expr: &PermissionExpr,
-        path: &mut Vec<(String, String, String)>,
-    ) -> bool {
+        path: &mut Path,
+    ) -> Answer {
         match expr {
             PermissionExpr::Ref { name, .. } => self.eval(subject, object_type, id, name, path),
             PermissionExpr::Arrow {
@@ -308,19 +359,34 @@ impl Reference<'_> {
             } => self
                 .hops(object_type, id, relation)
                 .iter()
-                .any(|(ty, hop)| self.eval(subject, ty, hop, target, path)),
+                .map(|(ty, hop)| self.eval(subject, ty, hop, target, path))
+                .fold(Answer::No, Answer::or),
             PermissionExpr::Union(items) => items
                 .iter()
-                .any(|e| self.expr(subject, object_type, id, e, path)),
+                .map(|e| self.expr(subject, object_type, id, e, path))
+                .fold(Answer::No, Answer::or),
             PermissionExpr::Intersection(items) => items
                 .iter()
-                .all(|e| self.expr(subject, object_type, id, e, path)),
+                .map(|e| self.expr(subject, object_type, id, e, path))
+                .fold(Answer::Yes, Answer::and),
             PermissionExpr::Exclusion(include, exclude) => {
-                self.expr(subject, object_type, id, include, path)
-                    && !self.expr(subject, object_type, id, exclude, path)
+                let included = self.expr(subject, object_type, id, include, path);
+                // The node deciding this exclusion is the last on the path.
+                let outer = path.subtracted_at.replace(path.nodes.len() - 1);
+                let excluded = self.expr(subject, object_type, id, exclude, path);
+                path.subtracted_at = outer;
+                included.and(excluded.not())
             }
         }
     }
+}
+
+/// The nodes being evaluated, outermost first, and the position of the deepest one whose exclusion's
+/// subtracted side is being evaluated.
+#[derive(Default)]
+struct Path {
+    nodes: Vec<(String, String, String)>,
+    subtracted_at: Option<usize>,
 }
 
 fn subjects() -> Vec<Who> {
@@ -467,8 +533,40 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// 96 cases (or `PROPTEST_CASES`) from the seed in `PROPTEST_RNG_SEED`, else from a fresh seed; the seed
+/// is printed so that a failing run can be replayed.
+fn config() -> ProptestConfig {
+    let seed = match std::env::var("PROPTEST_RNG_SEED") {
+        Ok(text) => text.parse().unwrap_or_else(|_| {
+            panic!("PROPTEST_RNG_SEED={text}: expected an unsigned 64-bit number")
+        }),
+        Err(_) => {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        }
+    };
+    eprintln!(
+        "seed {seed}: replay with PROPTEST_RNG_SEED={seed} cargo test -p lictor-directory --test reference"
+    );
+    let defaults = ProptestConfig::default();
+    ProptestConfig {
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            defaults.cases
+        } else {
+            96
+        },
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..defaults
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn fast_engine_matches_reference(case in case()) {
