@@ -334,3 +334,106 @@ fn a_refused_policy_change_is_logged_with_its_file_and_line() {
         "{line}"
     );
 }
+
+/// Spans an OTLP/gRPC collector received: (name, trace id as hex).
+#[derive(Clone, Default)]
+struct Collector(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for Collector
+{
+    async fn export(
+        &self,
+        request: tonic::Request<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+        >,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        let mut spans = self.0.lock().unwrap();
+        for resource in request.into_inner().resource_spans {
+            for scope in resource.scope_spans {
+                for span in scope.spans {
+                    let trace: String = span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+                    spans.push((span.name, trace));
+                }
+            }
+        }
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[test]
+fn requests_are_traced_over_otlp_with_the_callers_trace_id() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let collector = Collector::default();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let server = Server::start(
+        &format!("traces:\n  otlp_endpoint: http://{address}\n  export_delay_ms: 100\n"),
+        true,
+    );
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = client(Duration::from_secs(5))
+        .post(server.url("authorizer-rest", "/api/v2/authz/is"))
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .json(&json!({
+            "identity_context": {"type": "IDENTITY_TYPE_SUB", "identity": "beth@the-smiths.com"},
+            "policy_context": {"path": "todoApp.POST.todos", "decisions": ["allowed"]},
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let response = client(Duration::from_secs(5))
+        .post(server.rest("/api/v3/directory/check"))
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .json(
+            &json!({"object_type": "group", "object_id": "admin", "relation": "member",
+                      "subject_type": "user", "subject_id": "rick@the-citadel.com"}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    let wanted = [
+        "request",
+        "identity",
+        "policy.evaluate",
+        "directory",
+        "directory.check",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let spans = collector.0.lock().unwrap().clone();
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|name| !spans.iter().any(|(n, t)| n == name && t == trace))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "spans missing from trace {trace}: {missing:?}; received {spans:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(server);
+}
