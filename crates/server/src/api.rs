@@ -17,6 +17,7 @@ pub fn routes(state: Arc<AppState>) -> Result<Router, ServerError> {
     let grpc = GrpcRoutes::new(&state).map_err(|e| ServerError::Grpc(e.message))?;
     let router = Router::new()
         .merge(crate::rest_directory::routes())
+        .merge(crate::rest_import::routes())
         .merge(crate::rest_authzen::routes())
         .merge(crate::rest_authorizer::routes())
         .route("/api/v3/lictor/decisions", get(decisions))

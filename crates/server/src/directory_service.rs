@@ -76,8 +76,10 @@ pub fn store_error(error: StoreError) -> ApiError {
         | StoreError::Manifest(_)
         | StoreError::Parse { .. }
         | StoreError::ImportRejected { .. }
+        | StoreError::ImportLineRefused { .. }
         | StoreError::Nul { .. }
         | StoreError::TooDeep { .. } => Code::InvalidArgument,
+        StoreError::ImportTooLarge { .. } => Code::ResourceExhausted,
         _ => Code::Internal,
     };
     ApiError::new(code, error.to_string())
@@ -370,10 +372,25 @@ pub fn get_graph(
     }
 }
 
+/// Refuses an object written without its type or id.
+pub fn object_fields(object: &ObjectRecord) -> Result<(), ApiError> {
+    required(&object.object_type, "object.type")?;
+    required(&object.id, "object.id")
+}
+
+/// Refuses a relation without one of the fields that identify it; `prefix` is how the request
+/// names the relation's fields (`relation.` in a body holding a relation, empty for a flat one).
+pub fn relation_fields(relation: &RelationRecord, prefix: &str) -> Result<(), ApiError> {
+    required(&relation.object_type, &format!("{prefix}object_type"))?;
+    required(&relation.object_id, &format!("{prefix}object_id"))?;
+    required(&relation.relation, &format!("{prefix}relation"))?;
+    required(&relation.subject_type, &format!("{prefix}subject_type"))?;
+    required(&relation.subject_id, &format!("{prefix}subject_id"))
+}
+
 /// Creates or updates an object; a non-empty etag must match the stored one.
 pub fn set_object(tenant: &Tenant, object: &ObjectRecord) -> Result<ObjectRecord, ApiError> {
-    required(&object.object_type, "object.type")?;
-    required(&object.id, "object.id")?;
+    object_fields(object)?;
     let (stored, _) = tenant.store.set_object(object).map_err(store_error)?;
     Ok(stored)
 }
@@ -400,11 +417,7 @@ pub fn set_relation(
     relation: &RelationRecord,
     etag: &str,
 ) -> Result<RelationRecord, ApiError> {
-    required(&relation.object_type, "relation.object_type")?;
-    required(&relation.object_id, "relation.object_id")?;
-    required(&relation.relation, "relation.relation")?;
-    required(&relation.subject_type, "relation.subject_type")?;
-    required(&relation.subject_id, "relation.subject_id")?;
+    relation_fields(relation, "relation.")?;
     tenant
         .store
         .set_relation(relation, Some(etag))
@@ -414,11 +427,7 @@ pub fn set_relation(
 
 /// Removes a relation; removing an absent one is not an error, as in Topaz.
 pub fn delete_relation(tenant: &Tenant, relation: &RelationRecord) -> Result<(), ApiError> {
-    required(&relation.object_type, "object_type")?;
-    required(&relation.object_id, "object_id")?;
-    required(&relation.relation, "relation")?;
-    required(&relation.subject_type, "subject_type")?;
-    required(&relation.subject_id, "subject_id")?;
+    relation_fields(relation, "")?;
     tenant
         .store
         .delete_relation(relation)

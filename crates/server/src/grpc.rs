@@ -10,6 +10,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
+use http_body_util::BodyExt as _;
 use lictor_model::{ObjectRecord, RelationRecord};
 use lictor_proto::directory::common::v3 as common;
 use lictor_proto::wkt;
@@ -119,6 +120,8 @@ pub async fn dispatch(
     }
     let path = request.uri().path().to_string();
     let started = Instant::now();
+    let request = request
+        .map(|body| axum::body::Body::new(body.map_err(|error| BrokenRequestStream::of(&error))));
     let response = match grpc.router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
@@ -140,6 +143,35 @@ pub async fn dispatch(
         .request(&route, "grpc", code, started.elapsed());
     response
 }
+
+/// A request stream that broke off before its end: the client cancelled or reset it, or the
+/// connection failed. tonic takes a request stream that the client cancelled for one that ended
+/// cleanly, which would let a client-streaming call (Import, SetManifest) act on part of its input.
+/// This error keeps the cause as text only, with no source for tonic to recognise, so that the
+/// service sees the failure it is.
+#[derive(Debug)]
+struct BrokenRequestStream(String);
+
+impl BrokenRequestStream {
+    fn of(error: &axum::Error) -> BrokenRequestStream {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        BrokenRequestStream(message)
+    }
+}
+
+impl std::fmt::Display for BrokenRequestStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the request stream broke off: {}", self.0)
+    }
+}
+
+impl std::error::Error for BrokenRequestStream {}
 
 /// Whether `path` names a method of one of the services, so metrics labels stay bounded.
 fn is_known_method(path: &str) -> bool {

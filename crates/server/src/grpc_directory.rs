@@ -15,6 +15,7 @@ use lictor_proto::directory::model::v3 as model;
 use lictor_proto::directory::reader::v3 as reader;
 use lictor_proto::directory::writer::v3 as writer;
 use lictor_proto::wkt;
+use lictor_store::{ChangeApplied, ImportChange, ImportStage};
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -590,6 +591,10 @@ impl model::model_server::Model for DirectoryGrpc {
     }
 }
 
+/// Staged bytes one import may hold before it is applied (about ten million relations); a larger
+/// import is refused with RESOURCE_EXHAUSTED and leaves nothing.
+pub const IMPORT_STAGE_LIMIT: usize = 512 << 20;
+
 /// Running counts of one record kind in an import.
 #[derive(Default)]
 struct Counter {
@@ -611,34 +616,59 @@ impl Counter {
     }
 }
 
-/// Applies one import message; `Ok(true)` for a set, `Ok(false)` for a delete.
-fn apply_import(
-    tenant: &crate::tenant::Tenant,
-    request: &importer::ImportRequest,
-) -> Result<bool, ApiError> {
+/// The counters of one import, objects and relations apart.
+#[derive(Default)]
+struct ImportCounters {
+    objects: Counter,
+    relations: Counter,
+}
+
+impl ImportCounters {
+    fn of_request(&mut self, request: &importer::ImportRequest) -> &mut Counter {
+        match request.msg {
+            Some(importer::import_request::Msg::Relation(_)) => &mut self.relations,
+            _ => &mut self.objects,
+        }
+    }
+
+    fn of_change(&mut self, change: &ImportChange) -> &mut Counter {
+        match change {
+            ImportChange::SetObject(_) | ImportChange::DeleteObject { .. } => &mut self.objects,
+            ImportChange::SetRelation(_) | ImportChange::DeleteRelation(_) => &mut self.relations,
+        }
+    }
+}
+
+/// The change an import message asks for; refused (as Topaz refuses it) when it carries nothing,
+/// names no known op code, or lacks a field that identifies its object or relation.
+fn import_change(request: &importer::ImportRequest) -> Result<ImportChange, ApiError> {
     use importer::import_request::Msg;
     use importer::Opcode;
     let op = Opcode::try_from(request.op_code).unwrap_or(Opcode::Unknown);
     match (&request.msg, op) {
         (Some(Msg::Object(object)), Opcode::Set) => {
-            service::set_object(tenant, &object_record(object.clone())).map(|_| true)
+            let object = object_record(object.clone());
+            service::object_fields(&object)?;
+            Ok(ImportChange::SetObject(object))
         }
         (Some(Msg::Object(object)), Opcode::Delete | Opcode::DeleteWithRelations) => {
-            service::delete_object(
-                tenant,
-                &object.r#type,
-                &object.id,
-                op == Opcode::DeleteWithRelations,
-            )
-            .map(|()| false)
+            let object = object_record(object.clone());
+            service::object_fields(&object)?;
+            Ok(ImportChange::DeleteObject {
+                object_type: object.object_type,
+                object_id: object.id,
+                with_relations: op == Opcode::DeleteWithRelations,
+            })
         }
         (Some(Msg::Relation(relation)), Opcode::Set) => {
-            let (relation, etag) = relation_record(relation.clone());
-            service::set_relation(tenant, &relation, &etag).map(|_| true)
+            let (relation, _) = relation_record(relation.clone());
+            service::relation_fields(&relation, "relation.")?;
+            Ok(ImportChange::SetRelation(relation))
         }
         (Some(Msg::Relation(relation)), Opcode::Delete | Opcode::DeleteWithRelations) => {
             let (relation, _) = relation_record(relation.clone());
-            service::delete_relation(tenant, &relation).map(|()| false)
+            service::relation_fields(&relation, "relation.")?;
+            Ok(ImportChange::DeleteRelation(relation))
         }
         (None, _) => Err(ApiError::invalid(
             "an import message needs an object or a relation",
@@ -650,6 +680,150 @@ fn apply_import(
     }
 }
 
+/// The import message that asked for `change`, to name it in a refusal found when applying.
+fn import_request_of(change: ImportChange) -> importer::ImportRequest {
+    use importer::import_request::Msg;
+    use importer::Opcode;
+    let (op, msg) = match change {
+        ImportChange::SetObject(object) => {
+            (Opcode::Set, Msg::Object(object_message(&object, None)))
+        }
+        ImportChange::DeleteObject {
+            object_type,
+            object_id,
+            with_relations,
+        } => (
+            if with_relations {
+                Opcode::DeleteWithRelations
+            } else {
+                Opcode::Delete
+            },
+            Msg::Object(common::Object {
+                r#type: object_type,
+                id: object_id,
+                ..Default::default()
+            }),
+        ),
+        ImportChange::SetRelation(relation) => (
+            Opcode::Set,
+            Msg::Relation(relation_message(&relation, None)),
+        ),
+        ImportChange::DeleteRelation(relation) => (
+            Opcode::Delete,
+            Msg::Relation(relation_message(&relation, None)),
+        ),
+    };
+    importer::ImportRequest {
+        op_code: op as i32,
+        msg: Some(msg),
+    }
+}
+
+/// A per-message failure, reported in the response stream as Topaz reports it.
+fn import_status(error: ApiError, request: importer::ImportRequest) -> importer::ImportResponse {
+    importer::ImportResponse {
+        object: None,
+        relation: None,
+        msg: Some(importer::import_response::Msg::Status(
+            importer::ImportStatus {
+                code: u32::try_from(error.code as i32).unwrap_or(2),
+                msg: error.message,
+                req: Some(request),
+            },
+        )),
+    }
+}
+
+type ImportSender = tokio::sync::mpsc::Sender<Result<importer::ImportResponse, Status>>;
+
+/// Runs one import stream. Every message is checked as it arrives: one Topaz refuses is reported
+/// in the response stream and counted, the others are staged. Only when the request stream ends
+/// cleanly is the stage applied, in one revision; a stream that breaks (cancelled, reset, a message
+/// that does not decode, an import over [`IMPORT_STAGE_LIMIT`]) returns its error and leaves
+/// nothing.
+async fn run_import(
+    tenant: Arc<Tenant>,
+    mut stream: Streaming<importer::ImportRequest>,
+    sender: &ImportSender,
+) -> Result<(), Status> {
+    use importer::import_response::Msg as Out;
+    let mut counters = ImportCounters::default();
+    let mut stage = ImportStage::new(IMPORT_STAGE_LIMIT);
+    let mut number = 0u64;
+    while let Some(message) = stream.message().await? {
+        number += 1;
+        counters.of_request(&message).recv += 1;
+        let change = import_change(&message).and_then(|change| {
+            tenant
+                .store
+                .check_import_change(&change)
+                .map(|()| change)
+                .map_err(service::store_error)
+        });
+        match change {
+            Ok(change) => stage
+                .push(number, &change)
+                .map_err(|error| Status::from(service::store_error(error)))?,
+            Err(error) => {
+                counters.of_request(&message).error += 1;
+                if sender
+                    .send(Ok(import_status(error, message)))
+                    .await
+                    .is_err()
+                {
+                    return Err(Status::cancelled("the client went away"));
+                }
+            }
+        }
+    }
+    drop(stream);
+    // Applying takes the store's writer and syncs to disk: off the async workers.
+    let (counters, refusals) = tokio::task::spawn_blocking(move || {
+        let mut refusals = Vec::new();
+        let applied = tenant.store.apply_import(&stage, |_, change, result| {
+            let counter = counters.of_change(&change);
+            match result {
+                Ok(ChangeApplied::Set) => counter.set += 1,
+                Ok(ChangeApplied::Deleted) => counter.delete += 1,
+                // The manifest changed between the check and the apply.
+                Err(error) => {
+                    counter.error += 1;
+                    refusals.push(import_status(
+                        service::store_error(error),
+                        import_request_of(change),
+                    ));
+                }
+            }
+            Ok(())
+        });
+        applied.map(|_| (counters, refusals))
+    })
+    .await
+    .map_err(|error| Status::internal(format!("the import was not applied: {error}")))?
+    .map_err(|error| Status::from(service::store_error(error)))?;
+    let summary = [
+        Out::Counter(counters.objects.message("object")),
+        Out::Counter(counters.relations.message("relation")),
+    ]
+    .into_iter()
+    .map(|msg| importer::ImportResponse {
+        object: None,
+        relation: None,
+        msg: Some(msg),
+    });
+    let totals = importer::ImportResponse {
+        object: Some(counters.objects.message("object")),
+        relation: Some(counters.relations.message("relation")),
+        msg: None,
+    };
+    for response in refusals.into_iter().chain(summary).chain([totals]) {
+        if sender.send(Ok(response)).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 #[tonic::async_trait]
 impl importer::importer_server::Importer for DirectoryGrpc {
     type ImportStream = ResponseStream<importer::ImportResponse>;
@@ -658,64 +832,13 @@ impl importer::importer_server::Importer for DirectoryGrpc {
         &self,
         request: Request<Streaming<importer::ImportRequest>>,
     ) -> Result<Response<Self::ImportStream>, Status> {
-        use importer::import_request::Msg;
-        use importer::import_response::Msg as Out;
         let access = access(&request)?;
-        let mut stream = request.into_inner();
+        let stream = request.into_inner();
         let (sender, receiver) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
-            let (mut objects, mut relations) = (Counter::default(), Counter::default());
-            loop {
-                let message = match stream.message().await {
-                    Ok(Some(message)) => message,
-                    Ok(None) => break,
-                    Err(status) => {
-                        let _ = sender.send(Err(status)).await;
-                        return;
-                    }
-                };
-                let counter = match message.msg {
-                    Some(Msg::Relation(_)) => &mut relations,
-                    _ => &mut objects,
-                };
-                counter.recv += 1;
-                // Topaz applies each message on its own and reports failures in the stream.
-                match apply_import(&access.tenant, &message) {
-                    Ok(true) => counter.set += 1,
-                    Ok(false) => counter.delete += 1,
-                    Err(error) => {
-                        counter.error += 1;
-                        let status = importer::ImportResponse {
-                            object: None,
-                            relation: None,
-                            msg: Some(Out::Status(importer::ImportStatus {
-                                code: u32::try_from(error.code as i32).unwrap_or(2),
-                                msg: error.message,
-                                req: Some(message),
-                            })),
-                        };
-                        if sender.send(Ok(status)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
+            if let Err(status) = run_import(access.tenant, stream, &sender).await {
+                let _ = sender.send(Err(status)).await;
             }
-            for (counter, kind) in [(&objects, "object"), (&relations, "relation")] {
-                let _ = sender
-                    .send(Ok(importer::ImportResponse {
-                        object: None,
-                        relation: None,
-                        msg: Some(Out::Counter(counter.message(kind))),
-                    }))
-                    .await;
-            }
-            let _ = sender
-                .send(Ok(importer::ImportResponse {
-                    object: Some(objects.message("object")),
-                    relation: Some(relations.message("relation")),
-                    msg: None,
-                }))
-                .await;
         });
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(receiver),

@@ -28,5 +28,6 @@ pub mod rest;
 pub mod rest_authorizer;
 pub mod rest_authzen;
 pub mod rest_directory;
+pub mod rest_import;
 pub mod server;
 pub mod tenant;

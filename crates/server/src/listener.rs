@@ -17,6 +17,19 @@ use tokio_rustls::TlsAcceptor;
 /// First byte of a TLS ClientHello record.
 const TLS_HANDSHAKE: u8 = 0x16;
 
+/// Receive window of one HTTP/2 stream: how much a client may send on it that the server has not
+/// read yet (gRPC's own default). h2 counts every buffered DATA frame under 256 bytes against a
+/// budget of half the connection window, and cuts the connection with GOAWAY `too_many_data_frames`
+/// when it runs out. A gRPC import sends one small frame a message (about 60 bytes for a relation);
+/// with hyper's default windows (1 MiB) a client could buffer some 17,000 of them, costing nearly
+/// seven times the 512 KiB budget, whenever the server fell behind. With 64 KiB, flow control stops a client long before:
+/// a stream that is not read costs at most 2 MiB of budget even in 8-byte frames.
+const STREAM_WINDOW: u32 = 64 << 10;
+
+/// Receive window of one HTTP/2 connection, across its streams: what one client may make the server
+/// buffer. It also sets h2's small-frame budget (half of it, 2 MiB).
+const CONNECTION_WINDOW: u32 = 4 << 20;
+
 /// What a port accepts.
 #[derive(Clone)]
 pub struct Transport {
@@ -67,7 +80,11 @@ pub async fn serve(
                 return;
             };
             let service = TowerToHyperService::new(router);
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http2()
+                .initial_stream_window_size(STREAM_WINDOW)
+                .initial_connection_window_size(CONNECTION_WINDOW);
             let result = match connection {
                 Connection::Plain(stream) => {
                     let conn =

@@ -98,6 +98,20 @@ pub enum StoreError {
         /// The stored etag.
         actual: String,
     },
+    /// An import staged more than its limit allows; nothing of it was applied.
+    #[error("the import is larger than the {limit} bytes one import may stage; split it into several imports")]
+    ImportTooLarge {
+        /// The limit, in staged bytes.
+        limit: usize,
+    },
+    /// A change of an import was refused, and with it the whole import.
+    #[error("line {line}: {source}")]
+    ImportLineRefused {
+        /// 1-based line of the change.
+        line: u64,
+        /// Why.
+        source: Box<StoreError>,
+    },
     /// A stored value could not be decoded.
     #[error("corrupt stored value for {key}: {message}")]
     Corrupt {

@@ -4,9 +4,11 @@
 mod error;
 mod jsonl;
 mod records;
+mod staging;
 mod store;
 
 pub use error::StoreError;
 pub use jsonl::{read_import, write_object_line, write_relation_line, ImportItem, ImportRecord};
 pub use records::{RecordStore, RelationMeta, StoredObject, WriteBatch};
-pub use store::{ExportSummary, ImportSummary, Store};
+pub use staging::{ImportChange, ImportStage, StagedChanges};
+pub use store::{ChangeApplied, ExportSummary, ImportSummary, Store};

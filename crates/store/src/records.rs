@@ -108,6 +108,16 @@ fn relation_key(key: &mut String, relation: &RelationRecord) -> Result<(), Store
     )
 }
 
+/// Refuses an object identifier that the key encoding cannot hold (a NUL), naming the field.
+pub(crate) fn check_object_key(object_type: &str, id: &str) -> Result<(), StoreError> {
+    object_key(&mut String::new(), object_type, id)
+}
+
+/// Refuses a relation that the key encoding cannot hold (a NUL), naming the field.
+pub(crate) fn check_relation_key(relation: &RelationRecord) -> Result<(), StoreError> {
+    relation_key(&mut String::new(), relation)
+}
+
 fn corrupt(key: &str, message: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
         key: key.replace('\0', "|"),

@@ -4,7 +4,8 @@
 
 use crate::error::StoreError;
 use crate::jsonl::{read_import, write_object_line, write_relation_line, ImportRecord};
-use crate::records::RecordStore;
+use crate::records::{check_object_key, check_relation_key, RecordStore, WriteBatch};
+use crate::staging::{ImportChange, ImportStage};
 use arc_swap::ArcSwap;
 use lictor_directory::{Directory, Schema};
 use lictor_model::{parse_manifest, ObjectRecord, RelationRecord};
@@ -24,6 +25,15 @@ pub struct ImportSummary {
     pub relations: u64,
     /// The revision the import produced.
     pub revision: u64,
+}
+
+/// What an applied import change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeApplied {
+    /// It set an object or a relation.
+    Set,
+    /// It deleted one (or found nothing to delete).
+    Deleted,
 }
 
 /// Counts of one export.
@@ -119,10 +129,7 @@ impl Store {
     /// committed and the copy is published. On any error nothing changes.
     fn write<T>(
         &self,
-        change: impl FnOnce(
-            &mut Directory,
-            &mut crate::records::WriteBatch<'_>,
-        ) -> Result<T, StoreError>,
+        change: impl FnOnce(&mut Directory, &mut WriteBatch<'_>) -> Result<T, StoreError>,
     ) -> Result<(T, u64), StoreError> {
         let _guard = self.lock();
         let mut next = (*self.current.load_full()).clone();
@@ -292,6 +299,63 @@ impl Store {
         })
     }
 
+    /// Refuses `change` if the current manifest or the key encoding would refuse it, as applying it
+    /// would. Imports ask this of each change as it arrives, to report or refuse it at once; the
+    /// manifest may still change before the import is applied, so applying checks again.
+    pub fn check_import_change(&self, change: &ImportChange) -> Result<(), StoreError> {
+        let directory = self.current.load();
+        match change {
+            ImportChange::SetObject(object) => {
+                directory
+                    .validate_object(object)
+                    .map_err(|source| StoreError::Rejected {
+                        record: format!("object {}:{}", object.object_type, object.id),
+                        source,
+                    })?;
+                check_object_key(&object.object_type, &object.id)
+            }
+            ImportChange::DeleteObject {
+                object_type,
+                object_id,
+                ..
+            } => check_object_key(object_type, object_id),
+            ImportChange::SetRelation(relation) => {
+                directory
+                    .validate_relation(relation)
+                    .map_err(|source| StoreError::Rejected {
+                        record: format!("relation {relation}"),
+                        source,
+                    })?;
+                check_relation_key(relation)
+            }
+            ImportChange::DeleteRelation(relation) => check_relation_key(relation),
+        }
+    }
+
+    /// Applies the staged changes of one import in one write, published as one revision. `outcome`
+    /// hears of every change in staged order, with what it did or why the manifest or the key
+    /// encoding refused it (a refused change is left out); an error from `outcome` abandons the whole
+    /// import, as does any failure of the database. Returns the new revision.
+    pub fn apply_import(
+        &self,
+        stage: &ImportStage,
+        mut outcome: impl FnMut(
+            u64,
+            ImportChange,
+            Result<ChangeApplied, StoreError>,
+        ) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let ((), revision) = self.write(|next, batch| {
+            for staged in stage.changes() {
+                let (origin, change) = staged?;
+                let result = apply_change(next, batch, &change)?;
+                outcome(origin, change, result)?;
+            }
+            Ok(())
+        })?;
+        Ok(revision)
+    }
+
     /// Writes every object, then every relation, as JSON Lines in key order (stable across runs).
     pub fn export(&self, out: &mut impl Write) -> Result<ExportSummary, StoreError> {
         let mut summary = ExportSummary {
@@ -318,6 +382,74 @@ impl Store {
         match failure {
             Some(error) => Err(StoreError::io("writing the export", error)),
             None => Ok(summary),
+        }
+    }
+}
+
+/// Applies one import change to the next directory and the batch, both or neither: everything that
+/// can refuse it (the manifest, a NUL in a key) is asked before either changes. The outer error is a
+/// database failure, which abandons the import; the inner one is the change's refusal.
+fn apply_change(
+    next: &mut Directory,
+    batch: &mut WriteBatch<'_>,
+    change: &ImportChange,
+) -> Result<Result<ChangeApplied, StoreError>, StoreError> {
+    let refused = |error: StoreError| match error {
+        StoreError::Nul { .. } => Ok(Err(error)),
+        fatal => Err(fatal),
+    };
+    match change {
+        ImportChange::SetObject(object) => {
+            let rejected = |source| StoreError::Rejected {
+                record: format!("object {}:{}", object.object_type, object.id),
+                source,
+            };
+            if let Err(source) = next.validate_object(object) {
+                return Ok(Err(rejected(source)));
+            }
+            if let Err(error) = batch.put_object(object) {
+                return refused(error);
+            }
+            next.set_object(object).map_err(rejected)?;
+            Ok(Ok(ChangeApplied::Set))
+        }
+        ImportChange::DeleteObject {
+            object_type,
+            object_id,
+            with_relations,
+        } => {
+            if let Err(error) = batch.delete_object(object_type, object_id) {
+                return refused(error);
+            }
+            if *with_relations {
+                for relation in next.relations_of(object_type, object_id) {
+                    batch.delete_relation(&relation)?;
+                    next.delete_relation(&relation);
+                }
+            }
+            next.delete_object(object_type, object_id);
+            Ok(Ok(ChangeApplied::Deleted))
+        }
+        ImportChange::SetRelation(relation) => {
+            let rejected = |source| StoreError::Rejected {
+                record: format!("relation {relation}"),
+                source,
+            };
+            if let Err(source) = next.validate_relation(relation) {
+                return Ok(Err(rejected(source)));
+            }
+            if let Err(error) = batch.put_relation(relation) {
+                return refused(error);
+            }
+            next.set_relation(relation).map_err(rejected)?;
+            Ok(Ok(ChangeApplied::Set))
+        }
+        ImportChange::DeleteRelation(relation) => {
+            if let Err(error) = batch.delete_relation(relation) {
+                return refused(error);
+            }
+            next.delete_relation(relation);
+            Ok(Ok(ChangeApplied::Deleted))
         }
     }
 }
