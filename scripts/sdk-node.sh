@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds and tests the Node SDK (sdks/node: npm ci, build, typecheck, node --test against real
-# `lictor run --demo` processes), then smoke-tests the Express example (examples/todo-express) against
+# Builds and tests the Node SDK (sdks/node: npm ci, build and node --test against real
+# `lictor run --demo` processes, typecheck), then smoke-tests the Express example (examples/todo-express) against
 # a lictor of its own: one allowed and one denied route, a todo's owner written to the directory.
 # Expects target/debug/lictor (or $LICTOR_BIN) to be built already; needs node (20+), npm and curl.
 set -euo pipefail
@@ -25,12 +25,11 @@ fi
 
 echo "== sdks/node: npm ci"
 (cd sdks/node && npm ci --no-audit --no-fund --loglevel=error)
-echo "== sdks/node: build"
-(cd sdks/node && npm run --silent build)
+echo "== sdks/node: build (npm test's pretest) and node --test"
+(cd sdks/node && npm test --silent)
+# After the build: the CommonJS typings test resolves the package's own dist/.
 echo "== sdks/node: typecheck"
 (cd sdks/node && npm run --silent typecheck)
-echo "== sdks/node: node --test"
-(cd sdks/node && npm test --silent)
 
 echo "== examples/todo-express: npm ci"
 (cd examples/todo-express && npm ci --no-audit --no-fund --loglevel=error)

@@ -13,9 +13,19 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
+# Topaz's conformance data sits beside the repository. Without it the suites that read it skip themselves
+# and everything else runs; under CI (CI=true) it is required and those suites fail without it.
 if [ ! -d ../shared/conformance/topaz ]; then
-  echo "conformance data not found at ../shared/conformance/topaz (the shared folder sits beside the repository)" >&2
-  exit 2
+  if [ "${CI:-}" = true ]; then
+    echo "conformance data not found at ../shared/conformance/topaz (the shared folder sits beside the repository): required under CI" >&2
+    exit 2
+  fi
+  echo "== conformance data not found at ../shared/conformance/topaz: skipping these suites, running everything else:" >&2
+  echo "   lictor-model     tests::parses_every_conformance_manifest, tests::slack_block_scalar_positions" >&2
+  echo "   lictor-store     jsonl::tests::the_topaz_conformance_files_read_completely" >&2
+  echo "   lictor-store     tests/conformance.rs every_topaz_data_set_loads_and_passes_its_assertions" >&2
+  echo "   lictor-policy    tests/conformance.rs every_topaz_decision_passes_through_rebac_check" >&2
+  echo "   lictor (cli)     tests/server.rs topaz_assertions_decisions_and_authzen_evaluations_pass_over_rest" >&2
 fi
 
 echo "== cargo fmt --check"

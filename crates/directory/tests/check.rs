@@ -316,7 +316,17 @@ fn objects_are_validated_and_etagged() {
     assert!(!stored.etag.is_empty());
     beth.display_name = "Beth Smith".into();
     assert!(!d.set_object(&beth).unwrap());
-    assert_ne!(d.get_object("user", "beth").unwrap().etag, stored.etag);
+    let renamed = d.get_object("user", "beth").unwrap().etag.clone();
+    assert_ne!(renamed, stored.etag);
+    // The properties alone changed: a new etag as well.
+    beth.properties = serde_json::json!({"email": "beth@smiths", "age": 40});
+    assert!(!d.set_object(&beth).unwrap());
+    let aged = d.get_object("user", "beth").unwrap().etag.clone();
+    assert_ne!(aged, renamed);
+    assert_ne!(aged, stored.etag);
+    // The same content again: the same etag.
+    assert!(!d.set_object(&beth).unwrap());
+    assert_eq!(d.get_object("user", "beth").unwrap().etag, aged);
     beth.properties = serde_json::json!([1, 2]);
     let error = d.set_object(&beth).unwrap_err();
     assert_eq!(

@@ -234,17 +234,35 @@ fn lookup_helpers() {
     assert!(!user.has_name("member"));
 }
 
-fn conformance_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(
+/// Topaz's conformance data beside the repository (`../shared/conformance/topaz`). When it is absent
+/// the suite `suite` is skipped, saying so, except under CI (`CI=true`), where it is required.
+fn conformance_dir(suite: &str) -> Option<std::path::PathBuf> {
+    let root = std::path::PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/conformance/topaz"
-    ))
+    ));
+    if root.is_dir() {
+        return Some(root);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "conformance data missing at {} (required under CI)",
+        root.display()
+    );
+    eprintln!(
+        "skipping the conformance suite {suite}: no data at {}",
+        root.display()
+    );
+    None
 }
 
 #[test]
 fn parses_every_conformance_manifest() {
+    let Some(root) = conformance_dir("parses_every_conformance_manifest") else {
+        return;
+    };
     let mut parsed = 0;
-    for entry in std::fs::read_dir(conformance_dir()).unwrap() {
+    for entry in std::fs::read_dir(root).unwrap() {
         let path = entry.unwrap().path().join("manifest.yaml");
         if !path.exists() {
             continue;
@@ -255,12 +273,15 @@ fn parses_every_conformance_manifest() {
         assert!(manifest.type_def("user").is_some(), "{}", path.display());
         parsed += 1;
     }
-    assert!(parsed >= 7, "only {parsed} conformance manifests found");
+    assert_eq!(parsed, 7, "conformance manifests parsed");
 }
 
 #[test]
 fn slack_block_scalar_positions() {
-    let path = conformance_dir().join("slack/manifest.yaml");
+    let Some(root) = conformance_dir("slack_block_scalar_positions") else {
+        return;
+    };
+    let path = root.join("slack/manifest.yaml");
     let source = std::fs::read_to_string(&path).unwrap();
     let manifest = parse_ok(&source);
     let permission = manifest

@@ -15,14 +15,23 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-fn conformance_root() -> PathBuf {
+/// Topaz's conformance data beside the repository (`../shared/conformance/topaz`). When it is absent the
+/// suite is skipped (`None`), saying so, except under CI (`CI=true`), where it is required.
+fn conformance_root() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/topaz");
+    if root.is_dir() {
+        return Some(root);
+    }
     assert!(
-        root.is_dir(),
-        "conformance data missing at {}",
+        std::env::var("CI").as_deref() != Ok("true"),
+        "conformance data missing at {} (required under CI)",
         root.display()
     );
-    root
+    eprintln!(
+        "skipping the conformance suite every_topaz_decision_passes_through_rebac_check: no data at {}",
+        root.display()
+    );
+    None
 }
 
 fn decision_files(folder: &Path) -> Vec<PathBuf> {
@@ -44,7 +53,9 @@ fn decision_files(folder: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn every_topaz_decision_passes_through_rebac_check() {
-    let root = conformance_root();
+    let Some(root) = conformance_root() else {
+        return;
+    };
     let policies = demo_policies();
     let mut folders: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()
@@ -111,6 +122,6 @@ fn every_topaz_decision_passes_through_rebac_check() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(passed >= 20, "only {passed} decisions found");
+    assert_eq!(passed, 206, "Topaz decisions passed");
     println!("{passed} Topaz decisions passed");
 }

@@ -1,5 +1,5 @@
-//! Prometheus metrics: requests and their latency per method, decisions by outcome, and the decision
-//! log's queue.
+//! Prometheus metrics: requests and their latency per method, decisions by outcome, policy reloads by
+//! outcome, and the decision log's queue.
 
 use crate::decision_log::DecisionLog;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -47,6 +47,48 @@ pub struct LimitLabels {
     pub limit: &'static str,
 }
 
+/// Labels of a policy reload counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// The tenant's id (empty for the default tenant).
+    pub tenant: String,
+    /// `loaded` (the changed policies serve) or `refused` (they did not compile; the previous ones serve).
+    pub outcome: &'static str,
+}
+
+/// `lictor_policy_reloads_total`: reloads of changed policy files, by tenant and outcome. A handle on the
+/// registered counter, for the reload tasks.
+#[derive(Clone, Default)]
+pub struct PolicyReloads(Family<ReloadLabels, Counter>);
+
+impl PolicyReloads {
+    /// Shows both outcomes of `tenant` from the start, at zero, so that the first reload is an increment.
+    pub fn watch(&self, tenant: &str) {
+        for outcome in ["loaded", "refused"] {
+            self.counter(tenant, outcome);
+        }
+    }
+
+    /// Counts a reload whose policies now serve.
+    pub fn loaded(&self, tenant: &str) {
+        self.counter(tenant, "loaded").inc();
+    }
+
+    /// Counts a reload refused because the changed policies did not load.
+    pub fn refused(&self, tenant: &str) {
+        self.counter(tenant, "refused").inc();
+    }
+
+    fn counter(&self, tenant: &str, outcome: &'static str) -> Counter {
+        self.0
+            .get_or_create(&ReloadLabels {
+                tenant: tenant.to_string(),
+                outcome,
+            })
+            .clone()
+    }
+}
+
 /// Every metric the server keeps.
 pub struct Metrics {
     registry: Registry,
@@ -54,6 +96,7 @@ pub struct Metrics {
     latency: Family<LatencyLabels, Histogram>,
     decisions: Family<DecisionLabels, Counter>,
     limits: Family<LimitLabels, Counter>,
+    policy_reloads: PolicyReloads,
     log_queue: Gauge,
     log_dropped: Gauge,
     log_written: Gauge,
@@ -96,6 +139,12 @@ impl Metrics {
             "Policy evaluations stopped by a bound, by bound (time, memory, concurrency)",
             limits.clone(),
         );
+        let policy_reloads = PolicyReloads::default();
+        registry.register(
+            "policy_reloads",
+            "Reloads of changed policy files, by tenant and outcome (loaded or refused)",
+            policy_reloads.0.clone(),
+        );
         let log_queue = Gauge::default();
         registry.register(
             "decision_log_queue_depth",
@@ -120,10 +169,16 @@ impl Metrics {
             latency,
             decisions,
             limits,
+            policy_reloads,
             log_queue,
             log_dropped,
             log_written,
         }
+    }
+
+    /// The policy reload counter, for the reload tasks.
+    pub fn policy_reloads(&self) -> PolicyReloads {
+        self.policy_reloads.clone()
     }
 
     /// Counts a finished request.

@@ -3,6 +3,7 @@
 //! started with because each holds its own `Arc`.
 
 use crate::config::{Config, Policies};
+use crate::metrics::PolicyReloads;
 use crate::tenant::{Tenant, Tenants};
 use crate::ServerError;
 use lictor_policy::{PolicyError, PolicySet};
@@ -116,11 +117,12 @@ fn origins(config: &Config) -> Vec<(String, Option<PolicyOrigin>, u64)> {
 }
 
 /// Loads every tenant's policies; a policy that does not compile stops the start with its file:line.
-/// Returns the reload tasks, which end when `shutdown` turns true.
+/// Returns the reload tasks, which end when `shutdown` turns true and count each reload in `reloads`.
 pub fn load_all(
     config: &Config,
     tenants: &Tenants,
     shutdown: &watch::Receiver<bool>,
+    reloads: &PolicyReloads,
 ) -> Result<Vec<JoinHandle<()>>, ServerError> {
     let mut tasks = Vec::new();
     for (id, origin, reload_seconds) in origins(config) {
@@ -138,12 +140,14 @@ pub fn load_all(
         tracing::info!(tenant = %id, revision = set.revision(), "policies loaded");
         tenant.policies.store(Some(Arc::new(set)));
         if reload_seconds > 0 {
+            reloads.watch(&tenant.id);
             tasks.push(tokio::spawn(watch_policies(
                 tenant,
                 origin,
                 fingerprint,
                 Duration::from_secs(reload_seconds),
                 shutdown.clone(),
+                reloads.clone(),
             )));
         }
     }
@@ -157,6 +161,7 @@ async fn watch_policies(
     mut seen: u64,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
+    reloads: PolicyReloads,
 ) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -181,11 +186,16 @@ async fn watch_policies(
             Ok(Ok(set)) => {
                 tracing::info!(tenant = %tenant.id, revision = set.revision(), "policies reloaded");
                 tenant.policies.store(Some(Arc::new(set)));
+                reloads.loaded(&tenant.id);
             }
             Ok(Err(error)) => {
                 tracing::warn!(tenant = %tenant.id, %error, "policy change rejected; the previous policies keep serving");
+                reloads.refused(&tenant.id);
             }
-            Err(error) => tracing::warn!(%error, "policy reload task failed"),
+            Err(error) => {
+                tracing::warn!(%error, "policy reload task failed");
+                reloads.refused(&tenant.id);
+            }
         }
     }
 }

@@ -80,7 +80,9 @@ pub async fn start(
 ) -> Result<Running, ServerError> {
     let tenants = Arc::new(Tenants::open(&config)?);
     let (shutdown, watcher) = watch::channel(false);
-    let reload_tasks = crate::policy_source::load_all(&config, &tenants, &watcher)?;
+    let counters = Metrics::new();
+    let reload_tasks =
+        crate::policy_source::load_all(&config, &tenants, &watcher, &counters.policy_reloads())?;
     let decision_log = DecisionLog::start(&config.decision_logs)?;
     let tokens = TokenVerifier::new(&config.jwt, &config_path)?;
     let key_refresh: Vec<_> = tokens
@@ -91,7 +93,7 @@ pub async fn start(
     let state = Arc::new(AppState {
         tenants: tenants.clone(),
         decision_log,
-        metrics: Metrics::new(),
+        metrics: counters,
         tokens,
         started: Instant::now(),
         queries: Arc::new(tokio::sync::Semaphore::new(

@@ -1005,11 +1005,26 @@ mod tests {
         }
     }
 
-    fn conformance_files() -> Vec<PathBuf> {
+    /// The data files of Topaz's conformance data beside the repository (`../shared/conformance/topaz`).
+    /// When it is absent the suite is skipped (`None`), saying so, except under CI (`CI=true`), where it
+    /// is required.
+    fn conformance_files() -> Option<Vec<PathBuf>> {
         let root = Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../../shared/conformance/topaz"
         ));
+        if !root.is_dir() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "conformance data missing at {} (required under CI)",
+                root.display()
+            );
+            eprintln!(
+                "skipping the conformance suite the_topaz_conformance_files_read_completely: no data at {}",
+                root.display()
+            );
+            return None;
+        }
         let mut files = Vec::new();
         for folder in std::fs::read_dir(root).unwrap() {
             let folder = folder.unwrap().path();
@@ -1025,13 +1040,15 @@ mod tests {
             }
         }
         files.sort();
-        files
+        Some(files)
     }
 
     #[test]
     fn the_topaz_conformance_files_read_completely() {
-        let files = conformance_files();
-        assert!(files.len() >= 14, "{files:?}");
+        let Some(files) = conformance_files() else {
+            return;
+        };
+        assert_eq!(files.len(), 14, "{files:?}");
         for path in files {
             let text = std::fs::read_to_string(&path).unwrap();
             let whole: Value = serde_json::from_str(&text).unwrap();
@@ -1111,8 +1128,11 @@ mod tests {
 
     #[test]
     fn the_topaz_conformance_files_read_the_same_in_camel_case() {
+        let Some(files) = conformance_files() else {
+            return;
+        };
         let mut camel_fields = std::collections::BTreeSet::new();
-        for path in conformance_files() {
+        for path in files {
             let text = std::fs::read_to_string(&path).unwrap();
             let expected = read_str(&text).unwrap();
             let camel = camel_case_keys(&serde_json::from_str(&text).unwrap());

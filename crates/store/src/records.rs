@@ -678,11 +678,21 @@ mod tests {
             properties: json!({}),
             ..eng.clone()
         };
-        let with_etag = |o: &ObjectRecord| ObjectRecord {
-            etag: o.content_etag(),
+        // Each comes back as written, with the etag it was given when stored.
+        let beth_etag = stored[1].etag.clone();
+        let with_etag = |o: &ObjectRecord, etag: &str| ObjectRecord {
+            etag: etag.to_string(),
             ..o.clone()
         };
-        assert_eq!(stored, vec![with_etag(&eng_stored), with_etag(&beth)]);
+        assert_eq!(
+            stored,
+            vec![
+                with_etag(&eng_stored, &stored[0].etag),
+                with_etag(&beth, &beth_etag)
+            ]
+        );
+        assert!(!beth_etag.is_empty() && !stored[0].etag.is_empty());
+        assert_ne!(stored[0].etag, beth_etag);
         assert_eq!(relations(&store), vec![nested.clone(), member.clone()]);
         assert_eq!(store.object_count().unwrap(), 2);
         assert_eq!(store.relation_count().unwrap(), 2);
@@ -694,7 +704,7 @@ mod tests {
             ))
         );
         let got = store.get_object("user", "beth").unwrap().unwrap();
-        assert_eq!(got.record, with_etag(&beth));
+        assert_eq!(got.record, with_etag(&beth, &beth_etag));
         assert!(got.created_at > 0);
         assert_eq!(got.created_at, got.updated_at);
         assert_eq!(store.get_object("user", "nobody").unwrap(), None);
@@ -716,7 +726,7 @@ mod tests {
         let mut beth = object("user", "beth", "Beth", json!({"a": 1}));
         beth.etag = "ignored".to_string();
         let (first, _) = store.write(|batch| batch.put_object(&beth)).unwrap();
-        assert_eq!(first.record.etag, first.record.content_etag());
+        assert!(!first.record.etag.is_empty());
         assert_ne!(first.record.etag, "ignored");
         assert_eq!(first, store.get_object("user", "beth").unwrap().unwrap());
         tick();
@@ -725,13 +735,70 @@ mod tests {
         assert_eq!(second.created_at, first.created_at);
         assert!(second.updated_at > first.updated_at);
         assert_ne!(second.record.etag, first.record.etag);
-        assert_eq!(second.record.etag, changed.content_etag());
         assert_eq!(second, store.get_object("user", "beth").unwrap().unwrap());
         tick();
         let (same, _) = store.write(|batch| batch.put_object(&changed)).unwrap();
         assert_eq!(
             same.record.etag, second.record.etag,
             "same content, same etag"
+        );
+    }
+
+    /// The etag of each version of `user:beth` written in turn.
+    fn etags_of(versions: &[(&str, serde_json::Value)]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordStore::open(dir.path()).unwrap();
+        versions
+            .iter()
+            .map(|(display_name, properties)| {
+                let record = object("user", "beth", display_name, properties.clone());
+                let (stored, _) = store.write(|batch| batch.put_object(&record)).unwrap();
+                assert_eq!(
+                    store
+                        .get_object("user", "beth")
+                        .unwrap()
+                        .unwrap()
+                        .record
+                        .etag,
+                    stored.record.etag,
+                    "the etag read is the etag written"
+                );
+                stored.record.etag
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_etag_follows_the_properties_as_well_as_the_display_name() {
+        let etags = etags_of(&[
+            ("Beth", json!({"email": "beth@x", "n": 1})),
+            ("Beth", json!({"email": "beth@x", "n": 2})),
+            ("Beth", json!({"email": "beth@x", "n": 2, "extra": null})),
+            ("Beth", json!({})),
+            ("Beth S.", json!({})),
+            ("Beth", json!({"email": "beth@x", "n": 1})),
+        ]);
+        let distinct: std::collections::BTreeSet<&String> = etags[..5].iter().collect();
+        assert_eq!(distinct.len(), 5, "every edit changes the etag: {etags:?}");
+        assert_eq!(
+            etags[5], etags[0],
+            "the first content again, the first etag"
+        );
+    }
+
+    #[test]
+    fn equal_content_has_equal_etags_in_any_store() {
+        // The same object in two stores, its properties written in another key order.
+        let first = etags_of(&[("Beth", json!({"a": 1, "b": {"c": [1, 2], "d": "x"}}))]);
+        let second = etags_of(&[(
+            "Beth",
+            serde_json::from_str(r#"{"b": {"d": "x", "c": [1, 2]}, "a": 1}"#).unwrap(),
+        )]);
+        assert_eq!(first, second);
+        // Null properties are stored as `{}`: the same content.
+        assert_eq!(
+            etags_of(&[("Beth", serde_json::Value::Null)]),
+            etags_of(&[("Beth", json!({}))])
         );
     }
 

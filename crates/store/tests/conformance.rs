@@ -12,14 +12,23 @@ use lictor_store::Store;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-fn conformance_root() -> PathBuf {
+/// Topaz's conformance data beside the repository (`../shared/conformance/topaz`). When it is absent the
+/// suite is skipped (`None`), saying so, except under CI (`CI=true`), where it is required.
+fn conformance_root() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/topaz");
+    if root.is_dir() {
+        return Some(root);
+    }
     assert!(
-        root.is_dir(),
-        "conformance data missing at {}",
+        std::env::var("CI").as_deref() != Ok("true"),
+        "conformance data missing at {} (required under CI)",
         root.display()
     );
-    root
+    eprintln!(
+        "skipping the conformance suite every_topaz_data_set_loads_and_passes_its_assertions: no data at {}",
+        root.display()
+    );
+    None
 }
 
 fn import(store: &Store, file: &Path) {
@@ -42,7 +51,7 @@ fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
 }
 
 /// Loads a data set the way Topaz's tests do: its manifest, the citadel users, then its own data.
-fn load(folder: &Path) -> (tempfile::TempDir, Store) {
+fn load(root: &Path, folder: &Path) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let manifest = folder.join("manifest.yaml");
@@ -52,7 +61,7 @@ fn load(folder: &Path) -> (tempfile::TempDir, Store) {
             &std::fs::read_to_string(&manifest).unwrap(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-    let citadel = conformance_root().join("citadel");
+    let citadel = root.join("citadel");
     let mut sources = vec![folder.to_path_buf()];
     if folder.file_name() != citadel.file_name() {
         sources.insert(0, citadel);
@@ -70,7 +79,9 @@ fn load(folder: &Path) -> (tempfile::TempDir, Store) {
 
 #[test]
 fn every_topaz_data_set_loads_and_passes_its_assertions() {
-    let root = conformance_root();
+    let Some(root) = conformance_root() else {
+        return;
+    };
     let mut folders: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -80,7 +91,7 @@ fn every_topaz_data_set_loads_and_passes_its_assertions() {
     let mut passed = 0;
     let mut failures = Vec::new();
     for folder in &folders {
-        let (_dir, store) = load(folder);
+        let (_dir, store) = load(&root, folder);
         let snapshot = store.snapshot();
         assert!(snapshot.relation_count() > 0, "{}", folder.display());
         let mut assertion_files = files_ending(&folder.join("test"), "_assertions.json");
@@ -123,6 +134,6 @@ fn every_topaz_data_set_loads_and_passes_its_assertions() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(passed >= 200, "only {passed} assertions found");
+    assert_eq!(passed, 206, "Topaz directory assertions passed");
     println!("{passed} Topaz directory assertions passed");
 }

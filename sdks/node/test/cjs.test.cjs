@@ -16,6 +16,7 @@ test("a CommonJS client fails with its own LictorError", async () => {
   const lictor = new sdk.Lictor({ url: "http://127.0.0.1:9", timeoutMs: 2000 });
   await assert.rejects(lictor.is({ policyPath: "todoApp.GET.todos" }), (error) => {
     assert.ok(error instanceof sdk.LictorError);
+    assert.equal(error.code, "UNAVAILABLE");
     assert.equal(error.unavailable, true);
     return true;
   });

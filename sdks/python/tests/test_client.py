@@ -266,9 +266,11 @@ def test_errors_carry_code_message_and_operation(client: Lictor) -> None:
 def test_errors_carry_the_request_id_the_server_echoes(client: Lictor) -> None:
     with pytest.raises(LictorError) as e:
         client.get_object("group:no-such-group", request_id="sdk-python-test-42")
+    assert e.value.code == StatusCode.NOT_FOUND and e.value.status == 404
     assert e.value.request_id == "sdk-python-test-42", "the server did not echo x-request-id on its error"
     with pytest.raises(LictorError) as generated:
         client.get_object("group:no-such-group")
+    assert generated.value.code == StatusCode.NOT_FOUND and generated.value.status == 404
     assert generated.value.request_id, "the server sent no x-request-id header with its error"
 
 

@@ -6,11 +6,12 @@
 //! - `rbac`: workload (a), the `is` requests of `rbac/lictor_is.jsonl`, answered by regorus alone (an
 //!   `Engine` with the same Rego modules: `set_input` + `eval_rule`) and by Lictor's `PolicySet::is`.
 //!
-//! Each target answers every request once (its decisions go to `OUT/<target>.decisions`, one `true` or
-//! `false` a line, for run.py's agreement count), then is timed call by call with `Instant` for
+//! Each target answers every request once (its decisions go to `OUT/<target>.decisions`, one `true`,
+//! `false` or `error` a line, for run.py's agreement count), then is timed call by call with `Instant` for
 //! `--seconds` after `--warmup`, in `--rounds` rounds with the two targets of a pair alternating (order
 //! flipped every round). Prints one JSON line per target: calls/s (median over rounds), p50 and p99 over
-//! every timed call, and how many of its decisions differ from the other target's in this process.
+//! every timed call, how many of its answers were errors, and how many of its decisions differ from the
+//! other target's in this process (an error differs from every decision).
 //!
 //!     peers-inprocess --data DIR --policies DIR --cedar FILE --out DIR [--seconds 3] [--warmup 1]
 //!                     [--rounds 1] [--only rebac|rbac]
@@ -174,13 +175,34 @@ fn alternate(
     (t1, t2)
 }
 
-fn write_decisions(out: &Path, name: &str, decisions: &[bool]) -> Result<()> {
+/// One answer per request: `None` when the target answered with an error rather than a decision.
+type Answers = Vec<Option<bool>>;
+
+fn write_decisions(out: &Path, name: &str, decisions: &[Option<bool>]) -> Result<()> {
     let text: String = decisions
         .iter()
-        .map(|d| if *d { "true\n" } else { "false\n" })
+        .map(|d| match d {
+            Some(true) => "true\n",
+            Some(false) => "false\n",
+            None => "error\n",
+        })
         .collect();
     std::fs::write(out.join(format!("{name}.decisions")), text)?;
     Ok(())
+}
+
+/// How many requests the two targets did not answer with the same decision (an error never agrees).
+fn differing(a: &[Option<bool>], b: &[Option<bool>]) -> usize {
+    let unmatched = a.len().abs_diff(b.len());
+    unmatched
+        + a.iter()
+            .zip(b)
+            .filter(|(x, y)| x.is_none() || x != y)
+            .count()
+}
+
+fn errors(answers: &[Option<bool>]) -> usize {
+    answers.iter().filter(|a| a.is_none()).count()
 }
 
 fn read_lines(path: &Path) -> Result<Vec<Value>> {
@@ -277,16 +299,16 @@ fn rebac(a: &Args) -> Result<()> {
         ));
     }
     let authorizer = Authorizer::new();
-    let mut cedar_errors = 0usize;
-    let cedar_decisions: Vec<bool> = cedar_requests
+    // A policy that fails to evaluate is skipped by Cedar, which may then deny: an error, not a decision.
+    let cedar_decisions: Answers = cedar_requests
         .iter()
         .map(|r| {
             let response = authorizer.is_authorized(r, &policies, &entities);
-            cedar_errors += response.diagnostics().errors().count();
-            response.decision() == Decision::Allow
+            (response.diagnostics().errors().count() == 0)
+                .then(|| response.decision() == Decision::Allow)
         })
         .collect();
-    let lictor_check = |i: usize| -> bool {
+    let lictor_answer = |i: usize| -> Option<bool> {
         let (ot, oi, rel, st, si) = &checks[i];
         directory
             .check(&CheckRequest {
@@ -297,17 +319,14 @@ fn rebac(a: &Args) -> Result<()> {
                 subject_id: si,
                 subject_relation: "",
             })
-            .unwrap_or(false)
+            .ok()
     };
-    let lictor_decisions: Vec<bool> = (0..checks.len()).map(lictor_check).collect();
+    let lictor_check = |i: usize| lictor_answer(i) == Some(true);
+    let lictor_decisions: Answers = (0..checks.len()).map(lictor_answer).collect();
     write_decisions(&a.out, "cedar", &cedar_decisions)?;
     write_decisions(&a.out, "lictor-rebac", &lictor_decisions)?;
-    let differ = cedar_decisions
-        .iter()
-        .zip(&lictor_decisions)
-        .filter(|(c, l)| c != l)
-        .count();
-    let allowed = cedar_decisions.iter().filter(|d| **d).count();
+    let differ = differing(&cedar_decisions, &lictor_decisions);
+    let allowed = cedar_decisions.iter().filter(|d| **d == Some(true)).count();
 
     let (tc, tl) = alternate(
         a,
@@ -323,7 +342,7 @@ fn rebac(a: &Args) -> Result<()> {
     let common = json!({"requests": bodies.len(), "allowed": allowed, "differ_in_process": differ});
     let mut extra = common.clone();
     extra["load_s"] = json!(cedar_load_s);
-    extra["errors"] = json!(cedar_errors);
+    extra["errors"] = json!(errors(&cedar_decisions));
     report(
         "rebac",
         "Cedar",
@@ -333,6 +352,7 @@ fn rebac(a: &Args) -> Result<()> {
     );
     let mut extra = common;
     extra["load_s"] = json!(lictor_load_s);
+    extra["errors"] = json!(errors(&lictor_decisions));
     report("rebac", "Lictor", "directory check", tl, extra);
     Ok(())
 }
@@ -380,13 +400,14 @@ fn rbac(a: &Args) -> Result<()> {
         engine.add_policy(f.display().to_string(), std::fs::read_to_string(f)?)?;
     }
     let rules: Vec<String> = paths.iter().map(|p| format!("data.{p}.allowed")).collect();
-    let mut raw = |i: usize| -> bool {
-        let input = regorus::Value::deserialize(&inputs[i]).unwrap_or(regorus::Value::Undefined);
+    // Anything but a boolean (an error, an undefined rule) is an error answer.
+    let mut raw_answer = |i: usize| -> Option<bool> {
+        let input = regorus::Value::deserialize(&inputs[i]).ok()?;
         engine.set_input(input);
-        matches!(
-            engine.eval_rule(rules[i].clone()),
-            Ok(regorus::Value::Bool(true))
-        )
+        match engine.eval_rule(rules[i].clone()) {
+            Ok(regorus::Value::Bool(b)) => Some(b),
+            _ => None,
+        }
     };
 
     // Lictor: PolicySet::load_dir and `is`, as the server calls it (minus HTTP, identity, decision log).
@@ -397,36 +418,29 @@ fn rbac(a: &Args) -> Result<()> {
         .map(|i| EvalContext::new(Arc::clone(&directory), i.clone()))
         .collect();
     let decisions = vec!["allowed".to_string()];
-    let mut lictor_errors = 0usize;
-    let mut is = |i: usize| -> bool {
-        match set.is(&contexts[i], &paths[i], &decisions) {
-            Ok(answer) => answer.first().is_some_and(|(_, d)| *d),
-            Err(_) => false,
-        }
+    let is_answer = |i: usize| -> Option<bool> {
+        let answer = set.is(&contexts[i], &paths[i], &decisions).ok()?;
+        answer.first().map(|(_, d)| *d)
     };
-    let raw_decisions: Vec<bool> = (0..inputs.len()).map(&mut raw).collect();
-    let is_decisions: Vec<bool> = (0..inputs.len())
-        .map(|i| {
-            let ok = set.is(&contexts[i], &paths[i], &decisions);
-            lictor_errors += usize::from(ok.is_err());
-            ok.map(|a| a.first().is_some_and(|(_, d)| *d))
-                .unwrap_or(false)
-        })
-        .collect();
+    let raw_decisions: Answers = (0..inputs.len()).map(&mut raw_answer).collect();
+    let is_decisions: Answers = (0..inputs.len()).map(is_answer).collect();
     write_decisions(&a.out, "regorus", &raw_decisions)?;
     write_decisions(&a.out, "lictor-is", &is_decisions)?;
-    let differ = raw_decisions
-        .iter()
-        .zip(&is_decisions)
-        .filter(|(r, l)| r != l)
-        .count();
-    let allowed = raw_decisions.iter().filter(|d| **d).count();
+    let differ = differing(&raw_decisions, &is_decisions);
+    let allowed = raw_decisions.iter().filter(|d| **d == Some(true)).count();
 
-    let (tr, tl) = alternate(a, inputs.len(), &mut raw, &mut is);
+    let (tr, tl) = alternate(
+        a,
+        inputs.len(),
+        |i| raw_answer(i) == Some(true),
+        |i| is_answer(i) == Some(true),
+    );
     let common = json!({"requests": bodies.len(), "allowed": allowed, "differ_in_process": differ});
-    report("rbac", "regorus", "0.14.1", tr, common.clone());
+    let mut extra = common.clone();
+    extra["errors"] = json!(errors(&raw_decisions));
+    report("rbac", "regorus", "0.14.1", tr, extra);
     let mut extra = common;
-    extra["errors"] = json!(lictor_errors);
+    extra["errors"] = json!(errors(&is_decisions));
     report("rbac", "Lictor", "PolicySet::is", tl, extra);
     Ok(())
 }

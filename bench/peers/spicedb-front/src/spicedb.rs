@@ -338,6 +338,16 @@ struct Front {
     token: ZedToken,
 }
 
+/// A check's answer: HAS_PERMISSION (2) or NO_PERMISSION (1); anything else (unspecified, conditional)
+/// is no decision.
+fn decision(permissionship: i32) -> Result<bool> {
+    match permissionship {
+        2 => Ok(true),
+        1 => Ok(false),
+        other => bail!("permissionship {other} is no decision"),
+    }
+}
+
 async fn handle(front: &Front, path: &str, body: &[u8]) -> Result<Value> {
     let lib = &front.lib;
     let request: Value = serde_json::from_slice(body)?;
@@ -355,7 +365,7 @@ async fn handle(front: &Front, path: &str, body: &[u8]) -> Result<Value> {
             };
             let out = lib.call(lib.check, &message.encode_to_vec())?;
             let answer = CheckPermissionResponse::decode(out.as_slice())?;
-            Ok(json!({ "check": answer.permissionship == 2 }))
+            Ok(json!({ "check": decision(answer.permissionship)? }))
         }
         "/api/v3/directory/checks" => {
             let items = request["checks"]
@@ -367,13 +377,18 @@ async fn handle(front: &Front, path: &str, body: &[u8]) -> Result<Value> {
             let message = CheckBulkPermissionsRequest { consistency, items };
             let out = lib.call(lib.check_bulk, &message.encode_to_vec())?;
             let answer = CheckBulkPermissionsResponse::decode(out.as_slice())?;
+            // An item SpiceDB could not answer carries no `check`: the comparison counts it as missing
+            // rather than as a denial.
             let checks: Vec<Value> = answer
                 .pairs
                 .iter()
                 .map(|p| match (&p.item, &p.error) {
-                    (_, Some(e)) => json!({ "check": false, "error": e.message }),
-                    (Some(i), None) => json!({ "check": i.permissionship == 2 }),
-                    (None, None) => json!({ "check": false }),
+                    (_, Some(e)) => json!({ "error": e.message }),
+                    (Some(i), None) => match decision(i.permissionship) {
+                        Ok(allowed) => json!({ "check": allowed }),
+                        Err(e) => json!({ "error": e.to_string() }),
+                    },
+                    (None, None) => json!({ "error": "neither an answer nor an error" }),
                 })
                 .collect();
             Ok(json!({ "checks": checks }))
