@@ -47,7 +47,7 @@ AGREE_LOOKUP = 5 if QUICK else 20
 # SpiceDB's memdb answers a check in 0.01-1.2 s at 1M relations: the full mode compares a sample of its
 # answers (every request still goes to it in the timed runs) so that the run ends within the hour.
 SPICEDB_AGREE = {"single": 300, "batch": 10, "lookup": 5} if not QUICK else None
-FGA_TIMEOUT = int(os.environ.get("FGA_TIMEOUT", "120" if QUICK else "1800"))
+FGA_TIMEOUT = int(os.environ.get("FGA_TIMEOUT", "600" if QUICK else "1800"))
 # In-process benches (Cedar, regorus): always in full mode; in quick mode only with PEERS_INPROCESS=1.
 RUN_INPROCESS = not QUICK or os.environ.get("PEERS_INPROCESS") == "1"
 INPROCESS_SECONDS = float(os.environ.get("INPROCESS_SECONDS", "2" if QUICK else "5"))
