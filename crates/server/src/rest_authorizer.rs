@@ -4,9 +4,9 @@
 use crate::access::Access;
 use crate::api_error::ApiError;
 use crate::authorizer_service::{self as service, DecisionRequest, IdentityContext, IdentityType};
-use crate::rest::JsonBody;
+use crate::rest::{JsonBody, PathParams};
 use crate::server::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use lictor_policy::PathSeparator;
@@ -200,7 +200,7 @@ async fn list_policies(Extension(access): Extension<Access>) -> Result<Json<Valu
 
 async fn get_policy(
     Extension(access): Extension<Access>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let policies = service::policies(&access.tenant)?;
     let module = policies
