@@ -21,6 +21,7 @@ pub mod grpc_directory;
 pub mod jwt;
 pub mod listener;
 pub mod manifest;
+mod message_json;
 pub mod metrics;
 pub mod policy_source;
 pub mod rest;

@@ -3,6 +3,7 @@
 //! and per-request metrics.
 
 use crate::api_error::{ApiError, Code};
+use crate::message_json::MessageDeserializer;
 use crate::server::AppState;
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::PathRejection;
@@ -16,7 +17,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A JSON request body; a malformed one is an `INVALID_ARGUMENT` naming the field and position.
+/// A JSON request body, read as protojson reads a message (a message only from a JSON object); a
+/// malformed one is an `INVALID_ARGUMENT` naming the field or position.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -31,8 +33,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         } else {
             bytes
         };
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(&mut deserializer)
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
+        serde_path_to_error::deserialize(MessageDeserializer(value))
             .map(JsonBody)
             .map_err(|e| {
                 let path = e.path().to_string();

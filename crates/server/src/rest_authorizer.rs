@@ -42,8 +42,34 @@ struct PolicyContextBody {
     decisions: Vec<String>,
 }
 
-/// The fields Is, DecisionTree, Query and Compile share; others Topaz accepts
-/// (`policy_instance`, `disable_inlining`) are ignored.
+/// The legacy policy instance: ignored, but read so that a value of the wrong type is refused as
+/// Topaz refuses it.
+#[derive(Debug, Default, Deserialize)]
+struct PolicyInstanceBody {
+    #[serde(default, rename = "name")]
+    _name: String,
+    #[serde(default, rename = "instance_label")]
+    _instance_label: String,
+}
+
+/// DecisionTree's `path_separator`, and Query's and Compile's options, which are ignored but read
+/// so that a value of the wrong type is refused.
+#[derive(Debug, Default, Deserialize)]
+struct OptionsBody {
+    #[serde(default)]
+    path_separator: Option<Value>,
+    #[serde(default)]
+    trace: Option<Value>,
+    #[serde(default, rename = "metrics")]
+    _metrics: bool,
+    #[serde(default, rename = "instrument")]
+    _instrument: bool,
+    #[serde(default, rename = "trace_summary")]
+    _trace_summary: bool,
+}
+
+/// The fields Is, DecisionTree, Query and Compile share; `policy_instance` and `disable_inlining`
+/// are accepted and ignored, as Topaz ignores them.
 #[derive(Debug, Default, Deserialize)]
 struct DecisionBody {
     #[serde(default)]
@@ -53,13 +79,17 @@ struct DecisionBody {
     #[serde(default)]
     resource_context: Option<Value>,
     #[serde(default)]
-    options: Option<Value>,
+    options: Option<OptionsBody>,
     #[serde(default)]
     query: Option<String>,
     #[serde(default)]
     input: Option<String>,
     #[serde(default)]
     unknowns: Vec<String>,
+    #[serde(default, rename = "policy_instance")]
+    _policy_instance: Option<PolicyInstanceBody>,
+    #[serde(default, rename = "disable_inlining")]
+    _disable_inlining: Vec<String>,
 }
 
 impl DecisionBody {
@@ -112,8 +142,8 @@ async fn is(
     })))
 }
 
-fn separator(options: Option<&Value>) -> Result<PathSeparator, ApiError> {
-    let value = options.and_then(|o| o.get("path_separator"));
+fn separator(options: Option<&OptionsBody>) -> Result<PathSeparator, ApiError> {
+    let value = options.and_then(|o| o.path_separator.as_ref());
     match value {
         None | Some(Value::Null) => Ok(PathSeparator::Dot),
         Some(Value::String(s)) if s == "PATH_SEPARATOR_DOT" || s == "PATH_SEPARATOR_UNKNOWN" => {
@@ -124,6 +154,26 @@ fn separator(options: Option<&Value>) -> Result<PathSeparator, ApiError> {
         Some(Value::Number(n)) if matches!(n.as_i64(), Some(0 | 1)) => Ok(PathSeparator::Dot),
         Some(other) => Err(ApiError::invalid(format!(
             "options.path_separator {other} is not PATH_SEPARATOR_DOT or PATH_SEPARATOR_SLASH"
+        ))),
+    }
+}
+
+/// Query's and Compile's `options.trace`, an enum given by name or number; it is ignored.
+fn check_trace_level(options: Option<&OptionsBody>) -> Result<(), ApiError> {
+    const LEVELS: [&str; 5] = [
+        "TRACE_LEVEL_UNKNOWN",
+        "TRACE_LEVEL_OFF",
+        "TRACE_LEVEL_FULL",
+        "TRACE_LEVEL_NOTES",
+        "TRACE_LEVEL_FAILS",
+    ];
+    match options.and_then(|o| o.trace.as_ref()) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(name)) if LEVELS.contains(&name.as_str()) => Ok(()),
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n < 5) => Ok(()),
+        Some(other) => Err(ApiError::invalid(format!(
+            "options.trace {other} is not one of {}",
+            LEVELS.join(", ")
         ))),
     }
 }
@@ -149,6 +199,7 @@ async fn query(
 ) -> Result<Json<Value>, ApiError> {
     let request = body.request()?;
     let input = body.explicit_input()?;
+    check_trace_level(body.options.as_ref())?;
     let result = service::query(
         &state,
         &access,
@@ -166,6 +217,7 @@ async fn compile(
 ) -> Result<Json<Value>, ApiError> {
     let request = body.request()?;
     let input = body.explicit_input()?;
+    check_trace_level(body.options.as_ref())?;
     let result = service::compile(
         &state,
         &access,
