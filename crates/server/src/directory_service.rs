@@ -86,7 +86,8 @@ pub fn store_error(error: StoreError) -> ApiError {
     ApiError::new(code, error.to_string())
 }
 
-fn required(value: &str, field: &str) -> Result<(), ApiError> {
+/// Fails with `INVALID_ARGUMENT` naming `field` when `value` is empty.
+pub fn required(value: &str, field: &str) -> Result<(), ApiError> {
     if value.is_empty() {
         Err(ApiError::invalid(format!("{field} is required")))
     } else {
@@ -268,17 +269,22 @@ pub fn get_relation(
     }
 }
 
+/// Fails unless the check names its object, relation and subject.
+pub fn require_check_fields(request: &CheckRequest<'_>) -> Result<(), ApiError> {
+    required(request.object_type, "object_type")?;
+    required(request.object_id, "object_id")?;
+    required(request.relation, "relation")?;
+    required(request.subject_type, "subject_type")?;
+    required(request.subject_id, "subject_id")
+}
+
 /// A check, with the explain trace as text lines when asked.
 pub fn check(
     directory: &Directory,
     request: &CheckRequest<'_>,
     trace: bool,
 ) -> Result<(bool, Vec<String>), ApiError> {
-    required(request.object_type, "object_type")?;
-    required(request.object_id, "object_id")?;
-    required(request.relation, "relation")?;
-    required(request.subject_type, "subject_type")?;
-    required(request.subject_id, "subject_id")?;
+    require_check_fields(request)?;
     if trace {
         let explanation = directory.explain(request).map_err(directory_error)?;
         let lines = explanation

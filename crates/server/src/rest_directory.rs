@@ -688,6 +688,7 @@ async fn explain(
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<CheckBody>,
 ) -> Result<Json<Value>, ApiError> {
+    service::require_check_fields(&body.request())?;
     let directory = service::snapshot(&access.tenant);
     let explanation = directory
         .explain(&body.request())
@@ -725,6 +726,10 @@ async fn lookup_objects(
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<LookupBody>,
 ) -> Result<Json<Value>, ApiError> {
+    service::required(&body.subject_type, "subject_type")?;
+    service::required(&body.subject_id, "subject_id")?;
+    service::required(&body.permission, "permission")?;
+    service::required(&body.object_type, "object_type")?;
     let directory = service::snapshot(&access.tenant);
     let page = directory
         .lookup_objects(
@@ -753,6 +758,10 @@ async fn lookup_subjects(
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<LookupBody>,
 ) -> Result<Json<Value>, ApiError> {
+    service::required(&body.object_type, "object_type")?;
+    service::required(&body.object_id, "object_id")?;
+    service::required(&body.permission, "permission")?;
+    service::required(&body.subject_type, "subject_type")?;
     let directory = service::snapshot(&access.tenant);
     let found = directory
         .lookup_subjects(
