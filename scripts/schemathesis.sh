@@ -101,7 +101,7 @@ status=0
 (cd "$work" && "$venv/bin/schemathesis" --config-file "$root/scripts/schemathesis.toml" run "$base/openapi.json" \
   --url "$base" \
   --checks all \
-  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
+  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-50}" \
   --seed "${SCHEMATHESIS_SEED:-20261130}" \
   --workers 1 \
   --request-timeout 10 \
