@@ -37,6 +37,7 @@ cargo test --workspace --locked
 # Aserto's own Node and Python clients against the binary the tests just built.
 echo "== compatibility with Aserto's client libraries"
 ./scripts/compat.sh
+echo "== the REST API against its OpenAPI document (schemathesis)" && ./scripts/schemathesis.sh
 echo "== Node SDK (sdks/node) and the Express example"
 ./scripts/sdk-node.sh
 echo "== Python SDK (sdks/python) and the Flask example"

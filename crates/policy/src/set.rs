@@ -435,8 +435,10 @@ impl PolicySet {
         self.evaluate(ctx, |engine| {
             let results = engine
                 .eval_query(query.to_string(), false)
-                .map_err(|error| match (locate(&error), syntax_error(query)) {
-                    (Some(at), true) if at.file == QUERY_SOURCE => PolicyError::Query {
+                // An error the engine places in the query's own text (syntax, an unsafe
+                // variable, a type error) is the caller's; others come from the policies.
+                .map_err(|error| match locate(&error) {
+                    Some(at) if at.file == QUERY_SOURCE => PolicyError::Query {
                         message: format!("{}:{}: {}", at.line, at.column, at.message),
                     },
                     _ => eval_error(query, &error),
@@ -642,18 +644,6 @@ fn compile_error(error: &anyhow::Error, origin: &str) -> PolicyError {
 
 /// The name regorus gives an ad-hoc query's source.
 const QUERY_SOURCE: &str = "<query.rego>";
-
-/// Whether a query fails to parse (as opposed to failing while it is evaluated).
-fn syntax_error(query: &str) -> bool {
-    let Ok(source) = regorus::Source::from_contents(QUERY_SOURCE.to_string(), query.to_string())
-    else {
-        return true;
-    };
-    let Ok(mut parser) = regorus::unstable::Parser::new(&source) else {
-        return true;
-    };
-    parser.enable_rego_v1().is_err() || parser.parse_user_query().is_err()
-}
 
 /// Decision names are plain Rego identifiers.
 fn check_name(path: &str, decision: &str) -> Result<(), PolicyError> {

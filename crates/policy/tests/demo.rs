@@ -235,6 +235,9 @@ fn queries_answer_in_opa_shape() {
 
     let error = policies.query(&ctx, "x = = 1").unwrap_err();
     assert!(matches!(error, PolicyError::Query { .. }), "{error}");
+    // A variable bound nowhere parses but is unsafe: the query's fault too, not the policies'.
+    let error = policies.query(&ctx, "E").unwrap_err();
+    assert!(matches!(error, PolicyError::Query { .. }), "{error}");
 }
 
 #[test]

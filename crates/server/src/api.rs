@@ -4,9 +4,10 @@ use crate::access::Access;
 use crate::api_error::ApiError;
 use crate::decision_log::DecisionQuery;
 use crate::grpc::GrpcRoutes;
+use crate::rest::QueryParams;
 use crate::server::AppState;
 use crate::ServerError;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
@@ -23,6 +24,9 @@ pub fn routes(state: Arc<AppState>) -> Result<Router, ServerError> {
         .route("/api/v3/lictor/decisions", get(decisions))
         .route("/api/v3/lictor/openapi.json", get(openapi))
         .route("/openapi.json", get(openapi))
+        // After every route: the 405 fallback applies to the routes registered before it.
+        .fallback(crate::rest::unknown_path)
+        .method_not_allowed_fallback(crate::rest::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::rest::measure,
@@ -39,7 +43,7 @@ pub fn routes(state: Arc<AppState>) -> Result<Router, ServerError> {
 async fn decisions(
     State(state): State<Arc<AppState>>,
     Extension(access): Extension<Access>,
-    Query(mut query): Query<DecisionQuery>,
+    QueryParams(mut query): QueryParams<DecisionQuery>,
 ) -> Result<Json<Value>, ApiError> {
     // A caller sees its own tenant's decisions only.
     query.tenant = Some(access.tenant.id.clone());

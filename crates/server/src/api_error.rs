@@ -88,6 +88,9 @@ pub struct ApiError {
     /// A stable, machine-readable reason (`IDENTITY_NOT_FOUND`, `INVALID_JWT`), sent as a
     /// `google.rpc.ErrorInfo` detail so that clients need not parse messages.
     pub reason: Option<&'static str>,
+    /// The HTTP status when the gateway answers with another than the code's (405, 413), as
+    /// HTTP clients expect for routing and size refusals.
+    pub http_status: Option<StatusCode>,
 }
 
 impl ApiError {
@@ -97,6 +100,7 @@ impl ApiError {
             code,
             message: message.into(),
             reason: None,
+            http_status: None,
         }
     }
 
@@ -104,6 +108,14 @@ impl ApiError {
     pub fn with_reason(self, reason: &'static str) -> ApiError {
         ApiError {
             reason: Some(reason),
+            ..self
+        }
+    }
+
+    /// The same error answered over REST with `status` instead of the code's usual one.
+    pub fn with_http_status(self, status: StatusCode) -> ApiError {
+        ApiError {
+            http_status: Some(status),
             ..self
         }
     }
@@ -165,6 +177,7 @@ impl IntoResponse for ApiError {
             "message": self.message,
             "details": details,
         });
-        (self.code.http_status(), axum::Json(body)).into_response()
+        let status = self.http_status.unwrap_or_else(|| self.code.http_status());
+        (status, axum::Json(body)).into_response()
     }
 }

@@ -10,9 +10,9 @@ use lictor_model::{ObjectRecord, RelationRecord};
 use lictor_store::StoreError;
 use std::sync::Arc;
 
-/// Largest page a caller may ask for; bigger asks are served this many.
-pub const MAX_PAGE: usize = 1000;
-/// Page size when none is asked.
+/// Largest page a caller may ask for, as in Topaz; a bigger ask is refused.
+pub const MAX_PAGE: usize = 100;
+/// Page size when none is asked (size 0, proto3's unset value), Topaz's default.
 pub const DEFAULT_PAGE: usize = 100;
 
 /// A page request: size and the previous page's token.
@@ -25,10 +25,14 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    fn size(&self) -> usize {
+    fn size(&self) -> Result<usize, ApiError> {
         match usize::try_from(self.size) {
-            Ok(0) | Err(_) => DEFAULT_PAGE,
-            Ok(n) => n.min(MAX_PAGE),
+            Ok(0) => Ok(DEFAULT_PAGE),
+            Ok(n) if n <= MAX_PAGE => Ok(n),
+            _ => Err(ApiError::invalid(format!(
+                "page.size {} is not between 1 and {MAX_PAGE} (0 or none asks for {DEFAULT_PAGE})",
+                self.size
+            ))),
         }
     }
 }
@@ -85,7 +89,8 @@ pub fn store_error(error: StoreError) -> ApiError {
     ApiError::new(code, error.to_string())
 }
 
-fn required(value: &str, field: &str) -> Result<(), ApiError> {
+/// Fails with `INVALID_ARGUMENT` naming `field` when `value` is empty.
+pub fn required(value: &str, field: &str) -> Result<(), ApiError> {
     if value.is_empty() {
         Err(ApiError::invalid(format!("{field} is required")))
     } else {
@@ -164,6 +169,8 @@ pub fn get_object(
 ) -> Result<(ObjectRecord, Vec<RelationRecord>, String), ApiError> {
     required(object_type, "object_type")?;
     required(object_id, "object_id")?;
+    // A bad page is refused even when no relations are asked for, as Topaz validates it first.
+    page.size()?;
     let object = directory
         .get_object(object_type, object_id)
         .ok_or_else(|| {
@@ -265,17 +272,22 @@ pub fn get_relation(
     }
 }
 
+/// Fails unless the check names its object, relation and subject.
+pub fn require_check_fields(request: &CheckRequest<'_>) -> Result<(), ApiError> {
+    required(request.object_type, "object_type")?;
+    required(request.object_id, "object_id")?;
+    required(request.relation, "relation")?;
+    required(request.subject_type, "subject_type")?;
+    required(request.subject_id, "subject_id")
+}
+
 /// A check, with the explain trace as text lines when asked.
 pub fn check(
     directory: &Directory,
     request: &CheckRequest<'_>,
     trace: bool,
 ) -> Result<(bool, Vec<String>), ApiError> {
-    required(request.object_type, "object_type")?;
-    required(request.object_id, "object_id")?;
-    required(request.relation, "relation")?;
-    required(request.subject_type, "subject_type")?;
-    required(request.subject_id, "subject_id")?;
+    require_check_fields(request)?;
     let _span = tracing::debug_span!(
         target: crate::logging::TRACE_TARGET,
         "directory.check",
@@ -447,7 +459,7 @@ fn paginate<T>(
         let after = decode_token(&page.token)?;
         items.partition_point(|item| key(item) <= after)
     };
-    let size = page.size();
+    let size = page.size()?;
     let mut rest: Vec<T> = items.into_iter().skip(start).collect();
     let next = if rest.len() > size {
         rest.truncate(size);

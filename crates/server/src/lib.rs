@@ -22,6 +22,7 @@ pub mod jwt;
 pub mod listener;
 pub mod logging;
 pub mod manifest;
+mod message_json;
 pub mod metrics;
 pub mod policy_source;
 pub mod rest;

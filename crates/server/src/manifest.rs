@@ -1,6 +1,6 @@
 //! The manifest as the model service hands it out on both transports: source, etag and a JSON view.
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::directory_service::store_error;
 use crate::tenant::Tenant;
 use lictor_proto::wkt;
@@ -40,9 +40,11 @@ pub fn current(tenant: &Tenant) -> Result<Manifest, ApiError> {
 /// Replaces the tenant's manifest; returns the new directory revision.
 pub fn set(tenant: &Tenant, source: &str) -> Result<u64, ApiError> {
     if source.len() > MAX_BYTES {
-        return Err(ApiError::invalid(format!(
-            "the manifest is larger than {MAX_BYTES} bytes"
-        )));
+        return Err(ApiError::new(
+            Code::ResourceExhausted,
+            format!("the manifest is larger than {MAX_BYTES} bytes"),
+        )
+        .with_http_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE));
     }
     tenant
         .store

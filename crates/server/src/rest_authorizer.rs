@@ -7,9 +7,9 @@
 use crate::access::Access;
 use crate::api_error::ApiError;
 use crate::authorizer_service::{self as service, DecisionRequest, IdentityContext, IdentityType};
-use crate::rest::JsonBody;
+use crate::rest::{JsonBody, PathParams};
 use crate::server::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use lictor_policy::PathSeparator;
@@ -45,8 +45,34 @@ struct PolicyContextBody {
     decisions: Vec<String>,
 }
 
-/// The fields Is, DecisionTree, Query and Compile share; others Topaz accepts
-/// (`policy_instance`, `disable_inlining`) are ignored.
+/// The legacy policy instance: ignored, but read so that a value of the wrong type is refused as
+/// Topaz refuses it.
+#[derive(Debug, Default, Deserialize)]
+struct PolicyInstanceBody {
+    #[serde(default, rename = "name")]
+    _name: String,
+    #[serde(default, rename = "instance_label")]
+    _instance_label: String,
+}
+
+/// DecisionTree's `path_separator`, and Query's and Compile's options, which are ignored but read
+/// so that a value of the wrong type is refused.
+#[derive(Debug, Default, Deserialize)]
+struct OptionsBody {
+    #[serde(default, alias = "pathSeparator")]
+    path_separator: Option<Value>,
+    #[serde(default)]
+    trace: Option<Value>,
+    #[serde(default, rename = "metrics")]
+    _metrics: bool,
+    #[serde(default, rename = "instrument")]
+    _instrument: bool,
+    #[serde(default, rename = "trace_summary", alias = "traceSummary")]
+    _trace_summary: bool,
+}
+
+/// The fields Is, DecisionTree, Query and Compile share; `policy_instance` and `disable_inlining`
+/// are accepted and ignored, as Topaz ignores them.
 #[derive(Debug, Default, Deserialize)]
 struct DecisionBody {
     #[serde(default, alias = "identityContext")]
@@ -64,14 +90,10 @@ struct DecisionBody {
     input: Option<String>,
     #[serde(default)]
     unknowns: Vec<String>,
-}
-
-/// The options Lictor reads: DecisionTree's path separator. Query's and Compile's options
-/// (`metrics`, `trace`, …) are accepted and ignored.
-#[derive(Debug, Default, Deserialize)]
-struct OptionsBody {
-    #[serde(default, alias = "pathSeparator")]
-    path_separator: Option<Value>,
+    #[serde(default, rename = "policy_instance")]
+    _policy_instance: Option<PolicyInstanceBody>,
+    #[serde(default, rename = "disable_inlining")]
+    _disable_inlining: Vec<String>,
 }
 
 impl DecisionBody {
@@ -136,6 +158,26 @@ fn separator(options: Option<&OptionsBody>) -> Result<PathSeparator, ApiError> {
     }
 }
 
+/// Query's and Compile's `options.trace`, an enum given by name or number; it is ignored.
+fn check_trace_level(options: Option<&OptionsBody>) -> Result<(), ApiError> {
+    const LEVELS: [&str; 5] = [
+        "TRACE_LEVEL_UNKNOWN",
+        "TRACE_LEVEL_OFF",
+        "TRACE_LEVEL_FULL",
+        "TRACE_LEVEL_NOTES",
+        "TRACE_LEVEL_FAILS",
+    ];
+    match options.and_then(|o| o.trace.as_ref()) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(name)) if LEVELS.contains(&name.as_str()) => Ok(()),
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n < 5) => Ok(()),
+        Some(other) => Err(ApiError::invalid(format!(
+            "options.trace {other} is not one of {}",
+            LEVELS.join(", ")
+        ))),
+    }
+}
+
 async fn decision_tree(
     State(state): State<Arc<AppState>>,
     Extension(access): Extension<Access>,
@@ -157,6 +199,7 @@ async fn query(
 ) -> Result<Json<Value>, ApiError> {
     let request = body.request()?;
     let input = body.explicit_input()?;
+    check_trace_level(body.options.as_ref())?;
     let result = service::query(
         &state,
         &access,
@@ -175,6 +218,7 @@ async fn compile(
 ) -> Result<Json<Value>, ApiError> {
     let request = body.request()?;
     let input = body.explicit_input()?;
+    check_trace_level(body.options.as_ref())?;
     let result = service::compile(
         &state,
         &access,
@@ -210,7 +254,7 @@ async fn list_policies(Extension(access): Extension<Access>) -> Result<Json<Valu
 
 async fn get_policy(
     Extension(access): Extension<Access>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let policies = service::policies(&access.tenant)?;
     let module = policies

@@ -15,7 +15,7 @@ use lictor_directory::{
     CheckRequest, Directory, LookupObjectsRequest, LookupSubjectsRequest, Page,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,12 +36,17 @@ struct Entity {
     kind: Option<String>,
     #[serde(default)]
     id: Option<String>,
+    // Read only so that a properties value that is not an object is refused, as the spec types it.
+    #[serde(default, rename = "properties")]
+    _properties: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 struct Action {
     #[serde(default)]
     name: Option<String>,
+    #[serde(default, rename = "properties")]
+    _properties: Option<Map<String, Value>>,
 }
 
 /// One evaluation, any part of which may come from the batch's defaults.
@@ -54,7 +59,7 @@ struct Evaluation {
     #[serde(default)]
     resource: Option<Entity>,
     #[serde(default)]
-    context: Option<Value>,
+    context: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,10 +68,18 @@ struct Options {
     evaluations_semantic: Option<String>,
 }
 
+/// A batch: the top-level subject, action, resource and context are the items' defaults. Written
+/// out rather than flattened, as serde reads flattened fields past the object-only reader.
 #[derive(Debug, Default, Deserialize)]
 struct Batch {
-    #[serde(flatten)]
-    defaults: Evaluation,
+    #[serde(default)]
+    subject: Option<Entity>,
+    #[serde(default)]
+    action: Option<Action>,
+    #[serde(default)]
+    resource: Option<Entity>,
+    #[serde(default)]
+    context: Option<Map<String, Value>>,
     #[serde(default)]
     evaluations: Option<Vec<Evaluation>>,
     #[serde(default)]
@@ -160,9 +173,15 @@ async fn evaluations(
     JsonBody(body): JsonBody<Batch>,
 ) -> Result<Json<Value>, ApiError> {
     let directory = service::snapshot(&access.tenant);
+    let defaults = Evaluation {
+        subject: body.subject,
+        action: body.action,
+        resource: body.resource,
+        context: body.context,
+    };
     let Some(items) = body.evaluations.filter(|items| !items.is_empty()) else {
         // Without a list, the request is one evaluation.
-        let allowed = decide(&state, &access, &directory, &body.defaults).await?;
+        let allowed = decide(&state, &access, &directory, &defaults).await?;
         return Ok(Json(json!({ "decision": allowed })));
     };
     let semantic = body
@@ -181,7 +200,7 @@ async fn evaluations(
     };
     let mut results = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let item = item.merged(&body.defaults);
+        let item = item.merged(&defaults);
         let result = match decide(&state, &access, &directory, &item).await {
             Ok(allowed) => json!({ "decision": allowed }),
             Err(error) => json!({
@@ -207,10 +226,17 @@ struct SearchPage {
     limit: Option<usize>,
 }
 
+/// A search: the evaluation's fields with one part left open, and paging.
 #[derive(Debug, Default, Deserialize)]
 struct Search {
-    #[serde(flatten)]
-    query: Evaluation,
+    #[serde(default)]
+    subject: Option<Entity>,
+    #[serde(default)]
+    action: Option<Action>,
+    #[serde(default)]
+    resource: Option<Entity>,
+    #[serde(default, rename = "context")]
+    _context: Option<Map<String, Value>>,
     #[serde(default)]
     page: Option<SearchPage>,
 }
@@ -220,9 +246,9 @@ async fn search_resource(
     JsonBody(body): JsonBody<Search>,
 ) -> Result<Json<Value>, ApiError> {
     let directory = service::snapshot(&access.tenant);
-    let subject = body.query.subject.clone().unwrap_or_default();
-    let resource = body.query.resource.clone().unwrap_or_default();
-    let action = body.query.action.clone().unwrap_or_default();
+    let subject = body.subject.clone().unwrap_or_default();
+    let resource = body.resource.clone().unwrap_or_default();
+    let action = body.action.clone().unwrap_or_default();
     let subject_type = field(subject.kind.as_ref(), "subject.type")?;
     let subject_id = field(subject.id.as_ref(), "subject.id")?;
     let permission = field(action.name.as_ref(), "action.name")?;
@@ -254,9 +280,9 @@ async fn search_subject(
     JsonBody(body): JsonBody<Search>,
 ) -> Result<Json<Value>, ApiError> {
     let directory = service::snapshot(&access.tenant);
-    let subject = body.query.subject.clone().unwrap_or_default();
-    let resource = body.query.resource.clone().unwrap_or_default();
-    let action = body.query.action.clone().unwrap_or_default();
+    let subject = body.subject.clone().unwrap_or_default();
+    let resource = body.resource.clone().unwrap_or_default();
+    let action = body.action.clone().unwrap_or_default();
     let subject_type = field(subject.kind.as_ref(), "subject.type")?;
     let permission = field(action.name.as_ref(), "action.name")?;
     let object_type = field(resource.kind.as_ref(), "resource.type")?;

@@ -7,10 +7,10 @@
 use crate::access::Access;
 use crate::api_error::ApiError;
 use crate::directory_service::{self as service, PageRequest, RelationFilter};
-use crate::rest::JsonBody;
+use crate::rest::{JsonBody, PathParams, QueryParams};
 use crate::server::AppState;
 use crate::tenant::Tenant;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -71,7 +71,7 @@ struct PageQuery {
 impl PageQuery {
     fn request(&self) -> Result<PageRequest, ApiError> {
         let size = match self.size.as_deref() {
-            None | Some("") => 0,
+            None => 0,
             Some(text) => text
                 .parse()
                 .map_err(|_| ApiError::invalid(format!("page.size {text:?} is not a number")))?,
@@ -122,10 +122,11 @@ fn relation_json(tenant: &Tenant, relation: &RelationRecord) -> Value {
     })
 }
 
+/// A boolean query parameter, spelled as grpc-gateway accepts it (Go's `strconv.ParseBool`).
 fn flag(value: Option<&str>, name: &str) -> Result<bool, ApiError> {
     match value {
-        None | Some("") | Some("false") => Ok(false),
-        Some("true") => Ok(true),
+        None | Some("false" | "False" | "FALSE" | "f" | "F" | "0") => Ok(false),
+        Some("true" | "True" | "TRUE" | "t" | "T" | "1") => Ok(true),
         Some(other) => Err(ApiError::invalid(format!(
             "{name} must be true or false, not {other:?}"
         ))),
@@ -142,8 +143,8 @@ struct GetObjectQuery {
 
 async fn get_object(
     Extension(access): Extension<Access>,
-    Path((object_type, object_id)): Path<(String, String)>,
-    Query(query): Query<GetObjectQuery>,
+    PathParams((object_type, object_id)): PathParams<(String, String)>,
+    QueryParams(query): QueryParams<GetObjectQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let directory = service::snapshot(&access.tenant);
     let with_relations = flag(query.with_relations.as_deref(), "with_relations")?;
@@ -171,7 +172,7 @@ struct GetObjectsQuery {
 
 async fn get_objects(
     Extension(access): Extension<Access>,
-    Query(query): Query<GetObjectsQuery>,
+    QueryParams(query): QueryParams<GetObjectsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let directory = service::snapshot(&access.tenant);
     let (objects, next) =
@@ -273,7 +274,7 @@ fn objects_of(
 
 async fn get_relation(
     Extension(access): Extension<Access>,
-    Query(query): Query<RelationQuery>,
+    QueryParams(query): QueryParams<RelationQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let directory = service::snapshot(&access.tenant);
     let relation = service::get_relation(&directory, &query.record())?;
@@ -291,7 +292,7 @@ async fn get_relation(
 
 async fn get_relations(
     Extension(access): Extension<Access>,
-    Query(query): Query<RelationQuery>,
+    QueryParams(query): QueryParams<RelationQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let directory = service::snapshot(&access.tenant);
     let (relations, next) =
@@ -498,8 +499,8 @@ struct GraphQuery {
 
 async fn get_graph(
     Extension(access): Extension<Access>,
-    Path((object_type, relation, subject_type)): Path<(String, String, String)>,
-    Query(query): Query<GraphQuery>,
+    PathParams((object_type, relation, subject_type)): PathParams<(String, String, String)>,
+    QueryParams(query): QueryParams<GraphQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let directory = service::snapshot(&access.tenant);
     let filter = RelationFilter {
@@ -556,8 +557,8 @@ struct DeleteObjectQuery {
 
 async fn delete_object(
     Extension(access): Extension<Access>,
-    Path((object_type, object_id)): Path<(String, String)>,
-    Query(query): Query<DeleteObjectQuery>,
+    PathParams((object_type, object_id)): PathParams<(String, String)>,
+    QueryParams(query): QueryParams<DeleteObjectQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let with_relations = flag(query.with_relations.as_deref(), "with_relations")?;
     service::delete_object(&access.tenant, &object_type, &object_id, with_relations)?;
@@ -617,7 +618,7 @@ async fn set_relation(
 
 async fn delete_relation_by_query(
     Extension(access): Extension<Access>,
-    Query(query): Query<RelationQuery>,
+    QueryParams(query): QueryParams<RelationQuery>,
 ) -> Result<Json<Value>, ApiError> {
     service::delete_relation(&access.tenant, &query.record())?;
     Ok(Json(json!({ "result": {} })))
@@ -655,7 +656,8 @@ async fn set_manifest(
     body: Result<String, axum::extract::rejection::StringRejection>,
 ) -> Result<Json<Value>, ApiError> {
     // An oversize or non-UTF-8 body is answered like every other error, not as axum's plain text.
-    let body = body.map_err(|e| ApiError::invalid(format!("manifest body: {}", e.body_text())))?;
+    let body =
+        body.map_err(|e| crate::rest::body_error("manifest body", e.status(), &e.body_text()))?;
     // Topaz's gateway also takes the manifest wrapped as JSON: {"body": {"data": "<yaml>"}}.
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -689,6 +691,7 @@ async fn explain(
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<CheckBody>,
 ) -> Result<Json<Value>, ApiError> {
+    service::require_check_fields(&body.request())?;
     let directory = service::snapshot(&access.tenant);
     let explanation = directory
         .explain(&body.request())
@@ -726,6 +729,10 @@ async fn lookup_objects(
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<LookupBody>,
 ) -> Result<Json<Value>, ApiError> {
+    service::required(&body.subject_type, "subject_type")?;
+    service::required(&body.subject_id, "subject_id")?;
+    service::required(&body.permission, "permission")?;
+    service::required(&body.object_type, "object_type")?;
     let directory = service::snapshot(&access.tenant);
     let page = directory
         .lookup_objects(
@@ -754,6 +761,10 @@ async fn lookup_subjects(
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<LookupBody>,
 ) -> Result<Json<Value>, ApiError> {
+    service::required(&body.object_type, "object_type")?;
+    service::required(&body.object_id, "object_id")?;
+    service::required(&body.permission, "permission")?;
+    service::required(&body.subject_type, "subject_type")?;
     let directory = service::snapshot(&access.tenant);
     let found = directory
         .lookup_subjects(
