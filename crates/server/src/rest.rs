@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A JSON request body; a malformed one is an `INVALID_ARGUMENT` naming the field and position.
+/// A JSON request body; a malformed one (or one followed by more than whitespace) is an
+/// `INVALID_ARGUMENT` naming the field and position.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -26,17 +27,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             bytes
         };
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(&mut deserializer)
-            .map(JsonBody)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                if path == "." {
-                    ApiError::invalid(format!("request body: {inner}"))
-                } else {
-                    ApiError::invalid(format!("request body field {path}: {inner}"))
-                }
-            })
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                ApiError::invalid(format!("request body: {inner}"))
+            } else {
+                ApiError::invalid(format!("request body field {path}: {inner}"))
+            }
+        })?;
+        // Only whitespace may follow the JSON value.
+        deserializer
+            .end()
+            .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
+        Ok(JsonBody(value))
     }
 }
 
