@@ -42,5 +42,6 @@ echo "== Node SDK (sdks/node) and the Express example"
 ./scripts/sdk-node.sh
 echo "== Python SDK (sdks/python) and the Flask example"
 ./scripts/sdk-python.sh
+./scripts/fuzz-smoke.sh
 echo "== side-by-side benchmarks, quick mode (harness and agreement with the peers)"
 PEERS_BUILD=test bench/peers/run.sh --quick

@@ -108,6 +108,20 @@ fn bad_requests_name_the_field_and_change_nothing() {
         "{body}"
     );
 
+    // A body is one JSON value: anything after it but whitespace is refused.
+    let (status, body) = send(
+        client()
+            .post(server.rest("/api/v3/directory/check"))
+            .header("content-type", "application/json")
+            .body(r#"{"object_type": "group"} {"object_id": "admin"}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], 3, "{body}");
+    assert_eq!(
+        body["message"], "request body: trailing characters at line 1 column 26",
+        "{body}"
+    );
+
     // A relation the manifest does not allow is refused, and nothing is written.
     let before = send(client().get(server.rest("/api/v3/directory/relations?object_type=group")));
     let (status, body) = post(

@@ -1247,3 +1247,32 @@ fn diagnostic_display() {
     let err = ManifestError::new("f.yaml", vec![diagnostic.clone(), diagnostic]);
     assert_eq!(err.to_string(), "f.yaml:3:4: bad `x`\nf.yaml:3:4: bad `x`");
 }
+
+#[test]
+fn carriage_return_line_breaks_locate_errors_like_line_feeds() {
+    // YAML takes a lone `\r` as a line break too: positions inside scalars must count it as one.
+    let source = "model:
+  version: 3
+types:
+  user:
+    relations:
+      friend: usr
+    permissions:
+      p: nope
+  doc:
+    relations:
+      owner: user
+    permissions:
+      r: owner->x | (owner
+      s: owner->nothing
+";
+    let with_line_feeds = parse_err(source).to_string();
+    for line_break in ["\r", "\r\n"] {
+        let err = parse_err(&source.replace('\n', line_break));
+        assert_eq!(
+            err.to_string(),
+            with_line_feeds,
+            "line breaks {line_break:?}"
+        );
+    }
+}

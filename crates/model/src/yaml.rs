@@ -184,11 +184,9 @@ impl SourceText {
         let chars: Vec<char> = source.chars().collect();
         let line_starts = std::iter::once(0)
             .chain(
-                chars
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c == '\n')
-                    .map(|(i, _)| i + 1),
+                (0..chars.len())
+                    .filter(|&i| ends_line(&chars, i))
+                    .map(|i| i + 1),
             )
             .collect();
         SourceText { chars, line_starts }
@@ -235,6 +233,15 @@ impl SourceText {
     }
 }
 
+/// Whether the character at `index` ends a line: YAML's line breaks are `\n`, `\r\n` and a lone `\r`.
+fn ends_line(chars: &[char], index: usize) -> bool {
+    match chars.get(index) {
+        Some('\n') => true,
+        Some('\r') => chars.get(index + 1) != Some(&'\n'),
+        _ => false,
+    }
+}
+
 struct Cursor<'a> {
     chars: &'a [char],
     index: usize,
@@ -247,9 +254,10 @@ impl Cursor<'_> {
     }
 
     fn advance(&mut self) {
-        if let Some(c) = self.peek() {
+        if self.peek().is_some() {
+            let ends = ends_line(self.chars, self.index);
             self.index += 1;
-            if c == '\n' {
+            if ends {
                 self.span.line += 1;
                 self.span.column = 1;
             } else {

@@ -432,6 +432,7 @@ impl PolicySet {
     /// `[{"expressions": [{"value", "text", "location": {"row", "col"}}], "bindings": {...}}]`
     /// (`bindings` only when the query binds variables; `[]` when the query is undefined).
     pub fn query(&self, ctx: &EvalContext, query: &str) -> Result<serde_json::Value, PolicyError> {
+        check_nesting(query)?;
         self.evaluate(ctx, |engine| {
             let results = engine
                 .eval_query(query.to_string(), false)
@@ -488,6 +489,7 @@ impl PolicySet {
                 message: "query is required".into(),
             });
         }
+        check_nesting(query)?;
         let program = self
             .inner
             .program
@@ -644,6 +646,55 @@ fn compile_error(error: &anyhow::Error, origin: &str) -> PolicyError {
 
 /// The name regorus gives an ad-hoc query's source.
 const QUERY_SOURCE: &str = "<query.rego>";
+
+/// Deepest nesting of `[` an ad-hoc query may have: the Rego parser's time doubles with each level
+/// (14 levels take seconds), and queries come from callers.
+const MAX_QUERY_BRACKET_DEPTH: usize = 8;
+
+/// Refuses a query whose `[` brackets (outside strings and comments) nest deeper than
+/// [`MAX_QUERY_BRACKET_DEPTH`], naming the line and column of the first one too deep.
+fn check_nesting(query: &str) -> Result<(), PolicyError> {
+    let (mut line, mut column, mut depth) = (1usize, 0usize, 0usize);
+    // The delimiter of the string being read (`"` or a backquote), and whether a `\` escapes the next.
+    let (mut string, mut escaped, mut comment) = (None, false, false);
+    for c in query.chars() {
+        if c == '\n' {
+            (line, column, comment) = (line + 1, 0, false);
+            continue;
+        }
+        column += 1;
+        if comment {
+            continue;
+        }
+        if let Some(delimiter) = string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && delimiter == '"' {
+                escaped = true;
+            } else if c == delimiter {
+                string = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' => string = Some(c),
+            '#' => comment = true,
+            '[' => {
+                depth += 1;
+                if depth > MAX_QUERY_BRACKET_DEPTH {
+                    return Err(PolicyError::Query {
+                        message: format!(
+                            "{line}:{column}: brackets nest deeper than {MAX_QUERY_BRACKET_DEPTH} levels"
+                        ),
+                    });
+                }
+            }
+            ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// Decision names are plain Rego identifiers.
 fn check_name(path: &str, decision: &str) -> Result<(), PolicyError> {

@@ -276,3 +276,24 @@ fn unsupported_constructs_and_bad_input_are_named() {
     let error = compile("  ", rick()).unwrap_err().to_string();
     assert!(error.contains("query"), "{error}");
 }
+
+#[test]
+fn brackets_nested_too_deep_are_refused_before_parsing() {
+    // Each level doubles the Rego parser's time: 16 levels take tens of seconds.
+    let deep = format!("x := {}1{}", "[".repeat(16), "]".repeat(16));
+    let started = std::time::Instant::now();
+    let expected = "invalid query: 1:14: brackets nest deeper than 8 levels";
+    let error = compile(&deep, rick()).unwrap_err();
+    assert_eq!(error.to_string(), expected);
+    let error = policies().query(&ctx(json!({})), &deep).unwrap_err();
+    assert_eq!(error.to_string(), expected);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+
+    // Eight levels, and brackets in strings and comments, are fine.
+    let eight = format!("x := {}1{}", "[".repeat(8), "]".repeat(8));
+    let answer = policies().query(&ctx(json!({})), &eight).unwrap();
+    assert_eq!(answer[0]["bindings"]["x"], json!([[[[[[[[1]]]]]]]]));
+    let quoted = "x := \"[[[[[[[[[[\" # [[[[[[[[[[\ny := `[[[[[[[[[[`";
+    let answer = policies().query(&ctx(json!({})), quoted).unwrap();
+    assert_eq!(answer[0]["bindings"]["y"], json!("[[[[[[[[[["));
+}

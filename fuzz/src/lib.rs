@@ -1,0 +1,194 @@
+//! What the fuzz targets share: an in-process server (the real API router over a temporary data
+//! directory holding the demo directory and policies), and HS256 token signing.
+
+use axum::body::{Body, Bytes};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use http_body_util::BodyExt as _;
+use lictor_server::access::{self, Access, AccessPolicy};
+use lictor_server::config::{
+    Config, DecisionLogs, Issuer, Jwt, Policies, Scope, StaticKey, TenantConfig,
+};
+use lictor_server::decision_log::DecisionLog;
+use lictor_server::jwt::TokenVerifier;
+use lictor_server::metrics::Metrics;
+use lictor_server::server::AppState;
+use lictor_server::tenant::Tenants;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+use tower::ServiceExt as _;
+
+/// The issuer every fuzzed token is checked against.
+pub const ISSUER: &str = "https://issuer.example";
+/// The HS256 secret of [`ISSUER`].
+pub const SECRET: &str = "fuzzing-secret-of-the-example-issuer";
+/// The tenant with no manifest: every directory write to it is refused, so writes have no effect.
+pub const SINK_TENANT: &str = "sink";
+
+/// The demo manifest and data, as `lictor demo` loads them.
+const DEMO_MANIFEST: &str = include_str!("../../examples/demo/manifest.yaml");
+const DEMO_DATA: [&str; 4] = [
+    include_str!("../../examples/demo/citadel_objects.json"),
+    include_str!("../../examples/demo/citadel_relations.json"),
+    include_str!("../../examples/demo/todo_objects.json"),
+    include_str!("../../examples/demo/todo_relations.json"),
+];
+
+/// The JWT configuration of the fixture: one HS256 issuer.
+pub fn jwt_config() -> Jwt {
+    Jwt {
+        issuers: vec![Issuer {
+            issuer: ISSUER.to_string(),
+            audiences: Vec::new(),
+            jwks_file: None,
+            jwks_url: None,
+            jwks_refresh_seconds: None,
+            keys: vec![StaticKey {
+                algorithm: "HS256".to_string(),
+                secret: Some(SECRET.to_string()),
+                public_key_file: None,
+                kid: None,
+            }],
+        }],
+        leeway_seconds: 0,
+    }
+}
+
+/// A compact JWS of `header` and `claims` (raw bytes, encoded as given) signed with HS256 and `secret`.
+pub fn sign_hs256(header: &[u8], claims: &[u8], secret: &[u8]) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let signature = hs256_signature(&signing_input, secret);
+    format!("{signing_input}.{signature}")
+}
+
+/// The base64url HS256 signature of a JWS signing input (`header.payload`).
+pub fn hs256_signature(signing_input: &str, secret: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(signing_input.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// The server state and its API router, built once per fuzzing process.
+pub struct Fixture {
+    /// Runs the handlers.
+    pub runtime: tokio::runtime::Runtime,
+    /// Shared state, as handlers see it.
+    pub state: Arc<AppState>,
+    /// The API router with the access layer, as the server serves it.
+    pub router: Router,
+    _data_dir: tempfile::TempDir,
+}
+
+/// The fixture, created on first use.
+pub fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(Fixture::new)
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let data_dir = tempfile::tempdir().expect("temporary data directory");
+        let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo/policies");
+        let config = Config {
+            data_dir: data_dir.path().to_path_buf(),
+            policies: Policies {
+                dir: Some(policies),
+                bundle: None,
+                reload_seconds: Some(0),
+            },
+            jwt: jwt_config(),
+            tenants: vec![TenantConfig {
+                id: SINK_TENANT.to_string(),
+                policies: None,
+            }],
+            decision_logs: DecisionLogs {
+                enabled: true,
+                recent: 64,
+                mask: vec!["resource.ssn".to_string()],
+                ..DecisionLogs::default()
+            },
+            ..Config::default()
+        };
+        let config_path = PathBuf::from("fuzz.yaml");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        // The gRPC services the router holds are made inside the runtime.
+        let entered = runtime.enter();
+        let tenants = Arc::new(Tenants::open(&config).expect("tenant stores"));
+        let store = &tenants.default_tenant().store;
+        store
+            .set_manifest("manifest.yaml", DEMO_MANIFEST)
+            .expect("demo manifest");
+        for data in DEMO_DATA {
+            store.import(data.as_bytes(), |_| {}).expect("demo data");
+        }
+        let (_shutdown, watcher) = tokio::sync::watch::channel(false);
+        let reloads = lictor_server::policy_source::load_all(&config, &tenants, &watcher)
+            .expect("demo policies");
+        assert!(reloads.is_empty(), "policy reloading is off");
+        let state = Arc::new(AppState {
+            tenants: tenants.clone(),
+            decision_log: DecisionLog::start(&config.decision_logs).expect("decision log"),
+            metrics: Metrics::new(),
+            tokens: TokenVerifier::new(&config.jwt, &config_path).expect("JWT issuer"),
+            started: Instant::now(),
+            config,
+        });
+        // Layered as the server layers the API router.
+        let access_policy = Arc::new(AccessPolicy::new(&state.config.api_keys, tenants));
+        let router = lictor_server::api::routes(state.clone())
+            .expect("API routes")
+            .layer(axum::middleware::from_fn_with_state(
+                access_policy,
+                access::layer,
+            ))
+            .layer(DefaultBodyLimit::max(state.config.listen.max_body_bytes));
+        drop(entered);
+        Fixture {
+            runtime,
+            state,
+            router,
+            _data_dir: data_dir,
+        }
+    }
+
+    /// Serves one request and returns its status and body.
+    pub fn call(&self, request: Request<Body>) -> (StatusCode, Bytes) {
+        self.runtime.block_on(async {
+            let response = self
+                .router
+                .clone()
+                .oneshot(request)
+                .await
+                .expect("the router is infallible");
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("an in-memory body")
+                .to_bytes();
+            (status, body)
+        })
+    }
+
+    /// Full access to the default tenant (the one with the demo data).
+    pub fn access(&self) -> Access {
+        Access {
+            tenant: self.state.tenants.default_tenant(),
+            scopes: vec![Scope::Admin],
+            request_id: Arc::from("fuzz"),
+        }
+    }
+}
