@@ -717,6 +717,17 @@ mod tests {
         read_all(input.as_bytes())
     }
 
+    #[test]
+    fn numbers_in_properties_read_back_exactly() {
+        let line = r#"{"type": "user", "id": "a", "properties": {"x": 1.11e49, "y": 0.1}}"#;
+        let items = read_str(line).unwrap();
+        let ImportRecord::Object(object) = &items[0].record else {
+            panic!("{items:?}")
+        };
+        // Written again as it was read, the number is the one in the file.
+        assert_eq!(object.properties.to_string(), r#"{"x":1.11e49,"y":0.1}"#);
+    }
+
     /// Reads one byte per `read` call, so that format detection sees the input in tiny chunks.
     struct Trickle<'a>(&'a [u8]);
 
