@@ -25,7 +25,10 @@ if [ ! -d ../shared/conformance/topaz ]; then
   echo "   lictor-store     jsonl::tests::the_topaz_conformance_files_read_completely" >&2
   echo "   lictor-store     tests/conformance.rs every_topaz_data_set_loads_and_passes_its_assertions" >&2
   echo "   lictor-policy    tests/conformance.rs every_topaz_decision_passes_through_rebac_check" >&2
+  echo "   lictor-store     jsonl::tests::the_topaz_conformance_files_read_the_same_in_camel_case" >&2
   echo "   lictor (cli)     tests/server.rs topaz_assertions_decisions_and_authzen_evaluations_pass_over_rest" >&2
+  echo "   lictor (cli)     tests/server.rs topaz_data_assertions_and_decisions_pass_in_camel_case_over_rest" >&2
+  echo "   lictor (cli)     tests/server.rs every_topaz_data_file_imports_the_same_in_camel_case" >&2
 fi
 
 echo "== cargo fmt --check"
