@@ -7,12 +7,15 @@
 #   bench/load.sh                      # 3 rounds, 10 s per run after 2 s of warm-up, 16 requests in flight
 #   SECONDS_PER_RUN=3 ROUNDS=1 bench/load.sh    # a quick look
 #   CONCURRENCY=32 bench/load.sh
+#   LOG_LEVEL=info WORKLOADS=check-http bench/load.sh  # with one log line per request (to a file)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${SECONDS_PER_RUN:-10}"
 concurrency="${CONCURRENCY:-16}"
 rounds="${ROUNDS:-3}"
+log_level="${LOG_LEVEL:-warn}"
+workloads="${WORKLOADS:-check-http is-http check-grpc is-grpc}"
 cargo build --release --locked -p lictor -p lictor-load
 work="$(mktemp -d)"
 server_pid=""
@@ -34,7 +37,7 @@ decision_logs:
   enabled: $enabled
   file: $work/decisions.jsonl
 YAML
-  RUST_LOG=warn target/release/lictor run --demo --config "$work/lictor.yaml" > "$work/out" 2> "$work/err" &
+  RUST_LOG="$log_level" target/release/lictor run --demo --config "$work/lictor.yaml" > "$work/out" 2> "$work/err" &
   server_pid=$!
   for _ in $(seq 1 100); do
     grep -q '^ready' "$work/out" && break
@@ -47,19 +50,20 @@ YAML
     cat "$work/err" >&2
     exit 1
   fi
-  for workload in check-http is-http check-grpc is-grpc; do
+  for workload in $workloads; do
     target/release/lictor-load demo --address "$address" --workload "$workload" \
       --concurrency "$concurrency" --seconds "$seconds" --label "logging $logging" | tee -a "$work/runs"
   done
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
+  echo "log lines written: $(wc -l < "$work/err")"
   if [ "$logging" = on ]; then
     echo "decision records written: $(cat "$work"/decisions.jsonl* 2>/dev/null | wc -l)"
   fi
 }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "log level $log_level; machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 for round in $(seq 1 "$rounds"); do
   echo "round $round of $rounds"
   if [ $((round % 2)) -eq 1 ]; then order="off on"; else order="on off"; fi
