@@ -436,10 +436,11 @@ impl PolicySet {
         self.evaluate(ctx, |engine| {
             let results = engine
                 .eval_query(query.to_string(), false)
-                // An error the engine places in the query's own text (syntax, an unsafe
-                // variable, a type error) is the caller's; others come from the policies.
-                .map_err(|error| match locate(&error) {
-                    Some(at) if at.file == QUERY_SOURCE => PolicyError::Query {
+                // A bound reached is told as such wherever it was reached. Otherwise an error the
+                // engine places in the query's own text (syntax, an unsafe variable, a type error) is
+                // the caller's; others come from the policies.
+                .map_err(|error| match (limits::limit_of(&error), locate(&error)) {
+                    (None, Some(at)) if at.file == QUERY_SOURCE => PolicyError::Query {
                         message: format!("{}:{}: {}", at.line, at.column, at.message),
                     },
                     _ => eval_error(query, &error),
