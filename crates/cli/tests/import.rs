@@ -364,7 +364,7 @@ fn a_grpc_import_cut_midway_leaves_revision_and_contents_unchanged() {
             .send_data(Bytes::from_static(&[0, 0, 0, 0, 2, 0xff, 0xff]), false)
             .unwrap();
         let outcome = import.finish().await.unwrap();
-        assert_eq!(outcome.status, "13", "{}", outcome.message);
+        assert_eq!(outcome.status, "3", "INVALID_ARGUMENT: {}", outcome.message);
         assert!(outcome.message.contains("decode"), "{}", outcome.message);
         assert_eq!(stats(&server).await, before, "after an undecodable message");
 
