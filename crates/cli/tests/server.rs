@@ -890,15 +890,15 @@ fn a_field_in_both_spellings_is_refused_and_errors_name_the_spelling_used() {
     let cases = [
         (
             json!({"object_type": "group", "objectType": "group", "object_id": "admin"}),
-            "request body: duplicate field `object_type` at line 1 column 55",
+            "request body: duplicate field `object_type`",
         ),
         (
             json!({"objectType": 7}),
-            "request body field objectType: invalid type: integer `7`, expected a string at line 1 column 15",
+            "request body field objectType: invalid type: integer `7`, expected a string",
         ),
         (
             json!({"objectKind": "group"}),
-            "request body field objectKind: unknown field `objectKind`, expected one of `objectType`, `object_type`, `objectId`, `object_id`, `relation`, `subjectType`, `subject_type`, `subjectId`, `subject_id`, `subjectRelation`, `subject_relation`, `trace` at line 1 column 13",
+            "request body field objectKind: unknown field `objectKind`, expected one of `objectType`, `object_type`, `objectId`, `object_id`, `relation`, `subjectType`, `subject_type`, `subjectId`, `subject_id`, `subjectRelation`, `subject_relation`, `trace`",
         ),
     ];
     for (body, message) in cases {
@@ -916,7 +916,7 @@ fn a_field_in_both_spellings_is_refused_and_errors_name_the_spelling_used() {
     assert_eq!(status, 400, "{answer}");
     assert_eq!(
         answer["message"],
-        "request body field relation: duplicate field `subject_id` at line 1 column 141"
+        "request body field relation: duplicate field `subject_id`"
     );
     let (status, answer) = post(
         &server.url("authorizer-rest", "/api/v2/authz/is"),
@@ -925,7 +925,7 @@ fn a_field_in_both_spellings_is_refused_and_errors_name_the_spelling_used() {
     assert_eq!(status, 400, "{answer}");
     assert_eq!(
         answer["message"],
-        "request body field resourceContext: invalid type: string \"group:admin\", expected a map at line 1 column 80"
+        "request body field resourceContext: invalid type: string \"group:admin\", expected a map"
     );
 }
 
