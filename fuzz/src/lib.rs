@@ -134,15 +134,24 @@ impl Fixture {
             store.import(data.as_bytes(), |_| {}).expect("demo data");
         }
         let (_shutdown, watcher) = tokio::sync::watch::channel(false);
-        let reloads = lictor_server::policy_source::load_all(&config, &tenants, &watcher)
-            .expect("demo policies");
+        let metrics = Metrics::new();
+        let reloads = lictor_server::policy_source::load_all(
+            &config,
+            &tenants,
+            &watcher,
+            &metrics.policy_reloads(),
+        )
+        .expect("demo policies");
         assert!(reloads.is_empty(), "policy reloading is off");
         let state = Arc::new(AppState {
             tenants: tenants.clone(),
             decision_log: DecisionLog::start(&config.decision_logs).expect("decision log"),
-            metrics: Metrics::new(),
+            metrics,
             tokens: TokenVerifier::new(&config.jwt, &config_path).expect("JWT issuer"),
             started: Instant::now(),
+            queries: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.concurrent_queries(),
+            )),
             config,
         });
         // Layered as the server layers the API router.
