@@ -15,4 +15,4 @@ mod tests;
 pub use ast::{Manifest, PermissionDef, PermissionExpr, RelationDef, Span, SubjectType, TypeDef};
 pub use error::{Diagnostic, ManifestError};
 pub use parse::parse_manifest;
-pub use record::{json_depth, ObjectRecord, RelationRecord, SubjectRef, MAX_JSON_DEPTH};
+pub use record::{json_depth, json_kind, ObjectRecord, RelationRecord, SubjectRef, MAX_JSON_DEPTH};

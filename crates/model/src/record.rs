@@ -54,6 +54,18 @@ pub fn json_depth(value: &serde_json::Value) -> usize {
     deepest
 }
 
+/// The JSON kind of `value`, as error messages name it (`a string`, `an object`, ...).
+pub fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 fn empty_properties() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }

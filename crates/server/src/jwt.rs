@@ -162,7 +162,7 @@ impl TokenVerifier {
             if let Some(value) = claims.get(claim).filter(|value| !value.is_number()) {
                 return Err(TokenError(format!(
                     "the {claim:?} claim must be a NumericDate (seconds since 1970), not {}",
-                    json_kind(value)
+                    lictor_model::json_kind(value)
                 )));
             }
         }
@@ -257,17 +257,6 @@ fn describe(error: &jsonwebtoken::errors::Error) -> String {
         }
         ErrorKind::InvalidSubject => "the subject (sub) is not accepted".into(),
         _ => "the signature or a claim does not verify".into(),
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -249,7 +249,10 @@ fn diagnose_line(bytes: &[u8]) -> Option<String> {
         Err(syntax) => return Some(format!("not valid JSON: {}", describe_json_error(&syntax))),
     };
     let Value::Object(mut map) = value else {
-        return Some(format!("{EXPECTED_LINE}, found {}", type_name(&value)));
+        return Some(format!(
+            "{EXPECTED_LINE}, found {}",
+            lictor_model::json_kind(&value)
+        ));
     };
     match (map.remove("object"), map.remove("relation")) {
         (Some(object), None) => record_from_value(Kind::Object, object).err(),
@@ -291,17 +294,6 @@ impl Kind {
             Kind::Object => "objects",
             Kind::Relation => "relations",
         }
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -377,7 +369,7 @@ impl Field {
                 return Err(format!(
                     "{} field `{name}` must be a string, found {}",
                     kind.name(),
-                    type_name(&other)
+                    lictor_model::json_kind(&other)
                 ))
             }
             None if required => return Err(format!("{} is missing field `{name}`", kind.name())),
@@ -394,7 +386,7 @@ fn record_from_value(kind: Kind, value: Value) -> Result<ImportRecord, String> {
         return Err(format!(
             "`{}` must be a JSON object, found {}",
             kind.name(),
-            type_name(&value)
+            lictor_model::json_kind(&value)
         ));
     };
     match kind {
@@ -408,7 +400,7 @@ fn record_from_value(kind: Kind, value: Value) -> Result<ImportRecord, String> {
                 Some(other) => {
                     return Err(format!(
                         "object field `{name}` must be a string, found {}",
-                        type_name(&other)
+                        lictor_model::json_kind(&other)
                     ))
                 }
             };
@@ -457,7 +449,7 @@ fn check_properties(properties: Value) -> Result<Value, String> {
         Value::Null => Ok(Value::Object(Map::new())),
         other => Err(format!(
             "object field `properties` must be a JSON object, found {}",
-            type_name(&other)
+            lictor_model::json_kind(&other)
         )),
     }
 }
