@@ -31,20 +31,26 @@ if [ ! -d ../shared/conformance/topaz ]; then
   echo "   lictor (cli)     tests/server.rs every_topaz_data_file_imports_the_same_in_camel_case" >&2
 fi
 
-echo "== cargo fmt --check"
+# Each stage prints the seconds spent so far, so a slow stage shows in the log.
+started_at=$(date +%s)
+stage() { echo "== $1 (at $(($(date +%s) - started_at)) s)"; }
+trap 'echo "== test command finished after $(($(date +%s) - started_at)) s"' EXIT
+
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
+stage "cargo test"
 cargo test --workspace --locked
 # Aserto's own Node and Python clients against the binary the tests just built.
-echo "== compatibility with Aserto's client libraries"
+stage "compatibility with Aserto's client libraries"
 ./scripts/compat.sh
-echo "== the REST API against its OpenAPI document (schemathesis)" && ./scripts/schemathesis.sh
-echo "== Node SDK (sdks/node) and the Express example"
+stage "the REST API against its OpenAPI document (schemathesis)" && ./scripts/schemathesis.sh
+stage "Node SDK (sdks/node) and the Express example"
 ./scripts/sdk-node.sh
-echo "== Python SDK (sdks/python) and the Flask example"
+stage "Python SDK (sdks/python) and the Flask example"
 ./scripts/sdk-python.sh
+stage "fuzz smoke run"
 ./scripts/fuzz-smoke.sh
-echo "== side-by-side benchmarks, quick mode (harness and agreement with the peers)"
+stage "side-by-side benchmarks, quick mode (harness and agreement with the peers)"
 PEERS_BUILD=test bench/peers/run.sh --quick
