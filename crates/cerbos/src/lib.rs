@@ -2,3 +2,4 @@
 //! its compiler and the CheckResources evaluator.
 
 pub mod api;
+pub mod cel;
