@@ -52,6 +52,18 @@ impl<'a> RequestValues<'a> {
         }
     }
 
+    /// Whether the resource has the attribute `name` (planning treats the others as unknown).
+    pub(super) fn has_resource_attr(&self, name: &str) -> bool {
+        self.resource
+            .as_indexer()
+            .and_then(|resource| resource.get(&CelString::from("attr")).ok())
+            .and_then(|attr| {
+                attr.as_indexer()
+                    .map(|attr| attr.get(&CelString::from(name)).is_ok())
+            })
+            .unwrap_or(false)
+    }
+
     /// The instant `now()` answers.
     pub fn now(&self) -> DateTime<FixedOffset> {
         *self.now.inner()

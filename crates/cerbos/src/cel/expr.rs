@@ -102,6 +102,10 @@ impl Expr {
         &self.source
     }
 
+    pub(super) fn ast(&self) -> &IdedExpr {
+        &self.ast
+    }
+
     /// Evaluates the expression.
     pub fn eval(&self, bindings: &Bindings<'_>) -> Result<Value, EvalError> {
         let env = cerbos_env().map_err(EvalError::new)?;
@@ -215,7 +219,7 @@ fn rewrite(node: &mut IdedExpr) {
 }
 
 /// The name `V.x`, `variables.x`, `V["x"]` or `variables["x"]` reads, if `node` is one.
-fn variable_name(node: &IdedExpr) -> Option<&str> {
+pub(super) fn variable_name(node: &IdedExpr) -> Option<&str> {
     let is_root =
         |n: &IdedExpr| matches!(&n.expr, Node::Ident(name) if name == "V" || name == "variables");
     match &node.expr {
@@ -277,7 +281,7 @@ pub(super) fn children(node: &IdedExpr) -> Vec<&IdedExpr> {
 }
 
 /// The direct subexpressions of `node`, to change.
-fn children_mut(node: &mut IdedExpr) -> Vec<&mut IdedExpr> {
+pub(super) fn children_mut(node: &mut IdedExpr) -> Vec<&mut IdedExpr> {
     match &mut node.expr {
         Node::Call(c) => c
             .target

@@ -41,11 +41,15 @@ mod env;
 mod expr;
 mod functions;
 mod hierarchy;
+mod plan;
 
 pub use ::cel::Value;
 pub use bindings::{Bindings, Constants, Globals, RelationCheck, RequestValues, Variables};
 pub use convert::{json_to_value, value_to_json};
 pub use expr::{CelError, EvalError, Expr};
+pub use plan::{Operand, Operation, PlanBindings, Residual};
 
+#[cfg(test)]
+mod plan_tests;
 #[cfg(test)]
 mod tests;
