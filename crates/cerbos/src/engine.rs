@@ -11,7 +11,9 @@ use crate::api::{
     CheckResourcesRequest, CheckResourcesResponse, CheckResult, Effect, EffectMeta, OutputEntry,
     Principal, Resource, ResultMeta, ResultResource, ValidationError, ValidationSource,
 };
-use crate::cel::{value_to_json, Bindings, Constants, RelationCheck, Variables};
+use crate::cel::{
+    value_to_json, Bindings, Constants, Globals, RelationCheck, RequestValues, Variables,
+};
 use crate::compile::{Condition, Params, PolicyStore, Row, RowKind};
 use crate::glob;
 use crate::names::{
@@ -116,10 +118,8 @@ fn all_scopes(
 
 /// Per-resource evaluation state.
 struct Evaluation<'a> {
-    config: &'a EngineConfig,
-    principal: &'a Principal,
-    resource: &'a Resource,
-    options: CheckOptions<'a>,
+    request: &'a RequestValues<'a>,
+    globals: &'a Globals,
     variables: HashMap<usize, Arc<Variables>>,
     conditions: HashMap<Arc<str>, bool>,
     effective_derived_roles: Vec<String>,
@@ -128,17 +128,11 @@ struct Evaluation<'a> {
 
 impl<'a> Evaluation<'a> {
     fn bindings<'b>(&'b self, constants: &'b Constants, variables: &'b Variables) -> Bindings<'b> {
-        Bindings {
-            principal: self.principal,
-            resource: self.resource,
-            aux_data: self.options.aux_data,
-            globals: &self.config.globals,
-            constants,
-            variables,
-            effective_derived_roles: &self.effective_derived_roles,
-            now: self.options.now,
-            relations: self.options.relations,
-        }
+        Bindings::new(self.request)
+            .with_globals(self.globals)
+            .with_constants(constants)
+            .with_variables(variables)
+            .with_effective_derived_roles(&self.effective_derived_roles)
     }
 
     /// A policy's variables for this request, evaluated once; a failing variable is left out.
@@ -149,8 +143,9 @@ impl<'a> Evaluation<'a> {
         let mut values = Variables::new();
         for (name, expr) in &params.variables {
             let result = expr.eval(&self.bindings(&params.constants, &values));
+            // A variable that fails to evaluate (or to convert) is left out, as in Cerbos.
             if let Ok(value) = result {
-                values.insert(name, value);
+                values.insert(name, value).ok();
             }
         }
         let values = Arc::new(values);
@@ -424,12 +419,18 @@ impl PolicyStore {
         let resource_version = default_version(&resource.policy_version);
         let kind = sanitize(&resource.kind);
         let lenient = config.lenient_scope_search;
+        // A leading `.` is accepted and dropped: `.` names the root scope.
+        let principal_scope = principal
+            .scope
+            .strip_prefix('.')
+            .unwrap_or(&principal.scope);
+        let resource_scope = resource.scope.strip_prefix('.').unwrap_or(&resource.scope);
         let (principal_scopes, principal_key) =
-            all_scopes(&self.principal_scopes, &principal.scope, lenient, |s| {
+            all_scopes(&self.principal_scopes, principal_scope, lenient, |s| {
                 principal_policy_key(&principal.id, &principal_version, s)
             });
         let (resource_scopes, resource_key) =
-            all_scopes(&self.resource_scopes, &resource.scope, lenient, |s| {
+            all_scopes(&self.resource_scopes, resource_scope, lenient, |s| {
                 resource_policy_key(&resource.kind, &resource_version, s)
             });
 
@@ -465,7 +466,7 @@ impl PolicyStore {
             if !scoped_principal_exists && !scoped_resource_exists {
                 break 'evaluate;
             }
-            let all_roles = add_parent_roles(self, &resource.scope, &principal.roles);
+            let all_roles = add_parent_roles(self, resource_scope, &principal.roles);
             let all_roles_set: HashSet<&str> = all_roles.iter().map(String::as_str).collect();
 
             let principal_rows: Vec<(String, Vec<Row>)> = principal_scopes
@@ -498,11 +499,17 @@ impl PolicyStore {
                 })
                 .collect();
 
-            let mut eval = Evaluation {
-                config,
+            let request_values = RequestValues::new(
                 principal,
                 resource,
-                options,
+                options.aux_data,
+                options.now,
+                options.relations,
+            );
+            let globals = Globals::from_json(&config.globals);
+            let mut eval = Evaluation {
+                request: &request_values,
+                globals: &globals,
                 variables: HashMap::new(),
                 conditions: HashMap::new(),
                 effective_derived_roles: Vec::new(),
@@ -544,7 +551,7 @@ impl PolicyStore {
                             scope: String::new(),
                         };
                         let parent_roles =
-                            add_parent_roles(self, &resource.scope, std::slice::from_ref(role));
+                            add_parent_roles(self, resource_scope, std::slice::from_ref(role));
                         'scopes: for (scope, rows) in scoped_rows {
                             if kind_of_rows == RowKind::Resource
                                 && processed_scopes.insert(scope.as_str())
