@@ -252,8 +252,7 @@ impl<'a> Compiler<'a> {
         top_variables: &[(Located, Located)],
         constants: &ConstantsDoc,
         variables: &VariablesDoc,
-    ) -> Option<Arc<Params>> {
-        let before = self.errors.len();
+    ) -> Arc<Params> {
         let mut constant_values = Map::new();
         let mut constant_origin: HashMap<String, String> = HashMap::new();
         for import in &constants.import {
@@ -331,10 +330,7 @@ impl<'a> Compiler<'a> {
             by_name.insert(name, (src, origin, expr));
         }
         let ordered = self.order_variables(file, &by_name);
-        if self.errors.len() > before {
-            return None;
-        }
-        Some(self.next_params(Constants::from_json(&constant_values), ordered))
+        self.next_params(Constants::from_json(&constant_values), ordered)
     }
 
     /// Orders variables so that each comes after the variables it reads; reports unknown names and cycles.
@@ -455,7 +451,7 @@ impl<'a> Compiler<'a> {
             &doc.top_variables,
             &set.constants,
             &set.variables,
-        )?;
+        );
         let mut roles = HashMap::new();
         for def in &set.definitions {
             if let Some(c) = &def.condition {
@@ -509,9 +505,7 @@ fn compile_resource_policy(
 ) {
     let file = &doc.file;
     let before = c.errors.len();
-    let Some(params) = c.params(file, &doc.top_variables, &rp.constants, &rp.variables) else {
-        return;
-    };
+    let params = c.params(file, &doc.top_variables, &rp.constants, &rp.variables);
     let mut imported: HashMap<String, Vec<(String, Arc<DerivedRole>)>> = HashMap::new();
     for import in &rp.import_derived_roles {
         if !c.derived_role_sets.contains_key(&import.text) {
@@ -682,9 +676,7 @@ fn compile_principal_policy(
 ) {
     let file = &doc.file;
     let before = c.errors.len();
-    let Some(params) = c.params(file, &doc.top_variables, &pp.constants, &pp.variables) else {
-        return;
-    };
+    let params = c.params(file, &doc.top_variables, &pp.constants, &pp.variables);
     let key = principal_policy_key(&pp.principal, &pp.version, &pp.scope);
     let consent = pp.scope_permissions == Some(ScopePermissions::RequireParentalConsentForAllows);
     // Rules for the same resource replace earlier ones, as in Cerbos.
