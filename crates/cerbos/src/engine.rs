@@ -116,6 +116,15 @@ fn all_scopes(
     (scopes, first)
 }
 
+/// What every resource of one request shares.
+#[derive(Clone, Copy)]
+struct RequestContext<'a> {
+    config: &'a EngineConfig,
+    globals: &'a Globals,
+    include_meta: bool,
+    options: CheckOptions<'a>,
+}
+
 /// Per-resource evaluation state.
 struct Evaluation<'a> {
     request: &'a RequestValues<'a>,
@@ -255,17 +264,22 @@ impl PolicyStore {
         request: &CheckResourcesRequest,
         options: CheckOptions<'_>,
     ) -> CheckResourcesResponse {
+        let globals = Globals::from_json(&config.globals);
+        let context = RequestContext {
+            config,
+            globals: &globals,
+            include_meta: request.include_meta,
+            options,
+        };
         let results = request
             .resources
             .iter()
             .map(|entry| {
                 self.check_resource(
-                    config,
+                    &context,
                     &request.principal,
                     &entry.resource,
                     &entry.actions,
-                    request.include_meta,
-                    options,
                 )
             })
             .collect();
@@ -276,9 +290,22 @@ impl PolicyStore {
         }
     }
 
-    /// Rows of one resource-side scope: the resource and role policy rows that apply to the kind, plus the
-    /// DENY rows role policies imply for actions they do not allow.
-    fn resource_rows(
+    /// Resource and role policy rows of one scope that apply to the kind.
+    fn static_rows(&self, version: &str, scope: &str, kind: &str) -> Vec<&Row> {
+        let key = (version.to_owned(), scope.to_owned());
+        self.resource_rows
+            .get(&key)
+            .map(|rows| {
+                rows.iter()
+                    .filter(|r| glob::matches(&r.resource, kind))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The DENY rows role policies of one scope imply: every action a role's policy does not allow, and
+    /// the failing condition of a conditional allow.
+    fn role_policy_rows(
         &self,
         version: &str,
         scope: &str,
@@ -287,16 +314,7 @@ impl PolicyStore {
         actions: &[String],
     ) -> Vec<Row> {
         let key = (version.to_owned(), scope.to_owned());
-        let mut rows: Vec<Row> = self
-            .resource_rows
-            .get(&key)
-            .map(|rows| {
-                rows.iter()
-                    .filter(|r| glob::matches(&r.resource, kind))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut rows = Vec::new();
         let Some(role_scope) = self.role_scopes.get(&key) else {
             return rows;
         };
@@ -401,13 +419,17 @@ impl PolicyStore {
 
     fn check_resource(
         &self,
-        config: &EngineConfig,
+        context: &RequestContext<'_>,
         principal: &Principal,
         resource: &Resource,
         actions: &[String],
-        include_meta: bool,
-        options: CheckOptions<'_>,
     ) -> CheckResult {
+        let RequestContext {
+            config,
+            globals,
+            include_meta,
+            options,
+        } = *context;
         let default_version = |v: &str| {
             if v.is_empty() {
                 config.default_policy_version.clone()
@@ -469,7 +491,7 @@ impl PolicyStore {
             let all_roles = add_parent_roles(self, resource_scope, &principal.roles);
             let all_roles_set: HashSet<&str> = all_roles.iter().map(String::as_str).collect();
 
-            let principal_rows: Vec<(String, Vec<Row>)> = principal_scopes
+            let principal_rows: Vec<(String, Vec<&Row>)> = principal_scopes
                 .iter()
                 .map(|scope| {
                     let rows = self
@@ -482,20 +504,25 @@ impl PolicyStore {
                                         && r.version == resource_version
                                         && glob::matches(&r.resource, &kind)
                                 })
-                                .cloned()
                                 .collect()
                         })
                         .unwrap_or_default();
                     (scope.clone(), rows)
                 })
                 .collect();
-            let resource_rows: Vec<(String, Vec<Row>)> = resource_scopes
+            let generated: Vec<Vec<Row>> = resource_scopes
                 .iter()
                 .map(|scope| {
-                    (
-                        scope.clone(),
-                        self.resource_rows(&resource_version, scope, &kind, &all_roles, actions),
-                    )
+                    self.role_policy_rows(&resource_version, scope, &kind, &all_roles, actions)
+                })
+                .collect();
+            let resource_rows: Vec<(String, Vec<&Row>)> = resource_scopes
+                .iter()
+                .zip(&generated)
+                .map(|(scope, generated)| {
+                    let mut rows = self.static_rows(&resource_version, scope, &kind);
+                    rows.extend(generated);
+                    (scope.clone(), rows)
                 })
                 .collect();
 
@@ -506,16 +533,20 @@ impl PolicyStore {
                 options.now,
                 options.relations,
             );
-            let globals = Globals::from_json(&config.globals);
             let mut eval = Evaluation {
                 request: &request_values,
-                globals: &globals,
+                globals,
                 variables: HashMap::new(),
                 conditions: HashMap::new(),
                 effective_derived_roles: Vec::new(),
                 empty_constants: Constants::default(),
             };
             let mut processed_scopes: HashSet<&str> = HashSet::new();
+            let role_parents: Vec<Vec<String>> = principal
+                .roles
+                .iter()
+                .map(|role| add_parent_roles(self, resource_scope, std::slice::from_ref(role)))
+                .collect();
 
             for action in actions {
                 if effects.contains_key(action) {
@@ -536,7 +567,7 @@ impl PolicyStore {
                         }
                     };
                     action_effect.effect = Effect::NoMatch;
-                    for (i, role) in principal.roles.iter().enumerate() {
+                    for i in 0..principal.roles.len() {
                         if i > 0 && kind_of_rows == RowKind::Principal {
                             break;
                         }
@@ -550,8 +581,7 @@ impl PolicyStore {
                             },
                             scope: String::new(),
                         };
-                        let parent_roles =
-                            add_parent_roles(self, resource_scope, std::slice::from_ref(role));
+                        let parent_roles = role_parents.get(i).map_or(&[][..], Vec::as_slice);
                         'scopes: for (scope, rows) in scoped_rows {
                             if kind_of_rows == RowKind::Resource
                                 && processed_scopes.insert(scope.as_str())
@@ -587,7 +617,7 @@ impl PolicyStore {
                                     kind_of_rows,
                                     action,
                                     &principal.id,
-                                    &parent_roles,
+                                    parent_roles,
                                 ) {
                                     continue;
                                 }
