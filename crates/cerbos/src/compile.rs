@@ -204,35 +204,57 @@ fn compile_expr(file: &str, src: &Located, errors: &mut Vec<CompileError>) -> Op
 fn compile_condition(
     file: &str,
     doc: &ConditionDoc,
+    params: Option<&Params>,
     errors: &mut Vec<CompileError>,
 ) -> Option<Condition> {
     let list = |items: &[ConditionDoc], errors: &mut Vec<CompileError>| -> Option<Vec<Condition>> {
         items
             .iter()
-            .map(|c| compile_condition(file, c, errors))
+            .map(|c| compile_condition(file, c, params, errors))
             .collect::<Vec<_>>()
             .into_iter()
             .collect()
     };
     Some(match doc {
-        ConditionDoc::Expr(src) => Condition::Expr(compile_expr(file, src, errors)?),
+        ConditionDoc::Expr(src) => Condition::Expr(compile_checked(file, src, params, errors)?),
         ConditionDoc::All(items) => Condition::All(list(items, errors)?),
         ConditionDoc::Any(items) => Condition::Any(list(items, errors)?),
         ConditionDoc::None(items) => Condition::None(list(items, errors)?),
     })
 }
 
-fn compile_output(file: &str, doc: &OutputDoc, errors: &mut Vec<CompileError>) -> Output {
+fn compile_output(
+    file: &str,
+    doc: &OutputDoc,
+    params: &Params,
+    errors: &mut Vec<CompileError>,
+) -> Output {
+    let mut compile = |src: &Option<Located>| {
+        src.as_ref()
+            .and_then(|s| compile_checked(file, s, Some(params), errors))
+    };
     Output {
-        rule_activated: doc
-            .rule_activated
-            .as_ref()
-            .and_then(|s| compile_expr(file, s, errors)),
-        condition_not_met: doc
-            .condition_not_met
-            .as_ref()
-            .and_then(|s| compile_expr(file, s, errors)),
+        rule_activated: compile(&doc.rule_activated),
+        condition_not_met: compile(&doc.condition_not_met),
     }
+}
+
+/// Compiles an expression and checks that it reads only the variables `params` defines.
+fn compile_checked(
+    file: &str,
+    src: &Located,
+    params: Option<&Params>,
+    errors: &mut Vec<CompileError>,
+) -> Option<Expr> {
+    let expr = compile_expr(file, src, errors)?;
+    if let Some(params) = params {
+        for name in expr.referenced_variables() {
+            if !params.variables.iter().any(|(n, _)| *n == name) {
+                errors.push(err(file, src.pos, format!("undefined variable `{name}`")));
+            }
+        }
+    }
+    Some(expr)
 }
 
 impl<'a> Compiler<'a> {
@@ -401,31 +423,6 @@ impl<'a> Compiler<'a> {
         ordered
     }
 
-    /// Checks that an expression reads only defined variables.
-    fn check_references(&mut self, file: &str, src: &Located, expr: &Expr, params: &Params) {
-        for name in expr.referenced_variables() {
-            if !params.variables.iter().any(|(n, _)| *n == name) {
-                self.errors
-                    .push(err(file, src.pos, format!("undefined variable `{name}`")));
-            }
-        }
-    }
-
-    fn check_condition_references(&mut self, file: &str, doc: &ConditionDoc, params: &Params) {
-        match doc {
-            ConditionDoc::Expr(src) => {
-                if let Ok(expr) = Expr::compile(&src.text) {
-                    self.check_references(file, src, &expr, params);
-                }
-            }
-            ConditionDoc::All(items) | ConditionDoc::Any(items) | ConditionDoc::None(items) => {
-                for item in items {
-                    self.check_condition_references(file, item, params);
-                }
-            }
-        }
-    }
-
     fn derived_role_set(&mut self, name: &str) -> Option<HashMap<String, Arc<DerivedRole>>> {
         if let Some(compiled) = self.compiled_derived_roles.get(name) {
             return compiled.clone();
@@ -454,13 +451,10 @@ impl<'a> Compiler<'a> {
         );
         let mut roles = HashMap::new();
         for def in &set.definitions {
-            if let Some(c) = &def.condition {
-                self.check_condition_references(&doc.file, c, &params);
-            }
             let condition = def
                 .condition
                 .as_ref()
-                .and_then(|c| compile_condition(&doc.file, c, &mut self.errors));
+                .and_then(|c| compile_condition(&doc.file, c, Some(&params), &mut self.errors));
             let parent_roles = if def.parent_roles.iter().any(|r| r == "*") {
                 vec!["*".to_owned()]
             } else {
@@ -545,13 +539,10 @@ fn compile_resource_policy(
                 format!("rule `{name}` does not specify any roles or derived roles"),
             ));
         }
-        if let Some(cond) = &rule.condition {
-            c.check_condition_references(file, cond, &params);
-        }
         let mut condition = rule
             .condition
             .as_ref()
-            .and_then(|d| compile_condition(file, d, &mut c.errors));
+            .and_then(|d| compile_condition(file, d, Some(&params), &mut c.errors));
         let mut effect = rule.effect;
         if consent && effect == Effect::Allow {
             if let Some(cond) = condition.take() {
@@ -563,7 +554,7 @@ fn compile_resource_policy(
         let output = rule
             .output
             .as_ref()
-            .map(|o| Arc::new(compile_output(file, o, &mut c.errors)));
+            .map(|o| Arc::new(compile_output(file, o, &params, &mut c.errors)));
         let output_src = format!("{key}#{name}");
         let evaluation_key: Arc<str> = Arc::from(format!("{key}#{key}#{name}"));
         let mut derived = Vec::new();
@@ -688,13 +679,10 @@ fn compile_principal_policy(
                 .name
                 .clone()
                 .unwrap_or_else(|| format!("{}_rule-{:03}", rule.resource, i + 1));
-            if let Some(cond) = &action.condition {
-                c.check_condition_references(file, cond, &params);
-            }
             let mut condition = action
                 .condition
                 .as_ref()
-                .and_then(|d| compile_condition(file, d, &mut c.errors));
+                .and_then(|d| compile_condition(file, d, Some(&params), &mut c.errors));
             let mut effect = action.effect;
             if consent && effect == Effect::Allow {
                 if let Some(cond) = condition.take() {
@@ -716,7 +704,7 @@ fn compile_principal_policy(
                 output: action
                     .output
                     .as_ref()
-                    .map(|o| Arc::new(compile_output(file, o, &mut c.errors))),
+                    .map(|o| Arc::new(compile_output(file, o, &params, &mut c.errors))),
                 output_src: format!("{key}#{name}"),
                 params: Some(Arc::clone(&params)),
                 evaluation_key: Arc::from(format!("{key}#{key}#{name}")),
@@ -766,7 +754,7 @@ fn compile_role_policy(
         let condition = rule
             .condition
             .as_ref()
-            .and_then(|d| compile_condition(file, d, &mut c.errors));
+            .and_then(|d| compile_condition(file, d, None, &mut c.errors));
         rules.push(RoleRule {
             role: rp.role.clone(),
             resource: rule.resource.clone(),
