@@ -14,15 +14,11 @@ use crate::error::CompileError;
 use crate::source::parse_documents;
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct Suite {
     name: String,
     #[serde(default)]
-    description: String,
-    #[serde(default)]
     skip: bool,
-    #[serde(default)]
-    skip_reason: String,
     #[serde(default)]
     principals: BTreeMap<String, Principal>,
     #[serde(default)]
@@ -44,15 +40,11 @@ struct SuiteOptions {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct Test {
     name: String,
     #[serde(default)]
-    description: String,
-    #[serde(default)]
     skip: bool,
-    #[serde(default)]
-    skip_reason: String,
     input: TestInput,
     #[serde(default)]
     expected: Vec<Expectation>,
@@ -77,7 +69,22 @@ struct Expectation {
     resource: String,
     actions: BTreeMap<String, Effect>,
     #[serde(default)]
-    outputs: Vec<Json>,
+    outputs: Vec<OutputExpectation>,
+}
+
+/// Outputs one action must produce (`{action, expected: [{src, val}]}`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputExpectation {
+    action: String,
+    expected: Vec<ExpectedOutput>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedOutput {
+    src: String,
+    val: Json,
 }
 
 /// The outcome of one (test, principal, resource).
@@ -224,9 +231,7 @@ fn run_suite(
     suite: &Suite,
     report: &mut TestReport,
 ) {
-    let _ = (&suite.description, &suite.skip_reason);
     for test in &suite.tests {
-        let _ = (&test.description, &test.skip_reason);
         let options: Vec<&SuiteOptions> = suite.options.iter().chain(test.options.iter()).collect();
         let (config, now) = effective_config(base, &options);
         let now = now
@@ -280,26 +285,109 @@ fn run_suite(
                     .expected
                     .iter()
                     .find(|e| e.principal == *principal_name && e.resource == *resource_name);
-                let got = response
-                    .results
-                    .first()
-                    .map(|r| r.actions.clone())
-                    .unwrap_or_default();
+                let result = response.results.into_iter().next().unwrap_or_default();
                 for action in &test.input.actions {
                     let want = expected
                         .and_then(|e| e.actions.get(action))
                         .copied()
                         .unwrap_or(Effect::Deny);
-                    let have = got.get(action).copied().unwrap_or(Effect::Deny);
+                    let have = result.actions.get(action).copied().unwrap_or(Effect::Deny);
                     if want != have {
                         outcome.failures.push(format!(
                             "action `{action}`: expected {want:?}, got {have:?}"
                         ));
                     }
                 }
-                let _ = expected.map(|e| &e.outputs);
+                for wanted in expected.map(|e| e.outputs.as_slice()).unwrap_or_default() {
+                    for output in &wanted.expected {
+                        let found = result.outputs.iter().any(|o| {
+                            o.action == wanted.action
+                                && o.src == output.src
+                                && o.val.as_ref() == Some(&output.val)
+                        });
+                        if !found {
+                            outcome.failures.push(format!(
+                                "action `{}`: missing output {} = {}",
+                                wanted.action, output.src, output.val
+                            ));
+                        }
+                    }
+                }
                 report.outcomes.push(outcome);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    const POLICY: &str = "apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  version: default
+  resource: doc
+  rules:
+    - name: read
+      actions: [view]
+      effect: EFFECT_ALLOW
+      roles: [user]
+      output:
+        when:
+          ruleActivated: P.id
+";
+
+    const SUITE: &str = "name: doc tests
+principals:
+  alice: {id: alice, roles: [user]}
+resources:
+  d1: {id: d1, kind: doc}
+tests:
+  - name: alice views
+    input: {principals: [alice], resources: [d1], actions: [view, edit]}
+    expected:
+      - principal: alice
+        resource: d1
+        actions: {view: EFFECT_ALLOW}
+        outputs:
+          - action: view
+            expected: [{src: 'resource.doc.vdefault#read', val: alice}]
+  - name: wrong expectation
+    input: {principals: [alice], resources: [d1], actions: [edit]}
+    expected:
+      - principal: alice
+        resource: d1
+        actions: {edit: EFFECT_ALLOW}
+";
+
+    #[test]
+    fn absent_actions_must_be_denied_and_outputs_are_compared() {
+        let files = [
+            PolicyFile {
+                path: "doc.yaml".into(),
+                text: POLICY.into(),
+            },
+            PolicyFile {
+                path: "doc_test.yaml".into(),
+                text: SUITE.into(),
+            },
+        ];
+        let report = run_test_suites(&files, &EngineConfig::default());
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert_eq!((report.passed(), report.failed()), (1, 1));
+        let failed = report
+            .outcomes
+            .iter()
+            .find(|o| !o.failures.is_empty())
+            .unwrap();
+        assert_eq!(failed.test, "wrong expectation");
+        assert!(
+            failed.failures[0].contains("expected Allow, got Deny"),
+            "{:?}",
+            failed.failures
+        );
+        assert!(!report.success());
     }
 }

@@ -187,6 +187,18 @@ fn store_test_suites_pass() {
         );
     }
     assert!(report.errors.is_empty(), "{:?}", report.errors);
-    assert!(report.passed() > 0);
+    let suites: std::collections::BTreeSet<&str> =
+        report.outcomes.iter().map(|o| o.file.as_str()).collect();
+    println!(
+        "{} suites, {} passed, {} failed",
+        suites.len(),
+        report.passed(),
+        report.failed()
+    );
+    assert_eq!(
+        suites.len(),
+        3,
+        "the corpus has three test suites: {suites:?}"
+    );
     assert_eq!(report.failed(), 0);
 }
