@@ -47,7 +47,7 @@ pub use ::cel::Value;
 pub use bindings::{Bindings, Constants, Globals, RelationCheck, RequestValues, Variables};
 pub use convert::{json_to_value, value_to_json};
 pub use expr::{CelError, EvalError, Expr};
-pub use plan::{Operand, Operation, PlanBindings, Residual};
+pub use plan::{FilterExpression, Operand, PlanBindings, Residual};
 
 #[cfg(test)]
 mod plan_tests;
