@@ -41,6 +41,7 @@ mod env;
 mod expr;
 mod functions;
 mod hierarchy;
+mod paths;
 mod plan;
 
 pub use ::cel::Value;

@@ -251,6 +251,31 @@ fn lists_and_sets() {
 }
 
 #[test]
+fn path_functions() {
+    for source in [
+        r#"basePath("/path/to/dir") == "dir""#,
+        r#"dirPath("/path/to/file.txt") == "/path/to""#,
+        r#"extPath("/path/to/file.txt") == ".txt""#,
+        r#"joinPath(["/path", "to", "file.txt"]) == "/path/to/file.txt""#,
+        r#"joinPath(["a", "", "../b"]) == "b""#,
+        r#"pathHasPrefix("/path/to/dir", "/path/to") && "/path/to/dir".pathHasPrefix("/path/to")"#,
+        r#"!pathHasPrefix("/path/tomorrow", "/path/to") && pathHasPrefix("/a", "/a")"#,
+        r#"pathMatch("/path/to/file.zip", "/path/to/*.zip") && "/path/to/file.zip".pathMatch("/path/to/*.zip")"#,
+        r#"!pathMatch("/path/to/sub/file.zip", "/path/to/*.zip")"#,
+        r#"pathMatchAnyOf("/path/to/file.zip", ["/path/to/*.tar.gz", "/path/to/*.zip"])"#,
+        r#""/path/to/file.zip".pathMatchAnyOf(["/path/to/*.tar.gz", "/path/to/*.zip"])"#,
+        r#"relPath("/path/to", "/path/to/file.txt") == "file.txt""#,
+        r#"volumeName("C:\\path\\to\\dir") == "C:" && volumeName("/path") == """#,
+        r#"dirPath("C:\\path\\to\\file.txt") == "C:\\path\\to""#,
+        r#"basePath("C:\\path\\to\\file.txt") == "file.txt""#,
+    ] {
+        assert_true(source);
+    }
+    assert_error(r#"pathMatch("/a", "[")"#);
+    assert_error(r#"relPath("/a", "b")"#);
+}
+
+#[test]
 fn math_functions() {
     for source in [
         "math.abs(1.2) == 1.2 && math.abs(-2) == 2",
