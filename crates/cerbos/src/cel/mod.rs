@@ -41,6 +41,7 @@ mod env;
 mod expr;
 mod functions;
 mod hierarchy;
+mod network;
 mod paths;
 mod plan;
 

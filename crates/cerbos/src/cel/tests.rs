@@ -194,6 +194,34 @@ fn ip_address_ranges() {
 }
 
 #[test]
+fn network_functions() {
+    for source in [
+        r#"isIP(P.attr.ipv4Address) && isIP(P.attr.ipv6Address) && !isIP("1.2.3") && !isIP("::ffff:1.2.3.4")"#,
+        r#"ip(P.attr.ipv4Address).family() == 4 && ip(P.attr.ipv6Address).family() == 6"#,
+        r#"ip("127.0.0.1").isLoopback() && ip("::1").isLoopback() && !ip(P.attr.ipv4Address).isLoopback()"#,
+        r#"ip(P.attr.ipv6Address).isGlobalUnicast() && ip("10.0.0.1").isGlobalUnicast() && !ip("255.255.255.255").isGlobalUnicast()"#,
+        r#"ip("ff02::1").isLinkLocalMulticast() && ip("224.0.0.9").isLinkLocalMulticast() && !ip(P.attr.ipv6Address).isLinkLocalMulticast()"#,
+        r#"ip("fe80::1").isLinkLocalUnicast() && ip("169.254.1.1").isLinkLocalUnicast() && !ip(P.attr.ipv6Address).isLinkLocalUnicast()"#,
+        r#"ip("0.0.0.0").isUnspecified() && ip("::").isUnspecified() && !ip(P.attr.ipv4Address).isUnspecified()"#,
+        r#"ip.isCanonical("2001:db8::1") && !ip.isCanonical("2001:DB8::1") && !ip.isCanonical(P.attr.ipv6Address)"#,
+        r#"isCIDR("192.168.0.0/24") && isCIDR("::1/128") && isCIDR("10.0.0.1/8") && !isCIDR("10.0.0.0/33")"#,
+        r#"cidr("192.168.0.0/24").containsIP(P.attr.ipv4Address) && cidr("192.168.0.0/24").containsIP(ip(P.attr.ipv4Address))"#,
+        r#"cidr("2001:db8::/48").containsIP(P.attr.ipv6Address) && !cidr("2001:db8::/48").containsIP("10.0.0.1")"#,
+        r#"cidr("192.168.0.0/8").containsCIDR(cidr("192.168.1.0/24")) && !cidr("192.168.1.0/24").containsCIDR("192.168.0.0/16")"#,
+        r#"cidr("192.168.1.0/24").isMask() && !cidr("192.168.1.5/24").isMask()"#,
+        r#"cidr("192.168.1.5/24").masked() == cidr("192.168.1.0/24")"#,
+        r#"cidr("192.168.1.5/24").ip() == ip("192.168.1.5")"#,
+        r#"cidr("192.168.1.0/24").prefixLength() == 24"#,
+        r#"string(ip("2001:DB8::1")) == "2001:db8::1" && string(cidr("10.0.0.0/8")) == "10.0.0.0/8""#,
+    ] {
+        assert_true(source);
+    }
+    assert_error(r#"ip("300.1.1.1")"#);
+    assert_error(r#"cidr("10.0.0.0")"#);
+    assert_error(r#"ip.isCanonical("nope")"#);
+}
+
+#[test]
 fn lists_and_sets() {
     for source in [
         r#"P.attr.teams + ["design", "engineering"] == ["design", "communications", "product", "commercial", "design", "engineering"]"#,
