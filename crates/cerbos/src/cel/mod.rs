@@ -44,6 +44,7 @@ mod hierarchy;
 mod network;
 mod paths;
 mod plan;
+mod text;
 
 pub use ::cel::Value;
 pub use bindings::{Bindings, Constants, Globals, RelationCheck, RequestValues, Variables};

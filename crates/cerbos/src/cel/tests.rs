@@ -356,10 +356,25 @@ fn string_functions() {
         r#"R.attr.department.upperAscii() == "MARKETING""#,
         r#"["a", "b"].join("-") == "a-b""#,
         r#"P.id.matches("^jo")"#,
+        r#"json.encode(R.attr.geographies) == "[\"GB\",\"US\"]""#,
+        r#"json.encode({"b": P.attr.level, "a": [1.5, true, null]}) == "{\"a\":[1.5,true,null],\"b\":3}""#,
+        r#"regex.replace("banana", "a", "i") == "binini""#,
+        r#"regex.replace("banana", "a", "i", 1) == "binana" && regex.replace("banana", "a", "x", 0) == "banana""#,
+        r#"regex.replace("banana", "a", "x", -12) == "bxnxnx""#,
+        r#"regex.replace("banana", "b(a).*", "\\1") == "a""#,
+        r#"regex.replace("foo bar", "(fo)o (ba)r", "\\2 \\1") == "ba fo""#,
+        r#"regex.extract("hello world", "hello(.*)") == optional.of(" world")"#,
+        r#"regex.extract("item-A, item-B", "item-(\\w+)") == optional.of("A")"#,
+        r#"regex.extract("HELLO", "hello") == optional.none()"#,
+        r#"regex.extractAll("a bb a cc", "a") == ["a", "a"] && regex.extractAll("a bb a cc", "x") == []"#,
+        r#"regex.extractAll("id:123, id:456", "id:(\\d+)") == ["123", "456"]"#,
     ] {
         assert_true(source);
     }
     assert_error(r#"R.attr.department.charAt(100)"#);
+    assert_error(r#"regex.replace("test", "(.)", "\\2")"#);
+    assert_error(r#"regex.replace("foo bar", "(", "x")"#);
+    assert_error(r#"regex.extract("testuser@testdomain", "(.*)@([^.]*)")"#);
     assert_error(r#"base64.decode("***")"#);
 }
 
