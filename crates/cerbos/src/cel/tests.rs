@@ -222,6 +222,45 @@ fn network_functions() {
 }
 
 #[test]
+fn spiffe_functions() {
+    let principal_id = r#"spiffeID("spiffe://cerbos.dev/ns/privileged/sa/curl")"#;
+    for source in [
+        format!(r#"{principal_id}.isMemberOf(spiffeTrustDomain("spiffe://cerbos.dev"))"#),
+        format!(r#"!{principal_id}.isMemberOf(spiffeTrustDomain("example.org"))"#),
+        format!(r#"{principal_id}.path() == "/ns/privileged/sa/curl""#),
+        format!(r#"{principal_id}.trustDomain() == spiffeTrustDomain("spiffe://cerbos.dev")"#),
+        format!(r#"spiffeMatchAny().matchesID({principal_id})"#),
+        format!(
+            r#"spiffeMatchExact(spiffeID("spiffe://cerbos.dev/ns/privileged/sa/curl")).matchesID({principal_id})"#
+        ),
+        format!(r#"!spiffeMatchExact("spiffe://cerbos.dev/other").matchesID({principal_id})"#),
+        format!(
+            r#"spiffeMatchOneOf(["spiffe://cerbos.dev/ns/privileged/sa/curl", "spiffe://cerbos.dev/ns/privileged/sa/foo"]).matchesID({principal_id})"#
+        ),
+        format!(
+            r#"spiffeMatchTrustDomain(spiffeTrustDomain("spiffe://cerbos.dev")).matchesID({principal_id})"#
+        ),
+        r#"spiffeMatchTrustDomain("cerbos.dev").matchesID("spiffe://cerbos.dev/x")"#.to_owned(),
+        r#"spiffeTrustDomain("cerbos.dev").id() == "spiffe://cerbos.dev""#.to_owned(),
+        r#"spiffeTrustDomain("spiffe://cerbos.dev").name() == "cerbos.dev""#.to_owned(),
+        r#"spiffeID("spiffe://cerbos.dev/a") == "spiffe://cerbos.dev/a""#.to_owned(),
+        r#"string(spiffeID("spiffe://cerbos.dev/a")) == "spiffe://cerbos.dev/a""#.to_owned(),
+    ] {
+        assert_true(&source);
+    }
+    for bad in [
+        r#"spiffeID("https://cerbos.dev/a")"#,
+        r#"spiffeID("spiffe://Cerbos.dev/a")"#,
+        r#"spiffeID("spiffe://cerbos.dev/a//b")"#,
+        r#"spiffeID("spiffe://cerbos.dev/a/")"#,
+        r#"spiffeID("spiffe://cerbos.dev/../a")"#,
+        r#"spiffeTrustDomain("bad domain")"#,
+    ] {
+        assert_error(bad);
+    }
+}
+
+#[test]
 fn lists_and_sets() {
     for source in [
         r#"P.attr.teams + ["design", "engineering"] == ["design", "communications", "product", "commercial", "design", "engineering"]"#,
