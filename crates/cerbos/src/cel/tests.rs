@@ -302,6 +302,8 @@ fn lists_and_sets() {
         r#"{'greeting': 'hello'}.transformMapEntry(k, v, {v: k}) == {'hello': 'greeting'}"#,
         r#"{'a': 1, 'b': 2}.transformMap(k, v, v * 10) == {'a': 10, 'b': 20}"#,
         r#"cel.bind(x, 2, x * x) == 4"#,
+        r#"P.attr.numbers.transformMapEntry(i, v, {v: i}) == {1: 0, 2: 1, 3: 2}"#,
+        r#"{P.attr.level: "three"}[3] == "three""#,
         r#"cel.bind(t, P.attr.teams, t.size() == 4 && t[0] == "design")"#,
         r#"id(3) == 3"#,
     ] {
