@@ -45,7 +45,37 @@ impl<'a> RequestValues<'a> {
     ) -> Self {
         RequestValues {
             principal: principal_val(principal),
-            resource: resource_val(resource),
+            resource: resource_val(ResourceParts {
+                kind: &resource.kind,
+                id: &resource.id,
+                attr: &resource.attr,
+                policy_version: &resource.policy_version,
+                scope: &resource.scope,
+            }),
+            aux_data: aux_data_val(aux_data),
+            now: CelTimestamp::from(now),
+            relations: Relations(relations),
+        }
+    }
+
+    /// The values for planning: the resource's id is unknown (empty) and only the attributes
+    /// `resource` gives are known.
+    pub fn for_plan(
+        principal: &'a api::Principal,
+        resource: &'a api::PlanResource,
+        aux_data: Option<&'a serde_json::Value>,
+        now: DateTime<FixedOffset>,
+        relations: Option<&'a dyn RelationCheck>,
+    ) -> Self {
+        RequestValues {
+            principal: principal_val(principal),
+            resource: resource_val(ResourceParts {
+                kind: &resource.kind,
+                id: "",
+                attr: &resource.attr,
+                policy_version: &resource.policy_version,
+                scope: &resource.scope,
+            }),
             aux_data: aux_data_val(aux_data),
             now: CelTimestamp::from(now),
             relations: Relations(relations),
@@ -105,14 +135,23 @@ fn principal_val(principal: &api::Principal) -> Box<dyn Val + '_> {
     Box::new(CelMap::from(map))
 }
 
-fn resource_val(resource: &api::Resource) -> Box<dyn Val + '_> {
+/// The fields of a resource, from a check or a plan request.
+struct ResourceParts<'a> {
+    kind: &'a str,
+    id: &'a str,
+    attr: &'a api::Attributes,
+    policy_version: &'a str,
+    scope: &'a str,
+}
+
+fn resource_val(resource: ResourceParts<'_>) -> Box<dyn Val + '_> {
     let mut map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = HashMap::with_capacity(6);
-    map.insert(key("kind"), string_val(&resource.kind));
-    map.insert(key("id"), string_val(&resource.id));
+    map.insert(key("kind"), string_val(resource.kind));
+    map.insert(key("id"), string_val(resource.id));
     map.insert(key("attr"), attr_val(resource.attr.iter()));
-    map.insert(key("policyVersion"), string_val(&resource.policy_version));
-    map.insert(key("policy_version"), string_val(&resource.policy_version));
-    map.insert(key("scope"), string_val(&resource.scope));
+    map.insert(key("policyVersion"), string_val(resource.policy_version));
+    map.insert(key("policy_version"), string_val(resource.policy_version));
+    map.insert(key("scope"), string_val(resource.scope));
     Box::new(CelMap::from(map))
 }
 

@@ -9,7 +9,7 @@ use ::cel::parser::{Macro, MacroExprHelper};
 use ::cel::{extensions, DeclarationError, Env, ParseError};
 
 use super::functions::{self, MAP_INSERT_FN, MAP_MERGE_FN, PAIRS_FN};
-use super::hierarchy;
+use super::{hierarchy, network, paths, spiffe, text};
 
 static ENV: OnceLock<Result<Arc<Env>, String>> = OnceLock::new();
 
@@ -32,6 +32,10 @@ fn build() -> Result<Env, DeclarationError> {
     env.add_extension(extensions::encoders)?;
     hierarchy::register(&mut env)?;
     functions::register(&mut env)?;
+    paths::register(&mut env)?;
+    network::register(&mut env)?;
+    text::register(&mut env)?;
+    spiffe::register(&mut env)?;
     env.add_macro(Macro::receiver("bind", 3, bind_macro))?;
     for name in ["all", "exists", "existsOne", "exists_one"] {
         env.add_macro(Macro::receiver(name, 3, move |helper, target, args| {

@@ -10,7 +10,7 @@ use ::cel::{Context, Value};
 
 use super::bindings::{Bindings, NOW_IDENT, RELATIONS_IDENT};
 use super::env::cerbos_env;
-use super::functions::UTC_GETTER_PREFIX;
+use super::functions::{MAP_KEY_FN, UTC_GETTER_PREFIX};
 
 /// An expression that does not compile, with where (1-based, within the expression) it fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -160,6 +160,17 @@ fn call(id: u64, func_name: &str, target: Option<IdedExpr>, args: Vec<IdedExpr>)
 fn rewrite(node: &mut IdedExpr) {
     children_mut(node).into_iter().for_each(rewrite);
     let id = node.id;
+    if let Node::Map(map) = &mut node.expr {
+        for entry in &mut map.entries {
+            if let EntryExpr::MapEntry(e) = &mut entry.expr {
+                if !matches!(e.key.expr, Node::Literal(_)) {
+                    let key = std::mem::take(&mut e.key);
+                    e.key = call(key.id, MAP_KEY_FN, None, vec![key]);
+                }
+            }
+        }
+        return;
+    }
     let Node::Call(c) = &mut node.expr else {
         return;
     };

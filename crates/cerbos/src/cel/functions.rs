@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ::cel::common::functions::Function;
 use ::cel::common::types::{
-    CelBool, CelDuration, CelInt, CelList, CelMap, CelMapKey, CelString, CelTimestamp,
+    CelBool, CelDouble, CelDuration, CelInt, CelList, CelMap, CelMapKey, CelString, CelTimestamp,
     DURATION_TYPE, DYN_TYPE, LIST_TYPE, MAP_TYPE, STRING_TYPE, TIMESTAMP_TYPE,
 };
 use ::cel::common::value::{CowVal, Val};
@@ -23,6 +23,9 @@ pub(super) const PAIRS_FN: &str = "@pairs";
 pub(super) const MAP_INSERT_FN: &str = "@mapInsert";
 /// A map with the entries of another, none repeated (`transformMapEntry`).
 pub(super) const MAP_MERGE_FN: &str = "@mapMerge";
+/// A computed map key: a whole double becomes an int (JSON numbers are doubles, CEL map keys
+/// cannot be; Cerbos accepts them and compares them as numbers).
+pub(super) const MAP_KEY_FN: &str = "@mapKey";
 
 fn arg<'a, 'b, 'v, T: ::cel::common::value::FromVal<'a, 'v>>(
     args: &'a [CowVal<'b, 'v>],
@@ -278,6 +281,21 @@ fn map_merge<'b, 'v>(args: Args<'b, 'v>) -> Returns<'b, 'v> {
     Ok(CowVal::owned(CelMap::from(entries)))
 }
 
+fn map_key<'b, 'v>(mut args: Args<'b, 'v>) -> Returns<'b, 'v> {
+    let key = args
+        .pop()
+        .ok_or_else(|| ExecutionError::invalid_argument_count(1, 0))?;
+    let whole = key
+        .downcast_ref::<CelDouble>()
+        .map(|d| *d.inner())
+        .filter(|d| d.fract() == 0.0 && d.abs() < 9.0e15);
+    match whole {
+        // Exact: the double is whole and its magnitude below 2^53.
+        Some(d) => int_val(d as i64),
+        None => Ok(key),
+    }
+}
+
 /// Declares Cerbos's functions (but hierarchies) and the compiler's internal helpers.
 pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     let list_pair = || vec![LIST_TYPE, LIST_TYPE];
@@ -377,6 +395,7 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         vec![MAP_TYPE, MAP_TYPE],
         map_merge,
     )?;
+    env.add_overload(MAP_KEY_FN, "map_key", vec![DYN_TYPE], map_key)?;
     Ok(())
 }
 

@@ -20,12 +20,18 @@
 //!
 //! # Functions
 //!
-//! The CEL standard library, cel-go's string, list, math, encoder, set and two-variable
-//! comprehension extensions, `cel.bind`, and Cerbos's own: `hierarchy` (with `ancestorOf`,
-//! `descendentOf`, `immediateChildOf`, `immediateParentOf`, `commonAncestors`, `overlaps`,
-//! `siblingOf`, `size`, indexing), `inIPAddrRange`, `intersect`, `except`, `hasIntersection`,
-//! `isSubset`, `now`, `timeSince`, `id` and the path functions. Timestamp getters without a time
-//! zone use UTC, as in Cerbos.
+//! The CEL standard library; cel-go's string, list, math, encoder, set, network (`ip`, `cidr`,
+//! `isIP`, `isCIDR`, `ip.isCanonical`), regex (`regex.replace`, `regex.extract`,
+//! `regex.extractAll`) and two-variable comprehension (`all`, `exists`, `existsOne`,
+//! `transformList`, `transformMap`, `transformMapEntry` with two variables) extensions;
+//! `cel.bind`; `json.encode`; and Cerbos's own: `hierarchy` (with `ancestorOf`, `descendentOf`,
+//! `immediateChildOf`, `immediateParentOf`, `commonAncestors`, `overlaps`, `siblingOf`, `size`,
+//! indexing), `inIPAddrRange`, `intersect`, `except`, `hasIntersection`, `isSubset` (and the
+//! older `has_intersection`, `is_subset`), `now`, `timeSince`, `id`, the path functions
+//! (`basePath`, `dirPath`, `extPath`, `joinPath`, `pathHasPrefix`, `pathMatch`, `pathMatchAnyOf`,
+//! `relPath`, `volumeName`) and the SPIFFE functions (`spiffeID`, `spiffeTrustDomain`,
+//! `spiffeMatchAny`, `spiffeMatchExact`, `spiffeMatchOneOf`, `spiffeMatchTrustDomain`).
+//! Timestamp getters without a time zone use UTC, as in Cerbos.
 //!
 //! # Lictor's directory check
 //!
@@ -41,13 +47,17 @@ mod env;
 mod expr;
 mod functions;
 mod hierarchy;
+mod network;
+mod paths;
 mod plan;
+mod spiffe;
+mod text;
 
 pub use ::cel::Value;
 pub use bindings::{Bindings, Constants, Globals, RelationCheck, RequestValues, Variables};
 pub use convert::{json_to_value, value_to_json};
 pub use expr::{CelError, EvalError, Expr};
-pub use plan::{Operand, Operation, PlanBindings, Residual};
+pub use plan::{FilterExpression, Operand, PlanBindings, Residual};
 
 #[cfg(test)]
 mod plan_tests;

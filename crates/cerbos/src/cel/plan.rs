@@ -7,7 +7,8 @@ use ::cel::common::ast::{operators, CallExpr, Expr as Node, IdedExpr, LiteralVal
 use ::cel::common::types::CelBool;
 use ::cel::common::value::Val;
 use ::cel::{Context, Value};
-use serde::{Deserialize, Serialize};
+
+pub use crate::api::{FilterExpression, Operand};
 
 use super::bindings::{Bindings, RELATIONS_IDENT};
 use super::convert::value_to_json;
@@ -15,39 +16,14 @@ use super::env::cerbos_env;
 use super::expr::{children, children_mut, EvalError, Expr};
 use super::functions::UTC_GETTER_PREFIX;
 
-/// One node of a Cerbos query plan (`PlanResourcesFilter.Expression.Operand`), serialised as
-/// Cerbos writes it: `{"value": ...}`, `{"variable": "request.resource.attr.x"}` or
-/// `{"expression": {"operator": "eq", "operands": [...]}}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Operand {
-    /// A known value.
-    Value(serde_json::Value),
-    /// An unknown: a resource field (`request.resource.attr.owner`) or a lambda's variable.
-    Variable(String),
-    /// An operator applied to operands.
-    Expression(Operation),
-}
-
-/// An operator and its operands, with Cerbos's operator names (`eq`, `ne`, `lt`, `gt`, `le`,
-/// `ge`, `and`, `or`, `not`, `in`, `add`, `sub`, `mult`, `div`, `mod`, `index`, `list`,
-/// `struct`, `set-field`, `get-field`, `if`, `all`, `exists`, `exists_one`, `map`, `filter`,
-/// `lambda`; other functions by their CEL name, the target first).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Operation {
-    /// The operator.
-    pub operator: String,
-    /// Its operands, in order.
-    pub operands: Vec<Operand>,
-}
-
-impl Operand {
-    fn operation(operator: &str, operands: Vec<Operand>) -> Operand {
-        Operand::Expression(Operation {
-            operator: operator.to_owned(),
-            operands,
-        })
-    }
+/// Cerbos's operator names (`eq`, `ne`, `lt`, `gt`, `le`, `ge`, `and`, `or`, `not`, `in`, `add`,
+/// `sub`, `mult`, `div`, `mod`, `index`, `list`, `get-field`, `if`, `all`, `exists`,
+/// `exists_one`, `map`, `filter`, `lambda`; other functions by their CEL name, the target first).
+fn operation(operator: &str, operands: Vec<Operand>) -> Operand {
+    Operand::Expression(FilterExpression {
+        operator: operator.to_owned(),
+        operands,
+    })
 }
 
 /// What a condition reduces to when only some of the resource is known.
@@ -298,7 +274,7 @@ impl<'p> Planner<'p, '_> {
             Node::Select(s) if s.test => Ok(known_bool(true)),
             Node::Select(s) => match self.partial(&s.operand)? {
                 Partial::Known(value) => self.evaluate_with(node, vec![value]).map(Partial::Known),
-                Partial::Unknown(operand) => Ok(Partial::Unknown(Operand::operation(
+                Partial::Unknown(operand) => Ok(Partial::Unknown(operation(
                     "get-field",
                     vec![operand, Operand::Variable(s.field.clone())],
                 ))),
@@ -342,7 +318,7 @@ impl<'p> Planner<'p, '_> {
             .into_iter()
             .map(|p| p.into_operand())
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Partial::Unknown(Operand::operation(operator, operands)))
+        Ok(Partial::Unknown(operation(operator, operands)))
     }
 
     fn partial_call(&self, node: &IdedExpr, c: &CallExpr) -> Result<Partial<'p>, EvalError> {
@@ -366,14 +342,15 @@ impl<'p> Planner<'p, '_> {
                     (Partial::Known(v), _) | (_, Partial::Known(v)) => Err(EvalError::new(
                         format!("expected a bool, got {}", v.get_type().name()),
                     )),
-                    (Partial::Unknown(l), Partial::Unknown(r)) => Ok(Partial::Unknown(
-                        Operand::operation(if and { "and" } else { "or" }, vec![l, r]),
-                    )),
+                    (Partial::Unknown(l), Partial::Unknown(r)) => Ok(Partial::Unknown(operation(
+                        if and { "and" } else { "or" },
+                        vec![l, r],
+                    ))),
                 }
             }
             (operators::LOGICAL_NOT, [operand]) => match self.partial(operand)? {
                 Partial::Known(v) => self.evaluate_with(node, vec![v]).map(Partial::Known),
-                Partial::Unknown(o) => Ok(Partial::Unknown(Operand::operation("not", vec![o]))),
+                Partial::Unknown(o) => Ok(Partial::Unknown(operation("not", vec![o]))),
             },
             (operators::CONDITIONAL, [condition, then, otherwise]) => {
                 match self.partial(condition)? {
@@ -382,7 +359,7 @@ impl<'p> Planner<'p, '_> {
                         Some(false) => self.partial(otherwise),
                         None => Err(EvalError::new("the condition of ?: is not a bool")),
                     },
-                    Partial::Unknown(o) => Ok(Partial::Unknown(Operand::operation(
+                    Partial::Unknown(o) => Ok(Partial::Unknown(operation(
                         "if",
                         vec![
                             o,
@@ -404,7 +381,7 @@ impl<'p> Planner<'p, '_> {
                     .iter()
                     .map(|e| self.partial(e)?.into_operand())
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(Partial::Unknown(Operand::operation("lictor.check", parts)))
+                Ok(Partial::Unknown(operation("lictor.check", parts)))
             }
             _ => {
                 let parts = c
@@ -493,11 +470,11 @@ impl<'p> Planner<'p, '_> {
         };
         inner.lambda_vars.insert(c.iter_var.clone());
         let body = inner.partial(&body)?.into_operand()?;
-        Ok(Partial::Unknown(Operand::operation(
+        Ok(Partial::Unknown(operation(
             operator,
             vec![
                 range,
-                Operand::operation("lambda", vec![body, Operand::Variable(c.iter_var.clone())]),
+                operation("lambda", vec![body, Operand::Variable(c.iter_var.clone())]),
             ],
         )))
     }

@@ -35,8 +35,9 @@ fn plan_with(
     variables: &HashMap<String, Expr>,
 ) -> Result<Residual, EvalError> {
     let principal = principal();
-    let resource = resource(known_attr);
-    let request = RequestValues::new(&principal, &resource, None, now(), None);
+    let resource: api::PlanResource =
+        serde_json::from_value(json!({"kind": "doc", "attr": known_attr})).unwrap();
+    let request = RequestValues::for_plan(&principal, &resource, None, now(), None);
     let globals = Globals::from_json(&serde_json::Map::from_iter([(
         "environment".to_owned(),
         json!("test"),
@@ -174,7 +175,7 @@ fn known_attributes_are_used_and_variables_inlined() {
     .unwrap();
     assert_eq!(
         residual,
-        Residual::Condition(Operand::Expression(Operation {
+        Residual::Condition(Operand::Expression(FilterExpression {
             operator: "eq".to_owned(),
             operands: vec![
                 Operand::Variable("request.resource.attr.owner".to_owned()),

@@ -194,6 +194,73 @@ fn ip_address_ranges() {
 }
 
 #[test]
+fn network_functions() {
+    for source in [
+        r#"isIP(P.attr.ipv4Address) && isIP(P.attr.ipv6Address) && !isIP("1.2.3") && !isIP("::ffff:1.2.3.4")"#,
+        r#"ip(P.attr.ipv4Address).family() == 4 && ip(P.attr.ipv6Address).family() == 6"#,
+        r#"ip("127.0.0.1").isLoopback() && ip("::1").isLoopback() && !ip(P.attr.ipv4Address).isLoopback()"#,
+        r#"ip(P.attr.ipv6Address).isGlobalUnicast() && ip("10.0.0.1").isGlobalUnicast() && !ip("255.255.255.255").isGlobalUnicast()"#,
+        r#"ip("ff02::1").isLinkLocalMulticast() && ip("224.0.0.9").isLinkLocalMulticast() && !ip(P.attr.ipv6Address).isLinkLocalMulticast()"#,
+        r#"ip("fe80::1").isLinkLocalUnicast() && ip("169.254.1.1").isLinkLocalUnicast() && !ip(P.attr.ipv6Address).isLinkLocalUnicast()"#,
+        r#"ip("0.0.0.0").isUnspecified() && ip("::").isUnspecified() && !ip(P.attr.ipv4Address).isUnspecified()"#,
+        r#"ip.isCanonical("2001:db8::1") && !ip.isCanonical("2001:DB8::1") && !ip.isCanonical(P.attr.ipv6Address)"#,
+        r#"isCIDR("192.168.0.0/24") && isCIDR("::1/128") && isCIDR("10.0.0.1/8") && !isCIDR("10.0.0.0/33")"#,
+        r#"cidr("192.168.0.0/24").containsIP(P.attr.ipv4Address) && cidr("192.168.0.0/24").containsIP(ip(P.attr.ipv4Address))"#,
+        r#"cidr("2001:db8::/48").containsIP(P.attr.ipv6Address) && !cidr("2001:db8::/48").containsIP("10.0.0.1")"#,
+        r#"cidr("192.168.0.0/8").containsCIDR(cidr("192.168.1.0/24")) && !cidr("192.168.1.0/24").containsCIDR("192.168.0.0/16")"#,
+        r#"cidr("192.168.1.0/24").isMask() && !cidr("192.168.1.5/24").isMask()"#,
+        r#"cidr("192.168.1.5/24").masked() == cidr("192.168.1.0/24")"#,
+        r#"cidr("192.168.1.5/24").ip() == ip("192.168.1.5")"#,
+        r#"cidr("192.168.1.0/24").prefixLength() == 24"#,
+        r#"string(ip("2001:DB8::1")) == "2001:db8::1" && string(cidr("10.0.0.0/8")) == "10.0.0.0/8""#,
+    ] {
+        assert_true(source);
+    }
+    assert_error(r#"ip("300.1.1.1")"#);
+    assert_error(r#"cidr("10.0.0.0")"#);
+    assert_error(r#"ip.isCanonical("nope")"#);
+}
+
+#[test]
+fn spiffe_functions() {
+    let principal_id = r#"spiffeID("spiffe://cerbos.dev/ns/privileged/sa/curl")"#;
+    for source in [
+        format!(r#"{principal_id}.isMemberOf(spiffeTrustDomain("spiffe://cerbos.dev"))"#),
+        format!(r#"!{principal_id}.isMemberOf(spiffeTrustDomain("example.org"))"#),
+        format!(r#"{principal_id}.path() == "/ns/privileged/sa/curl""#),
+        format!(r#"{principal_id}.trustDomain() == spiffeTrustDomain("spiffe://cerbos.dev")"#),
+        format!(r#"spiffeMatchAny().matchesID({principal_id})"#),
+        format!(
+            r#"spiffeMatchExact(spiffeID("spiffe://cerbos.dev/ns/privileged/sa/curl")).matchesID({principal_id})"#
+        ),
+        format!(r#"!spiffeMatchExact("spiffe://cerbos.dev/other").matchesID({principal_id})"#),
+        format!(
+            r#"spiffeMatchOneOf(["spiffe://cerbos.dev/ns/privileged/sa/curl", "spiffe://cerbos.dev/ns/privileged/sa/foo"]).matchesID({principal_id})"#
+        ),
+        format!(
+            r#"spiffeMatchTrustDomain(spiffeTrustDomain("spiffe://cerbos.dev")).matchesID({principal_id})"#
+        ),
+        r#"spiffeMatchTrustDomain("cerbos.dev").matchesID("spiffe://cerbos.dev/x")"#.to_owned(),
+        r#"spiffeTrustDomain("cerbos.dev").id() == "spiffe://cerbos.dev""#.to_owned(),
+        r#"spiffeTrustDomain("spiffe://cerbos.dev").name() == "cerbos.dev""#.to_owned(),
+        r#"spiffeID("spiffe://cerbos.dev/a") == "spiffe://cerbos.dev/a""#.to_owned(),
+        r#"string(spiffeID("spiffe://cerbos.dev/a")) == "spiffe://cerbos.dev/a""#.to_owned(),
+    ] {
+        assert_true(&source);
+    }
+    for bad in [
+        r#"spiffeID("https://cerbos.dev/a")"#,
+        r#"spiffeID("spiffe://Cerbos.dev/a")"#,
+        r#"spiffeID("spiffe://cerbos.dev/a//b")"#,
+        r#"spiffeID("spiffe://cerbos.dev/a/")"#,
+        r#"spiffeID("spiffe://cerbos.dev/../a")"#,
+        r#"spiffeTrustDomain("bad domain")"#,
+    ] {
+        assert_error(bad);
+    }
+}
+
+#[test]
 fn lists_and_sets() {
     for source in [
         r#"P.attr.teams + ["design", "engineering"] == ["design", "communications", "product", "commercial", "design", "engineering"]"#,
@@ -235,6 +302,8 @@ fn lists_and_sets() {
         r#"{'greeting': 'hello'}.transformMapEntry(k, v, {v: k}) == {'hello': 'greeting'}"#,
         r#"{'a': 1, 'b': 2}.transformMap(k, v, v * 10) == {'a': 10, 'b': 20}"#,
         r#"cel.bind(x, 2, x * x) == 4"#,
+        r#"P.attr.numbers.transformMapEntry(i, v, {v: i}) == {1: 0, 2: 1, 3: 2}"#,
+        r#"{P.attr.level: "three"}[3] == "three""#,
         r#"cel.bind(t, P.attr.teams, t.size() == 4 && t[0] == "design")"#,
         r#"id(3) == 3"#,
     ] {
@@ -248,6 +317,31 @@ fn lists_and_sets() {
             .map(|e| e.message),
         Some("duplicate variable name".to_owned())
     );
+}
+
+#[test]
+fn path_functions() {
+    for source in [
+        r#"basePath("/path/to/dir") == "dir""#,
+        r#"dirPath("/path/to/file.txt") == "/path/to""#,
+        r#"extPath("/path/to/file.txt") == ".txt""#,
+        r#"joinPath(["/path", "to", "file.txt"]) == "/path/to/file.txt""#,
+        r#"joinPath(["a", "", "../b"]) == "b""#,
+        r#"pathHasPrefix("/path/to/dir", "/path/to") && "/path/to/dir".pathHasPrefix("/path/to")"#,
+        r#"!pathHasPrefix("/path/tomorrow", "/path/to") && pathHasPrefix("/a", "/a")"#,
+        r#"pathMatch("/path/to/file.zip", "/path/to/*.zip") && "/path/to/file.zip".pathMatch("/path/to/*.zip")"#,
+        r#"!pathMatch("/path/to/sub/file.zip", "/path/to/*.zip")"#,
+        r#"pathMatchAnyOf("/path/to/file.zip", ["/path/to/*.tar.gz", "/path/to/*.zip"])"#,
+        r#""/path/to/file.zip".pathMatchAnyOf(["/path/to/*.tar.gz", "/path/to/*.zip"])"#,
+        r#"relPath("/path/to", "/path/to/file.txt") == "file.txt""#,
+        r#"volumeName("C:\\path\\to\\dir") == "C:" && volumeName("/path") == """#,
+        r#"dirPath("C:\\path\\to\\file.txt") == "C:\\path\\to""#,
+        r#"basePath("C:\\path\\to\\file.txt") == "file.txt""#,
+    ] {
+        assert_true(source);
+    }
+    assert_error(r#"pathMatch("/a", "[")"#);
+    assert_error(r#"relPath("/a", "b")"#);
 }
 
 #[test]
@@ -303,10 +397,25 @@ fn string_functions() {
         r#"R.attr.department.upperAscii() == "MARKETING""#,
         r#"["a", "b"].join("-") == "a-b""#,
         r#"P.id.matches("^jo")"#,
+        r#"json.encode(R.attr.geographies) == "[\"GB\",\"US\"]""#,
+        r#"json.encode({"b": P.attr.level, "a": [1.5, true, null]}) == "{\"a\":[1.5,true,null],\"b\":3}""#,
+        r#"regex.replace("banana", "a", "i") == "binini""#,
+        r#"regex.replace("banana", "a", "i", 1) == "binana" && regex.replace("banana", "a", "x", 0) == "banana""#,
+        r#"regex.replace("banana", "a", "x", -12) == "bxnxnx""#,
+        r#"regex.replace("banana", "b(a).*", "\\1") == "a""#,
+        r#"regex.replace("foo bar", "(fo)o (ba)r", "\\2 \\1") == "ba fo""#,
+        r#"regex.extract("hello world", "hello(.*)") == optional.of(" world")"#,
+        r#"regex.extract("item-A, item-B", "item-(\\w+)") == optional.of("A")"#,
+        r#"regex.extract("HELLO", "hello") == optional.none()"#,
+        r#"regex.extractAll("a bb a cc", "a") == ["a", "a"] && regex.extractAll("a bb a cc", "x") == []"#,
+        r#"regex.extractAll("id:123, id:456", "id:(\\d+)") == ["123", "456"]"#,
     ] {
         assert_true(source);
     }
     assert_error(r#"R.attr.department.charAt(100)"#);
+    assert_error(r#"regex.replace("test", "(.)", "\\2")"#);
+    assert_error(r#"regex.replace("foo bar", "(", "x")"#);
+    assert_error(r#"regex.extract("testuser@testdomain", "(.*)@([^.]*)")"#);
     assert_error(r#"base64.decode("***")"#);
 }
 
