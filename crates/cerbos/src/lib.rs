@@ -11,6 +11,7 @@ mod engine;
 mod error;
 mod glob;
 mod names;
+mod plan;
 mod policy;
 mod schema;
 mod source;
