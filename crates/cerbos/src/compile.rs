@@ -37,8 +37,6 @@ pub(crate) struct Params {
     pub(crate) id: usize,
     pub(crate) constants: Constants,
     pub(crate) variables: Vec<(String, Expr)>,
-    /// The same variables by name, which planning inlines into conditions.
-    pub(crate) variable_exprs: HashMap<String, Expr>,
 }
 
 /// A derived role definition as imported by a resource policy.
@@ -262,12 +260,10 @@ fn compile_checked(
 impl<'a> Compiler<'a> {
     fn next_params(&mut self, constants: Constants, variables: Vec<(String, Expr)>) -> Arc<Params> {
         self.params_count += 1;
-        let variable_exprs = variables.iter().cloned().collect();
         Arc::new(Params {
             id: self.params_count - 1,
             constants,
             variables,
-            variable_exprs,
         })
     }
 

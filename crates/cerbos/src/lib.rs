@@ -11,7 +11,6 @@ mod engine;
 mod error;
 mod glob;
 mod names;
-mod plan;
 mod policy;
 mod schema;
 mod source;
