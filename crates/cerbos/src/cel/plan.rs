@@ -1,0 +1,493 @@
+//! Partial evaluation for PlanResources: the principal, globals, constants, variables and the
+//! resource attributes the request gives are known; the resource's id and its other attributes
+//! are not. What is left is Cerbos's query-plan expression tree.
+use std::collections::{BTreeSet, HashMap};
+
+use ::cel::common::ast::{operators, CallExpr, Expr as Node, IdedExpr, LiteralValue};
+use ::cel::common::types::CelBool;
+use ::cel::common::value::Val;
+use ::cel::{Context, Value};
+
+pub use crate::api::{FilterExpression, Operand};
+
+use super::bindings::{Bindings, RELATIONS_IDENT};
+use super::convert::value_to_json;
+use super::env::cerbos_env;
+use super::expr::{children, children_mut, EvalError, Expr};
+use super::functions::UTC_GETTER_PREFIX;
+
+/// Cerbos's operator names (`eq`, `ne`, `lt`, `gt`, `le`, `ge`, `and`, `or`, `not`, `in`, `add`,
+/// `sub`, `mult`, `div`, `mod`, `index`, `list`, `get-field`, `if`, `all`, `exists`,
+/// `exists_one`, `map`, `filter`, `lambda`; other functions by their CEL name, the target first).
+fn operation(operator: &str, operands: Vec<Operand>) -> Operand {
+    Operand::Expression(FilterExpression {
+        operator: operator.to_owned(),
+        operands,
+    })
+}
+
+/// What a condition reduces to when only some of the resource is known.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Residual {
+    /// True whatever the unknown parts are.
+    True,
+    /// False whatever the unknown parts are.
+    False,
+    /// True exactly for the resources this condition holds for.
+    Condition(Operand),
+}
+
+/// Bindings for planning: the request holds the principal and the resource's known parts (kind,
+/// scope, policy version and the attributes given); `variable_exprs` are the policy's variable
+/// definitions, inlined where a condition reads them (as Cerbos does), since a variable may
+/// depend on the unknown resource.
+#[derive(Clone, Copy)]
+pub struct PlanBindings<'a> {
+    bindings: Bindings<'a>,
+    variable_exprs: Option<&'a HashMap<String, Expr>>,
+}
+
+impl<'a> PlanBindings<'a> {
+    /// Plans against `bindings`; their resource's attributes are the known ones.
+    pub fn new(bindings: Bindings<'a>) -> Self {
+        PlanBindings {
+            bindings,
+            variable_exprs: None,
+        }
+    }
+
+    /// Inlines these variable definitions wherever `V.name` / `variables.name` is read.
+    pub fn with_variable_exprs(mut self, variable_exprs: &'a HashMap<String, Expr>) -> Self {
+        self.variable_exprs = Some(variable_exprs);
+        self
+    }
+}
+
+/// How deep variables may be inlined into each other (a guard against definitions that refer
+/// to themselves).
+const MAX_INLINE_DEPTH: usize = 32;
+
+impl Expr {
+    /// Partially evaluates the expression with the resource's id and unknown attributes left
+    /// open.
+    pub fn plan(&self, plan: &PlanBindings<'_>) -> Result<Residual, EvalError> {
+        let mut ast = self.ast().clone();
+        if let Some(definitions) = plan.variable_exprs {
+            inline_variables(&mut ast, definitions, 0)?;
+        }
+        let planner = Planner {
+            bindings: &plan.bindings,
+            lambda_vars: BTreeSet::new(),
+        };
+        match planner.partial(&ast)? {
+            Partial::Known(value) => match value.downcast_ref::<CelBool>() {
+                Some(b) if *b.inner() => Ok(Residual::True),
+                Some(_) => Ok(Residual::False),
+                None => Err(EvalError::new(format!(
+                    "expected a bool, got {}",
+                    value.get_type().name()
+                ))),
+            },
+            Partial::Unknown(operand) => Ok(Residual::Condition(operand)),
+        }
+    }
+}
+
+/// Replaces `V.x` / `variables.x` (and `V["x"]`) with the definition of `x`.
+fn inline_variables(
+    node: &mut IdedExpr,
+    definitions: &HashMap<String, Expr>,
+    depth: usize,
+) -> Result<(), EvalError> {
+    if let Some(definition) = super::expr::variable_name(node).and_then(|n| definitions.get(n)) {
+        if depth >= MAX_INLINE_DEPTH {
+            return Err(EvalError::new(
+                "variables refer to each other too deeply (a cycle?)",
+            ));
+        }
+        let mut inlined = definition.ast().clone();
+        inline_variables(&mut inlined, definitions, depth + 1)?;
+        *node = inlined;
+        return Ok(());
+    }
+    for child in children_mut(node) {
+        inline_variables(child, definitions, depth)?;
+    }
+    Ok(())
+}
+
+enum Partial<'v> {
+    Known(Box<dyn Val + 'v>),
+    Unknown(Operand),
+}
+
+struct Planner<'p, 'a> {
+    bindings: &'p Bindings<'a>,
+    /// Comprehension variables inside a lambda: unknown while planning.
+    lambda_vars: BTreeSet<String>,
+}
+
+/// The names of a chain of field selections on an identifier, root first.
+fn select_chain(node: &IdedExpr) -> Option<Vec<&str>> {
+    match &node.expr {
+        Node::Ident(name) => Some(vec![name.as_str()]),
+        Node::Select(s) if !s.test => {
+            let mut chain = select_chain(&s.operand)?;
+            chain.push(s.field.as_str());
+            Some(chain)
+        }
+        _ => None,
+    }
+}
+
+/// Cerbos's operator name for a CEL function.
+fn operator_name(function: &str) -> &str {
+    match function {
+        operators::EQUALS => "eq",
+        operators::NOT_EQUALS => "ne",
+        operators::GREATER => "gt",
+        operators::GREATER_EQUALS => "ge",
+        operators::LESS => "lt",
+        operators::LESS_EQUALS => "le",
+        operators::IN => "in",
+        operators::ADD => "add",
+        operators::SUBSTRACT => "sub",
+        operators::MULTIPLY => "mult",
+        operators::DIVIDE => "div",
+        operators::MODULO => "mod",
+        operators::INDEX => "index",
+        operators::LOGICAL_AND => "and",
+        operators::LOGICAL_OR => "or",
+        operators::LOGICAL_NOT => "not",
+        operators::CONDITIONAL => "if",
+        other => other.strip_prefix(UTC_GETTER_PREFIX).unwrap_or(other),
+    }
+}
+
+fn as_bool(value: &dyn Val) -> Option<bool> {
+    value.downcast_ref::<CelBool>().map(|b| *b.inner())
+}
+
+fn known_bool<'v>(b: bool) -> Partial<'v> {
+    Partial::Known(Box::new(CelBool::from(b)))
+}
+
+impl<'p> Planner<'p, '_> {
+    /// The fields after `request.resource` when `chain` is rooted there (or at `R`).
+    fn resource_fields<'c>(&self, chain: &'c [&'c str]) -> Option<&'c [&'c str]> {
+        match chain {
+            ["R", rest @ ..] if !self.lambda_vars.contains("R") => Some(rest),
+            ["request", "resource", rest @ ..] if !self.lambda_vars.contains("request") => {
+                Some(rest)
+            }
+            _ => None,
+        }
+    }
+
+    /// The variable name an unknown chain stands for, if `node` is one.
+    fn unknown_variable(&self, node: &IdedExpr) -> Option<String> {
+        let chain = select_chain(node)?;
+        if let Some(fields) = self.resource_fields(&chain) {
+            let unknown = match fields {
+                [] | ["id"] | ["attr"] => true,
+                ["attr", name, ..] => !self.bindings.request().has_resource_attr(name),
+                _ => false,
+            };
+            return unknown.then(|| {
+                let mut name = "request.resource".to_owned();
+                for field in fields {
+                    name.push('.');
+                    name.push_str(field);
+                }
+                name
+            });
+        }
+        match chain.first() {
+            Some(root) if self.lambda_vars.contains(*root) => Some(chain.join(".")),
+            _ => None,
+        }
+    }
+
+    /// Whether evaluating `node` needs something unknown.
+    fn depends_on_unknown(&self, node: &IdedExpr) -> bool {
+        if let Some(chain) = select_chain(node) {
+            if self.resource_fields(&chain).is_some()
+                || chain
+                    .first()
+                    .is_some_and(|root| self.lambda_vars.contains(*root))
+            {
+                return self.unknown_variable(node).is_some();
+            }
+        }
+        if let Node::Comprehension(c) = &node.expr {
+            if self.lambda_vars.contains(&c.iter_var) || self.lambda_vars.contains(&c.accu_var) {
+                return true;
+            }
+        }
+        children(node)
+            .into_iter()
+            .any(|child| self.depends_on_unknown(child))
+    }
+
+    fn evaluate(&self, node: &IdedExpr) -> Result<Box<dyn Val + 'p>, EvalError> {
+        let env = cerbos_env().map_err(EvalError::new)?;
+        let mut context = Context::with_env(env);
+        context.set_variable_resolver(self.bindings);
+        let value = Value::resolve_val(node, &context)?;
+        Ok(value.into_owned().clone_as_boxed())
+    }
+
+    /// Evaluates `node` with its direct subexpressions replaced by known values.
+    fn evaluate_with(
+        &self,
+        node: &IdedExpr,
+        values: Vec<Box<dyn Val + 'p>>,
+    ) -> Result<Box<dyn Val + 'p>, EvalError> {
+        let mut shell = node.clone();
+        let names: Vec<String> = (0..values.len()).map(|i| format!("@known{i}")).collect();
+        for (child, name) in children_mut(&mut shell).into_iter().zip(&names) {
+            *child = IdedExpr {
+                id: child.id,
+                expr: Node::Ident(name.clone()),
+            };
+        }
+        let env = cerbos_env().map_err(EvalError::new)?;
+        let mut context = Context::with_env(env);
+        context.set_variable_resolver(self.bindings);
+        let mut scope = context.new_inner_scope();
+        for (name, value) in names.into_iter().zip(values) {
+            scope.add_variable_as_val(name, value);
+        }
+        let value = Value::resolve_val(&shell, &scope)?;
+        Ok(value.into_owned().clone_as_boxed())
+    }
+
+    fn partial(&self, node: &IdedExpr) -> Result<Partial<'p>, EvalError> {
+        if !self.depends_on_unknown(node) {
+            return self.evaluate(node).map(Partial::Known);
+        }
+        if let Some(name) = self.unknown_variable(node) {
+            return Ok(Partial::Unknown(Operand::Variable(name)));
+        }
+        match &node.expr {
+            // Cerbos writes a presence test on an unknown field as true.
+            Node::Select(s) if s.test => Ok(known_bool(true)),
+            Node::Select(s) => match self.partial(&s.operand)? {
+                Partial::Known(value) => self.evaluate_with(node, vec![value]).map(Partial::Known),
+                Partial::Unknown(operand) => Ok(Partial::Unknown(operation(
+                    "get-field",
+                    vec![operand, Operand::Variable(s.field.clone())],
+                ))),
+            },
+            Node::Call(c) => self.partial_call(node, c),
+            Node::List(list) => {
+                let parts = list
+                    .elements
+                    .iter()
+                    .map(|e| self.partial(e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.combine(node, "list", parts)
+            }
+            Node::Map(_) | Node::Struct(_) => Err(EvalError::new(
+                "a map built from unknown resource attributes cannot be planned",
+            )),
+            Node::Comprehension(_) => self.partial_comprehension(node),
+            Node::Ident(name) => Ok(Partial::Unknown(Operand::Variable(name.clone()))),
+            Node::Literal(_) | Node::Unspecified => self.evaluate(node).map(Partial::Known),
+        }
+    }
+
+    /// Evaluates `node` if every part is known, else writes `operator` over the parts.
+    fn combine(
+        &self,
+        node: &IdedExpr,
+        operator: &str,
+        parts: Vec<Partial<'p>>,
+    ) -> Result<Partial<'p>, EvalError> {
+        if parts.iter().all(|p| matches!(p, Partial::Known(_))) {
+            let values = parts
+                .into_iter()
+                .filter_map(|p| match p {
+                    Partial::Known(v) => Some(v),
+                    Partial::Unknown(_) => None,
+                })
+                .collect();
+            return self.evaluate_with(node, values).map(Partial::Known);
+        }
+        let operands = parts
+            .into_iter()
+            .map(|p| p.into_operand())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Partial::Unknown(operation(operator, operands)))
+    }
+
+    fn partial_call(&self, node: &IdedExpr, c: &CallExpr) -> Result<Partial<'p>, EvalError> {
+        let function = c.func_name.as_str();
+        match (function, c.args.as_slice()) {
+            (operators::LOGICAL_AND | operators::LOGICAL_OR, [left, right]) => {
+                let and = function == operators::LOGICAL_AND;
+                // CEL's && and || absorb an error on one side when the other decides.
+                let left = self.partial(left);
+                let right = self.partial(right);
+                let decides = |p: &Result<Partial<'p>, EvalError>| matches!(p, Ok(Partial::Known(v)) if as_bool(v.as_ref()) == Some(!and));
+                if decides(&left) || decides(&right) {
+                    return Ok(known_bool(!and));
+                }
+                match (left?, right?) {
+                    (Partial::Known(v), other) | (other, Partial::Known(v))
+                        if as_bool(v.as_ref()) == Some(and) =>
+                    {
+                        Ok(other)
+                    }
+                    (Partial::Known(v), _) | (_, Partial::Known(v)) => Err(EvalError::new(
+                        format!("expected a bool, got {}", v.get_type().name()),
+                    )),
+                    (Partial::Unknown(l), Partial::Unknown(r)) => Ok(Partial::Unknown(operation(
+                        if and { "and" } else { "or" },
+                        vec![l, r],
+                    ))),
+                }
+            }
+            (operators::LOGICAL_NOT, [operand]) => match self.partial(operand)? {
+                Partial::Known(v) => self.evaluate_with(node, vec![v]).map(Partial::Known),
+                Partial::Unknown(o) => Ok(Partial::Unknown(operation("not", vec![o]))),
+            },
+            (operators::CONDITIONAL, [condition, then, otherwise]) => {
+                match self.partial(condition)? {
+                    Partial::Known(v) => match as_bool(v.as_ref()) {
+                        Some(true) => self.partial(then),
+                        Some(false) => self.partial(otherwise),
+                        None => Err(EvalError::new("the condition of ?: is not a bool")),
+                    },
+                    Partial::Unknown(o) => Ok(Partial::Unknown(operation(
+                        "if",
+                        vec![
+                            o,
+                            self.partial(then)?.into_operand()?,
+                            self.partial(otherwise)?.into_operand()?,
+                        ],
+                    ))),
+                }
+            }
+            (
+                operators::INDEX,
+                [directory, IdedExpr {
+                    expr: Node::List(list),
+                    ..
+                }],
+            ) if matches!(&directory.expr, Node::Ident(n) if n == RELATIONS_IDENT) => {
+                let parts = list
+                    .elements
+                    .iter()
+                    .map(|e| self.partial(e)?.into_operand())
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Partial::Unknown(operation("lictor.check", parts)))
+            }
+            _ => {
+                let parts = c
+                    .target
+                    .as_deref()
+                    .into_iter()
+                    .chain(c.args.iter())
+                    .map(|e| self.partial(e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.combine(node, operator_name(function), parts)
+            }
+        }
+    }
+
+    /// Writes a comprehension the standard macros produced as Cerbos's lambda form:
+    /// `{operator: all|exists|exists_one|map|filter, operands: [range, lambda(body, var)]}`.
+    fn partial_comprehension(&self, node: &IdedExpr) -> Result<Partial<'p>, EvalError> {
+        let Node::Comprehension(c) = &node.expr else {
+            return Err(EvalError::new("not a comprehension"));
+        };
+        let unsupported = || EvalError::new("this comprehension cannot be planned");
+        let accu = |e: &IdedExpr| matches!(&e.expr, Node::Ident(n) if *n == c.accu_var);
+        let call_of = |e: &'_ IdedExpr, name: &str| -> Option<Vec<IdedExpr>> {
+            match &e.expr {
+                Node::Call(call) if call.func_name == name && call.target.is_none() => {
+                    Some(call.args.clone())
+                }
+                _ => None,
+            }
+        };
+        let (operator, body) = match (&c.accu_init.expr, &c.loop_step.expr) {
+            (Node::Literal(LiteralValue::Boolean(init)), _) => {
+                let connective = if *init.inner() {
+                    operators::LOGICAL_AND
+                } else {
+                    operators::LOGICAL_OR
+                };
+                match call_of(&c.loop_step, connective).as_deref() {
+                    Some([a, body]) if accu(a) => {
+                        (if *init.inner() { "all" } else { "exists" }, body.clone())
+                    }
+                    _ => return Err(unsupported()),
+                }
+            }
+            (Node::Literal(LiteralValue::Int(_)), _) => {
+                match call_of(&c.loop_step, operators::CONDITIONAL).as_deref() {
+                    Some([body, _, otherwise]) if accu(otherwise) => ("exists_one", body.clone()),
+                    _ => return Err(unsupported()),
+                }
+            }
+            (Node::List(init), _) if init.elements.is_empty() => {
+                let append = |e: &IdedExpr| -> Option<IdedExpr> {
+                    match call_of(e, operators::ADD).as_deref() {
+                        Some(
+                            [a, IdedExpr {
+                                expr: Node::List(l),
+                                ..
+                            }],
+                        ) if accu(a) => l.elements.first().cloned(),
+                        _ => None,
+                    }
+                };
+                if let Some(element) = append(&c.loop_step) {
+                    ("map", element)
+                } else {
+                    match call_of(&c.loop_step, operators::CONDITIONAL).as_deref() {
+                        Some([predicate, step, otherwise]) if accu(otherwise) => {
+                            match append(step) {
+                                Some(IdedExpr {
+                                    expr: Node::Ident(v),
+                                    ..
+                                }) if *v == c.iter_var => ("filter", predicate.clone()),
+                                _ => return Err(unsupported()),
+                            }
+                        }
+                        _ => return Err(unsupported()),
+                    }
+                }
+            }
+            _ => return Err(unsupported()),
+        };
+        let range = self.partial(&c.iter_range)?.into_operand()?;
+        let mut inner = Planner {
+            bindings: self.bindings,
+            lambda_vars: self.lambda_vars.clone(),
+        };
+        inner.lambda_vars.insert(c.iter_var.clone());
+        let body = inner.partial(&body)?.into_operand()?;
+        Ok(Partial::Unknown(operation(
+            operator,
+            vec![
+                range,
+                operation("lambda", vec![body, Operand::Variable(c.iter_var.clone())]),
+            ],
+        )))
+    }
+}
+
+impl Partial<'_> {
+    fn into_operand(self) -> Result<Operand, EvalError> {
+        match self {
+            Partial::Unknown(operand) => Ok(operand),
+            Partial::Known(value) => {
+                let value = Value::try_from(value.as_ref())?;
+                Ok(Operand::Value(value_to_json(&value)))
+            }
+        }
+    }
+}
