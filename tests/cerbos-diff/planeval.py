@@ -4,11 +4,13 @@ evaluates the query an ORM adapter builds from it, so that the plan can be compa
 The operand tree is Cerbos's REST shape: {"expression": {"operator", "operands"}}, {"variable"}, {"value"}.
 Evaluation follows CEL: a missing attribute or a type mismatch is an error; `and` is false if any operand is
 false, `or` true if any is true, and an error otherwise propagates; an error at the top means not allowed.
-Arithmetic is not evaluated: the JSON of a plan cannot tell an int literal from a double, and CEL refuses to mix
-them, so such plans are reported as unsupported rather than guessed.
+Arithmetic on numbers is not evaluated: the JSON of a plan cannot tell an int literal from a double, and CEL
+refuses to mix them, so such plans are reported as unsupported rather than guessed. Timestamps and durations are
+(comparisons, timestamp ± duration, timestamp − timestamp).
 """
 
 import re
+from datetime import datetime, timedelta
 
 
 class Unsupported(Exception):
@@ -124,6 +126,14 @@ def evaluate(operand, resource):
         if operator == "intersect":
             return [a for a in left if any(equal(a, b) is True for b in right)]
         return [a for a in left if not any(equal(a, b) is True for b in right)]
+    if operator == "timestamp":
+        [text] = values
+        return parse_timestamp(text) if isinstance(text, str) else ERROR
+    if operator == "duration":
+        [text] = values
+        return parse_duration(text) if isinstance(text, str) else ERROR
+    if operator in ("add", "sub"):
+        return time_arithmetic(operator, *values)
     if operator == "size":
         [value] = values
         return len(value) if isinstance(value, (str, list, dict)) else ERROR
@@ -139,3 +149,38 @@ def evaluate(operand, resource):
             return argument in text
         return re.search(argument, text) is not None
     raise Unsupported(f"operator {operator}")
+
+
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms|us|ns)")
+DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+def parse_timestamp(text):
+    """An RFC 3339 timestamp, as CEL's timestamp() reads it; anything else is an error."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", text):
+        return ERROR
+    return datetime.fromisoformat(text)
+
+
+def parse_duration(text):
+    """A Go-style duration ("1h30m", "45s"), as CEL's duration() reads it; anything else is an error."""
+    sign = -1.0 if text.startswith("-") else 1.0
+    body = text.lstrip("+-")
+    parts = DURATION_PART.findall(body)
+    if not body or "".join(number + unit for number, unit in parts) != body:
+        return ERROR
+    return timedelta(seconds=sign * sum(float(number) * DURATION_UNITS[unit] for number, unit in parts))
+
+
+def time_arithmetic(operator, left, right):
+    if isinstance(left, datetime) and isinstance(right, timedelta):
+        return left + right if operator == "add" else left - right
+    if operator == "add" and isinstance(left, timedelta) and isinstance(right, datetime):
+        return right + left
+    if isinstance(left, timedelta) and isinstance(right, timedelta):
+        return left + right if operator == "add" else left - right
+    if operator == "sub" and isinstance(left, datetime) and isinstance(right, datetime):
+        return left - right
+    if isinstance(left, (datetime, timedelta)) or isinstance(right, (datetime, timedelta)):
+        return ERROR
+    raise Unsupported(f"operator {operator} on numbers")
