@@ -10,7 +10,7 @@ use ::cel::{Context, Value};
 
 use super::bindings::{Bindings, NOW_IDENT, RELATIONS_IDENT};
 use super::env::cerbos_env;
-use super::functions::{MAP_KEY_FN, UTC_GETTER_PREFIX};
+use super::functions::{MAP_KEY_FN, TIME_SINCE_FN, UTC_GETTER_PREFIX};
 
 /// An expression that does not compile, with where (1-based, within the expression) it fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -155,7 +155,7 @@ fn call(id: u64, func_name: &str, target: Option<IdedExpr>, args: Vec<IdedExpr>)
 }
 
 /// Rewrites, bottom-up, the calls that need the request: `now()` reads the request's instant,
-/// `timeSince(t)` is `now() - t`, a timestamp getter without a time zone reads UTC, and
+/// `timeSince(t)` subtracts `t` from that instant, a timestamp getter without a time zone reads UTC, and
 /// `lictor.check(s, r, o)` indexes the bound directory with `[s, r, o]`.
 fn rewrite(node: &mut IdedExpr) {
     children_mut(node).into_iter().for_each(rewrite);
@@ -179,23 +179,13 @@ fn rewrite(node: &mut IdedExpr) {
         ("timeSince", None, 1) => {
             let args = std::mem::take(&mut c.args);
             let mut args = args.into_iter();
-            args.next().map(|t| {
-                call(
-                    id,
-                    operators::SUBSTRACT,
-                    None,
-                    vec![ident(id, NOW_IDENT), t],
-                )
-            })
+            args.next()
+                .map(|t| call(id, TIME_SINCE_FN, None, vec![t, ident(id, NOW_IDENT)]))
         }
-        ("timeSince", Some(_), 0) => c.target.take().map(|t| {
-            call(
-                id,
-                operators::SUBSTRACT,
-                None,
-                vec![ident(id, NOW_IDENT), *t],
-            )
-        }),
+        ("timeSince", Some(_), 0) => c
+            .target
+            .take()
+            .map(|t| call(id, TIME_SINCE_FN, None, vec![*t, ident(id, NOW_IDENT)])),
         (
             "check",
             Some(IdedExpr {
