@@ -14,7 +14,7 @@ use super::bindings::{Bindings, RELATIONS_IDENT};
 use super::convert::value_to_json;
 use super::env::cerbos_env;
 use super::expr::{children, children_mut, EvalError, Expr};
-use super::functions::{TIME_SINCE_FN, UTC_GETTER_PREFIX};
+use super::functions::{PAIRS_FN, TIME_SINCE_FN, UTC_GETTER_PREFIX};
 
 /// Cerbos's operator names (`eq`, `ne`, `lt`, `gt`, `le`, `ge`, `and`, `or`, `not`, `in`, `add`,
 /// `sub`, `mult`, `div`, `mod`, `index`, `list`, `get-field`, `if`, `all`, `exists`,
@@ -476,6 +476,33 @@ impl<'p> Planner<'p, '_> {
             }
             _ => return Err(unsupported()),
         };
+        // A two-variable comprehension iterates over `@pairs(range)` with its variables bound
+        // to each pair's parts around the body.
+        if let Some(range) = pairs_range(&c.iter_range) {
+            let (key, value, body) = unwrap_pair_binds(&body).ok_or_else(unsupported)?;
+            let operator = match operator {
+                "exists_one" => "existsOne",
+                "map" => "transformList",
+                "filter" => return Err(unsupported()),
+                other => other,
+            };
+            let range = self.partial(range)?.into_operand()?;
+            let body = self.lambda_body(&[key, value], body)?;
+            return Ok(Partial::Unknown(operation(
+                operator,
+                vec![
+                    range,
+                    operation(
+                        "lambda",
+                        vec![
+                            body,
+                            Operand::Variable(key.to_owned()),
+                            Operand::Variable(value.to_owned()),
+                        ],
+                    ),
+                ],
+            )));
+        }
         let range = self.partial(&c.iter_range)?;
         if let (Partial::Known(items), "all" | "exists", true) =
             (&range, operator, self.lambda_vars.is_empty())
@@ -483,17 +510,7 @@ impl<'p> Planner<'p, '_> {
             return self.unroll(items.as_ref(), &c.iter_var, operator == "all", &body);
         }
         let range = range.into_operand()?;
-        let mut inner = Planner {
-            bindings: self.bindings,
-            lambda_vars: self.lambda_vars.clone(),
-            locals: self
-                .locals
-                .iter()
-                .map(|(n, v)| (n.clone(), v.clone_as_boxed()))
-                .collect(),
-        };
-        inner.lambda_vars.insert(c.iter_var.clone());
-        let body = inner.partial(&body)?.into_operand()?;
+        let body = self.lambda_body(&[&c.iter_var], &body)?;
         Ok(Partial::Unknown(operation(
             operator,
             vec![
@@ -502,6 +519,45 @@ impl<'p> Planner<'p, '_> {
             ],
         )))
     }
+
+    /// A lambda's body, planned with its variables unknown.
+    fn lambda_body(&self, vars: &[&str], body: &IdedExpr) -> Result<Operand, EvalError> {
+        let mut inner = Planner {
+            bindings: self.bindings,
+            lambda_vars: self.lambda_vars.clone(),
+            locals: self
+                .locals
+                .iter()
+                .filter(|(n, _)| !vars.contains(&n.as_str()))
+                .map(|(n, v)| (n.clone(), v.clone_as_boxed()))
+                .collect(),
+        };
+        inner
+            .lambda_vars
+            .extend(vars.iter().map(|v| (*v).to_owned()));
+        inner.partial(body)?.into_operand()
+    }
+}
+
+/// The range of a two-variable comprehension: `x` of `@pairs(x)`.
+fn pairs_range(range: &IdedExpr) -> Option<&IdedExpr> {
+    match &range.expr {
+        Node::Call(c) if c.func_name == PAIRS_FN && c.target.is_none() => c.args.first(),
+        _ => None,
+    }
+}
+
+/// The variables and body of `bind(k, @pair[0], bind(v, @pair[1], body))`.
+fn unwrap_pair_binds(body: &IdedExpr) -> Option<(&str, &str, &IdedExpr)> {
+    fn bound(node: &IdedExpr) -> Option<(&str, &IdedExpr)> {
+        match &node.expr {
+            Node::Comprehension(c) => Some((c.accu_var.as_str(), &c.result)),
+            _ => None,
+        }
+    }
+    let (key, inner) = bound(body)?;
+    let (value, body) = bound(inner)?;
+    Some((key, value, body))
 }
 
 impl<'p> Planner<'p, '_> {

@@ -157,6 +157,23 @@ fn comprehensions_become_lambdas() {
 }
 
 #[test]
+fn two_variable_comprehensions_become_two_variable_lambdas() {
+    assert_eq!(
+        condition(r#"R.attr.deps.all(k, v, k != v)"#),
+        json!({"expression": {"operator": "all", "operands": [
+            {"variable": "request.resource.attr.deps"},
+            {"expression": {"operator": "lambda", "operands": [
+                {"expression": {"operator": "ne", "operands": [
+                    {"variable": "k"}, {"variable": "v"}]}},
+                {"variable": "k"}, {"variable": "v"}]}}]}})
+    );
+    assert_eq!(
+        condition(r#"R.attr.deps.exists(k, v, v == P.id)"#)["expression"]["operator"],
+        json!("exists")
+    );
+}
+
+#[test]
 fn comprehensions_over_known_lists_are_unrolled_at_the_top() {
     // Each element of the principal's list gives one condition on the resource.
     assert_eq!(
