@@ -613,11 +613,18 @@ fn evaluation_speed() {
     let start = std::time::Instant::now();
     for _ in 0..rounds {
         let request = RequestValues::new(&principal, &resource, None, now(), None);
-        let bindings = Bindings::new(&request);
+        std::hint::black_box(&request);
+    }
+    let convert = start.elapsed() / rounds;
+    let request = RequestValues::new(&principal, &resource, None, now(), None);
+    let bindings = Bindings::new(&request);
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
         for expr in &exprs {
             assert!(expr.eval_bool(&bindings).unwrap());
         }
     }
-    let per_request = start.elapsed() / rounds;
-    println!("one request (convert + 3 conditions): {per_request:?}");
+    let evaluate = start.elapsed() / rounds / 3;
+    // A timing print, not an assertion: the numbers depend on the machine and the profile.
+    println!("request conversion: {convert:?}; one condition: {evaluate:?}");
 }
