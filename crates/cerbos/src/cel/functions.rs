@@ -17,6 +17,8 @@ type Returns<'b, 'v> = Result<CowVal<'b, 'v>, ExecutionError>;
 
 /// The prefix of the internal getters a timestamp getter without a time zone is rewritten to.
 pub(super) const UTC_GETTER_PREFIX: &str = "@utc_";
+/// `timeSince(t)`, called with the request's instant as a second argument.
+pub(super) const TIME_SINCE_FN: &str = "@timeSince";
 /// Pairs `[key, value]` of a map, or `[index, element]` of a list (two-variable comprehensions).
 pub(super) const PAIRS_FN: &str = "@pairs";
 /// A map with one more entry (`transformMap`).
@@ -204,6 +206,14 @@ duration_getter!(duration_seconds, "getSeconds", |d| d.num_seconds());
 duration_getter!(duration_milliseconds, "getMilliseconds", |d| d
     .num_milliseconds());
 
+fn time_since<'b, 'v>(args: Args<'b, 'v>) -> Returns<'b, 'v> {
+    let since = arg::<CelTimestamp>(&args, 0, "timeSince")?.inner();
+    let now = arg::<CelTimestamp>(&args, 1, "timeSince")?.inner();
+    Ok(CowVal::owned(CelDuration::from(
+        now.signed_duration_since(*since),
+    )))
+}
+
 fn pairs<'b, 'v>(args: Args<'b, 'v>) -> Returns<'b, 'v> {
     let target = args
         .first()
@@ -381,6 +391,12 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         )?;
     }
 
+    env.add_overload(
+        TIME_SINCE_FN,
+        "timeSince_timestamp",
+        vec![TIMESTAMP_TYPE, TIMESTAMP_TYPE],
+        time_since,
+    )?;
     env.add_overload(PAIRS_FN, "pairs_list", vec![LIST_TYPE], pairs)?;
     env.add_overload(PAIRS_FN, "pairs_map", vec![MAP_TYPE], pairs)?;
     env.add_overload(

@@ -14,7 +14,7 @@ use super::bindings::{Bindings, RELATIONS_IDENT};
 use super::convert::value_to_json;
 use super::env::cerbos_env;
 use super::expr::{children, children_mut, EvalError, Expr};
-use super::functions::UTC_GETTER_PREFIX;
+use super::functions::{PAIRS_FN, TIME_SINCE_FN, UTC_GETTER_PREFIX};
 
 /// Cerbos's operator names (`eq`, `ne`, `lt`, `gt`, `le`, `ge`, `and`, `or`, `not`, `in`, `add`,
 /// `sub`, `mult`, `div`, `mod`, `index`, `list`, `get-field`, `if`, `all`, `exists`,
@@ -78,6 +78,7 @@ impl Expr {
         let planner = Planner {
             bindings: &plan.bindings,
             lambda_vars: BTreeSet::new(),
+            locals: Vec::new(),
         };
         match planner.partial(&ast)? {
             Partial::Known(value) => match value.downcast_ref::<CelBool>() {
@@ -125,6 +126,9 @@ struct Planner<'p, 'a> {
     bindings: &'p Bindings<'a>,
     /// Comprehension variables inside a lambda: unknown while planning.
     lambda_vars: BTreeSet<String>,
+    /// Comprehension variables bound to known values while a comprehension over a known list
+    /// is unrolled.
+    locals: Vec<(String, Box<dyn Val + 'p>)>,
 }
 
 /// The names of a chain of field selections on an identifier, root first.
@@ -230,35 +234,40 @@ impl<'p> Planner<'p, '_> {
     }
 
     fn evaluate(&self, node: &IdedExpr) -> Result<Box<dyn Val + 'p>, EvalError> {
-        let env = cerbos_env().map_err(EvalError::new)?;
-        let mut context = Context::with_env(env);
-        context.set_variable_resolver(self.bindings);
-        let value = Value::resolve_val(node, &context)?;
-        Ok(value.into_owned().clone_as_boxed())
+        self.evaluate_with(node, Vec::new())
     }
 
-    /// Evaluates `node` with its direct subexpressions replaced by known values.
+    /// Evaluates `node`, with its direct subexpressions replaced by `values` when there are
+    /// any, and the unrolled comprehension variables in scope.
     fn evaluate_with(
         &self,
         node: &IdedExpr,
         values: Vec<Box<dyn Val + 'p>>,
     ) -> Result<Box<dyn Val + 'p>, EvalError> {
-        let mut shell = node.clone();
+        let mut shell;
+        let mut evaluated = node;
         let names: Vec<String> = (0..values.len()).map(|i| format!("@known{i}")).collect();
-        for (child, name) in children_mut(&mut shell).into_iter().zip(&names) {
-            *child = IdedExpr {
-                id: child.id,
-                expr: Node::Ident(name.clone()),
-            };
+        if !values.is_empty() {
+            shell = node.clone();
+            for (child, name) in children_mut(&mut shell).into_iter().zip(&names) {
+                *child = IdedExpr {
+                    id: child.id,
+                    expr: Node::Ident(name.clone()),
+                };
+            }
+            evaluated = &shell;
         }
         let env = cerbos_env().map_err(EvalError::new)?;
         let mut context = Context::with_env(env);
         context.set_variable_resolver(self.bindings);
         let mut scope = context.new_inner_scope();
+        for (name, value) in &self.locals {
+            scope.add_variable_as_val(name.clone(), value.clone_as_boxed());
+        }
         for (name, value) in names.into_iter().zip(values) {
             scope.add_variable_as_val(name, value);
         }
-        let value = Value::resolve_val(&shell, &scope)?;
+        let value = Value::resolve_val(evaluated, &scope)?;
         Ok(value.into_owned().clone_as_boxed())
     }
 
@@ -369,6 +378,10 @@ impl<'p> Planner<'p, '_> {
                     ))),
                 }
             }
+            (TIME_SINCE_FN, [since, _now]) => match self.partial(since)? {
+                Partial::Known(_) => self.evaluate(node).map(Partial::Known),
+                Partial::Unknown(o) => Ok(Partial::Unknown(operation("timeSince", vec![o]))),
+            },
             (
                 operators::INDEX,
                 [directory, IdedExpr {
@@ -463,13 +476,41 @@ impl<'p> Planner<'p, '_> {
             }
             _ => return Err(unsupported()),
         };
-        let range = self.partial(&c.iter_range)?.into_operand()?;
-        let mut inner = Planner {
-            bindings: self.bindings,
-            lambda_vars: self.lambda_vars.clone(),
-        };
-        inner.lambda_vars.insert(c.iter_var.clone());
-        let body = inner.partial(&body)?.into_operand()?;
+        // A two-variable comprehension iterates over `@pairs(range)` with its variables bound
+        // to each pair's parts around the body.
+        if let Some(range) = pairs_range(&c.iter_range) {
+            let (key, value, body) = unwrap_pair_binds(&body).ok_or_else(unsupported)?;
+            let operator = match operator {
+                "exists_one" => "existsOne",
+                "map" => "transformList",
+                "filter" => return Err(unsupported()),
+                other => other,
+            };
+            let range = self.partial(range)?.into_operand()?;
+            let body = self.lambda_body(&[key, value], body)?;
+            return Ok(Partial::Unknown(operation(
+                operator,
+                vec![
+                    range,
+                    operation(
+                        "lambda",
+                        vec![
+                            body,
+                            Operand::Variable(key.to_owned()),
+                            Operand::Variable(value.to_owned()),
+                        ],
+                    ),
+                ],
+            )));
+        }
+        let range = self.partial(&c.iter_range)?;
+        if let (Partial::Known(items), "all" | "exists", true) =
+            (&range, operator, self.lambda_vars.is_empty())
+        {
+            return self.unroll(items.as_ref(), &c.iter_var, operator == "all", &body);
+        }
+        let range = range.into_operand()?;
+        let body = self.lambda_body(&[&c.iter_var], &body)?;
         Ok(Partial::Unknown(operation(
             operator,
             vec![
@@ -477,6 +518,96 @@ impl<'p> Planner<'p, '_> {
                 operation("lambda", vec![body, Operand::Variable(c.iter_var.clone())]),
             ],
         )))
+    }
+
+    /// A lambda's body, planned with its variables unknown.
+    fn lambda_body(&self, vars: &[&str], body: &IdedExpr) -> Result<Operand, EvalError> {
+        let mut inner = Planner {
+            bindings: self.bindings,
+            lambda_vars: self.lambda_vars.clone(),
+            locals: self
+                .locals
+                .iter()
+                .filter(|(n, _)| !vars.contains(&n.as_str()))
+                .map(|(n, v)| (n.clone(), v.clone_as_boxed()))
+                .collect(),
+        };
+        inner
+            .lambda_vars
+            .extend(vars.iter().map(|v| (*v).to_owned()));
+        inner.partial(body)?.into_operand()
+    }
+}
+
+/// The range of a two-variable comprehension: `x` of `@pairs(x)`.
+fn pairs_range(range: &IdedExpr) -> Option<&IdedExpr> {
+    match &range.expr {
+        Node::Call(c) if c.func_name == PAIRS_FN && c.target.is_none() => c.args.first(),
+        _ => None,
+    }
+}
+
+/// The variables and body of `bind(k, @pair[0], bind(v, @pair[1], body))`.
+fn unwrap_pair_binds(body: &IdedExpr) -> Option<(&str, &str, &IdedExpr)> {
+    fn bound(node: &IdedExpr) -> Option<(&str, &IdedExpr)> {
+        match &node.expr {
+            Node::Comprehension(c) => Some((c.accu_var.as_str(), &c.result)),
+            _ => None,
+        }
+    }
+    let (key, inner) = bound(body)?;
+    let (value, body) = bound(inner)?;
+    Some((key, value, body))
+}
+
+impl<'p> Planner<'p, '_> {
+    /// `all` / `exists` over a known list with a body that reads the unknown resource: the body
+    /// for each element, joined with `and` / `or`, as Cerbos writes it.
+    fn unroll(
+        &self,
+        items: &(dyn Val + 'p),
+        var: &str,
+        all: bool,
+        body: &IdedExpr,
+    ) -> Result<Partial<'p>, EvalError> {
+        let iterable = items
+            .as_iterable()
+            .ok_or_else(|| EvalError::new("a comprehension needs a list or a map"))?;
+        let mut iterator = iterable.iter();
+        let mut joined: Option<Operand> = None;
+        while let Some(item) = iterator.next() {
+            let mut locals: Vec<(String, Box<dyn Val + 'p>)> = self
+                .locals
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone_as_boxed()))
+                .collect();
+            locals.push((var.to_owned(), item.clone_as_boxed()));
+            let inner = Planner {
+                bindings: self.bindings,
+                lambda_vars: self.lambda_vars.clone(),
+                locals,
+            };
+            match inner.partial(body)? {
+                Partial::Known(v) => match as_bool(v.as_ref()) {
+                    // This element decides the whole comprehension.
+                    Some(b) if b != all => return Ok(known_bool(b)),
+                    Some(_) => {}
+                    None => {
+                        return Err(EvalError::new("a comprehension's predicate is not a bool"))
+                    }
+                },
+                Partial::Unknown(o) => {
+                    joined = Some(match joined {
+                        None => o,
+                        Some(j) => operation(if all { "and" } else { "or" }, vec![j, o]),
+                    });
+                }
+            }
+        }
+        Ok(match joined {
+            None => known_bool(all),
+            Some(o) => Partial::Unknown(o),
+        })
     }
 }
 
@@ -486,7 +617,13 @@ impl Partial<'_> {
             Partial::Unknown(operand) => Ok(operand),
             Partial::Known(value) => {
                 let value = Value::try_from(value.as_ref())?;
-                Ok(Operand::Value(value_to_json(&value)))
+                let json = value_to_json(&value);
+                // Cerbos writes known durations and timestamps as the call that makes them.
+                Ok(match value {
+                    Value::Duration(_) => operation("duration", vec![Operand::Value(json)]),
+                    Value::Timestamp(_) => operation("timestamp", vec![Operand::Value(json)]),
+                    _ => Operand::Value(json),
+                })
             }
         }
     }

@@ -157,6 +157,90 @@ fn comprehensions_become_lambdas() {
 }
 
 #[test]
+fn two_variable_comprehensions_become_two_variable_lambdas() {
+    assert_eq!(
+        condition(r#"R.attr.deps.all(k, v, k != v)"#),
+        json!({"expression": {"operator": "all", "operands": [
+            {"variable": "request.resource.attr.deps"},
+            {"expression": {"operator": "lambda", "operands": [
+                {"expression": {"operator": "ne", "operands": [
+                    {"variable": "k"}, {"variable": "v"}]}},
+                {"variable": "k"}, {"variable": "v"}]}}]}})
+    );
+    assert_eq!(
+        condition(r#"R.attr.deps.exists(k, v, v == P.id)"#)["expression"]["operator"],
+        json!("exists")
+    );
+}
+
+#[test]
+fn comprehensions_over_known_lists_are_unrolled_at_the_top() {
+    // Each element of the principal's list gives one condition on the resource.
+    assert_eq!(
+        condition(r#"P.attr.teams.all(x, R.attr.team != x)"#),
+        json!({"expression": {"operator": "and", "operands": [
+            {"expression": {"operator": "ne", "operands": [
+                {"variable": "request.resource.attr.team"}, {"value": "a"}]}},
+            {"expression": {"operator": "ne", "operands": [
+                {"variable": "request.resource.attr.team"}, {"value": "b"}]}}]}})
+    );
+    assert_eq!(
+        condition(r#"P.roles.exists(x, x in R.attr.roles)"#),
+        json!({"expression": {"operator": "in", "operands": [
+            {"value": "employee"}, {"variable": "request.resource.attr.roles"}]}})
+    );
+    assert_eq!(
+        plan(r#"P.attr.teams.exists(x, x == "b" || R.attr.y)"#),
+        Residual::True
+    );
+    // Inside a lambda, a comprehension over a known list stays a lambda.
+    assert_eq!(
+        condition(r#"R.attr.geos.all(g, P.attr.teams.exists(x, g.startsWith(x)))"#),
+        json!({"expression": {"operator": "all", "operands": [
+            {"variable": "request.resource.attr.geos"},
+            {"expression": {"operator": "lambda", "operands": [
+                {"expression": {"operator": "exists", "operands": [
+                    {"value": ["a", "b"]},
+                    {"expression": {"operator": "lambda", "operands": [
+                        {"expression": {"operator": "startsWith", "operands": [
+                            {"variable": "g"}, {"variable": "x"}]}},
+                        {"variable": "x"}]}}]}},
+                {"variable": "g"}]}}]}})
+    );
+}
+
+#[test]
+fn times_are_written_as_calls() {
+    assert_eq!(
+        condition(
+            r#"R.attr.sessions.all(x, timestamp(x.lastAccessed).timeSince() < duration("1h"))"#
+        ),
+        json!({"expression": {"operator": "all", "operands": [
+            {"variable": "request.resource.attr.sessions"},
+            {"expression": {"operator": "lambda", "operands": [
+                {"expression": {"operator": "lt", "operands": [
+                    {"expression": {"operator": "timeSince", "operands": [
+                        {"expression": {"operator": "timestamp", "operands": [
+                            {"variable": "x.lastAccessed"}]}}]}},
+                    {"expression": {"operator": "duration", "operands": [
+                        {"value": "3600s"}]}}]}},
+                {"variable": "x"}]}}]}})
+    );
+    assert_eq!(
+        condition(r#"timestamp(R.attr.created) > timestamp("2020-01-01T00:00:00Z")"#),
+        json!({"expression": {"operator": "gt", "operands": [
+            {"expression": {"operator": "timestamp", "operands": [
+                {"variable": "request.resource.attr.created"}]}},
+            {"expression": {"operator": "timestamp", "operands": [
+                {"value": "2020-01-01T00:00:00Z"}]}}]}})
+    );
+    assert_eq!(
+        plan(r#"["2012-01-21T17:34:12.024Z"].all(x, timestamp(x) < now())"#),
+        Residual::True
+    );
+}
+
+#[test]
 fn known_attributes_are_used_and_variables_inlined() {
     let mut variables = HashMap::new();
     variables.insert(
@@ -293,6 +377,9 @@ fn random_condition(rng: &mut Lcg, depth: usize) -> String {
         "R.attr.b != \"x\"",
         "R.attr.c",
         "true",
+        "[\"john\", \"x\"].exists(t, R.attr.b == t)",
+        "[1.0, 2.0].all(n, R.attr.a > n || P.attr.level < n)",
+        "timestamp(\"2020-01-01T00:00:00Z\") < now() && R.attr.a != 3.0",
     ];
     if depth == 0 || rng.next(3) == 0 {
         return leaves[rng.next(leaves.len())].to_owned();
