@@ -40,6 +40,8 @@ cargo test --workspace --locked
 # Aserto's own Node and Python clients against the binary the tests just built.
 echo "== compatibility with Aserto's client libraries"
 ./scripts/compat.sh
+echo "== Cerbos conformance (Cerbos's REST API against decisions from Cerbos's own test data)"
+./scripts/cerbos-conformance.sh
 echo "== the REST API against its OpenAPI document (schemathesis)" && ./scripts/schemathesis.sh
 echo "== Node SDK (sdks/node) and the Express example"
 ./scripts/sdk-node.sh

@@ -136,6 +136,19 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<CerbosSettings, CerbosC
     settings_from(&tree, &file)
 }
 
+/// Reads the `cerbos:` section of Lictor's configuration file as a Cerbos configuration.
+pub fn deserialize_section<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<CerbosSettings>, D::Error> {
+    let tree = <Value as serde::Deserialize>::deserialize(deserializer)?;
+    if tree.is_null() {
+        return Ok(None);
+    }
+    settings_from(&tree, "cerbos section")
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
 /// Parses YAML text into a tree; empty text is an empty mapping.
 pub fn parse_tree(text: &str, file: &str) -> Result<Value, CerbosConfigError> {
     let tree: Value = serde_yaml_ng::from_str(text).map_err(|e| CerbosConfigError::Syntax {
@@ -194,20 +207,14 @@ pub fn apply_overrides(tree: &mut Value, overrides: &[String]) -> Result<(), Cer
     Ok(())
 }
 
-/// Reads the settings from a configuration tree; `file` names it in errors.
-pub fn settings_from(tree: &Value, file: &str) -> Result<CerbosSettings, CerbosConfigError> {
-    let mut reader = Reader {
-        file,
-        ignored: Vec::new(),
-    };
-    let root = reader.mapping(tree, "")?;
-
-    let mut settings = CerbosSettings {
-        http_listen: None,
-        grpc_listen: None,
+/// Cerbos's defaults over a disk store in `directory`, served on Cerbos's default ports.
+pub fn settings_for_directory(directory: PathBuf) -> CerbosSettings {
+    CerbosSettings {
+        http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 3592))),
+        grpc_listen: Some(SocketAddr::from(([127, 0, 0, 1], 3593))),
         max_actions_per_resource: DEFAULT_REQUEST_LIMIT,
         max_resources_per_request: DEFAULT_REQUEST_LIMIT,
-        policy_dir: PathBuf::new(),
+        policy_dir: directory,
         watch_for_changes: false,
         default_policy_version: "default".to_string(),
         lenient_scope_search: false,
@@ -217,7 +224,18 @@ pub fn settings_from(tree: &Value, file: &str) -> Result<CerbosSettings, CerbosC
         jwt_disable_verification: false,
         audit_enabled: false,
         ignored_keys: Vec::new(),
+    }
+}
+
+/// Reads the settings from a configuration tree; `file` names it in errors.
+pub fn settings_from(tree: &Value, file: &str) -> Result<CerbosSettings, CerbosConfigError> {
+    let mut reader = Reader {
+        file,
+        ignored: Vec::new(),
     };
+    let root = reader.mapping(tree, "")?;
+
+    let mut settings = settings_for_directory(PathBuf::new());
     let mut http = ":3592".to_string();
     let mut grpc = ":3593".to_string();
     let mut driver = None;
