@@ -318,6 +318,12 @@ pub struct OutputEntry {
     /// The value; absent when the output expression failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val: Option<Value>,
+    /// The action whose evaluation produced the output.
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub action: String,
 }
 
 /// The decisions for one resource (`CheckResourcesResponse.ResultEntry`).
@@ -665,6 +671,7 @@ mod tests {
             outputs: vec![OutputEntry {
                 src: "resource.doc.vdefault#r1".into(),
                 val: None,
+                action: "view".into(),
             }],
             ..Default::default()
         };
@@ -675,7 +682,7 @@ mod tests {
                 "validationErrors": [{"path": "/age", "message": "expected number", "source": "SOURCE_PRINCIPAL"}],
                 "meta": {"actions": {"view": {"matchedPolicy": "resource.doc.vdefault"}},
                          "effectiveDerivedRoles": ["owner"]},
-                "outputs": [{"src": "resource.doc.vdefault#r1"}]
+                "outputs": [{"src": "resource.doc.vdefault#r1", "action": "view"}]
             })
         );
     }
