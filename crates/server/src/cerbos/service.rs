@@ -105,8 +105,7 @@ impl CerbosApi {
         let snapshot = self.store.current();
         let mut answer = snapshot
             .policies
-            .plan(&input, aux_data.as_ref())
-            .map_err(|message| ApiError::new(crate::api_error::Code::Internal, message))?;
+            .plan(&input, aux_data.as_ref())?;
         answer.request_id.clone_from(&request.request_id);
         answer.cerbos_call_id = self.call_ids.next();
         Ok(mapping::plan_response(answer))

@@ -51,7 +51,12 @@ impl PolicyStore {
         let directory = settings.policy_dir.clone();
         let origin = PolicyOrigin::Dir(directory.clone());
         let snapshot = load(&origin, &directory, &settings)?;
-        tracing::info!(directory = %directory.display(), revision = %snapshot.revision, "Cerbos policies loaded");
+        tracing::info!(
+            directory = %directory.display(),
+            policies = snapshot.policies.policy_count(),
+            revision = %snapshot.revision,
+            "Cerbos policies loaded"
+        );
         Ok(PolicyStore {
             origin,
             directory,
@@ -113,7 +118,11 @@ impl PolicyStore {
             .await;
             match loaded {
                 Ok(Ok(snapshot)) => {
-                    tracing::info!(revision = %snapshot.revision, "Cerbos policies reloaded");
+                    tracing::info!(
+                        policies = snapshot.policies.policy_count(),
+                        revision = %snapshot.revision,
+                        "Cerbos policies reloaded"
+                    );
                     self.current.store(Arc::new(snapshot));
                     self.reloads.fetch_add(1, Ordering::Relaxed);
                 }
