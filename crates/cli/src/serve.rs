@@ -80,7 +80,10 @@ async fn serve_cerbos(config: Config) -> Result<()> {
 }
 
 /// One line per port, for people and for tests that start on port 0, then `ready`.
-fn announce(ports: &[lictor_server::server::BoundPort], ca: Option<&std::path::Path>) -> Result<()> {
+fn announce(
+    ports: &[lictor_server::server::BoundPort],
+    ca: Option<&std::path::Path>,
+) -> Result<()> {
     let mut out = std::io::stdout().lock();
     for port in ports {
         writeln!(out, "listening {} {}", port.name, port.address)?;

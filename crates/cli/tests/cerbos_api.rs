@@ -214,13 +214,19 @@ fn grpc_effects(answer: &lictor_proto::cerbos::response::v1::CheckResourcesRespo
 #[test]
 fn rest_and_grpc_answer_the_same_on_both_ports() {
     let server = start(CONFIG, &[]).unwrap();
-    let (status, rest) = post(&server.url("/api/check/resources"), &check_body(&["view", "delete"]));
+    let (status, rest) = post(
+        &server.url("/api/check/resources"),
+        &check_body(&["view", "delete"]),
+    );
     assert_eq!(status, 200, "{rest}");
     assert_eq!(rest["requestId"], "req-1");
     assert_eq!(rest["cerbosCallId"].as_str().unwrap().len(), 26, "{rest}");
     assert_eq!(rest["results"][0]["resource"]["id"], "a1");
     assert_eq!(rest["results"][1]["resource"]["kind"], "photo");
-    assert!(rest["results"][0]["meta"]["actions"]["view"].is_object(), "{rest}");
+    assert!(
+        rest["results"][0]["meta"]["actions"]["view"].is_object(),
+        "{rest}"
+    );
     for action in ["view", "delete"] {
         let effect = rest["results"][1]["actions"][action].as_str().unwrap();
         assert_eq!(effect, "EFFECT_DENY", "no policy for photos: {rest}");
@@ -237,7 +243,10 @@ fn rest_and_grpc_answer_the_same_on_both_ports() {
                 .into_inner();
             assert_eq!(answer.request_id, "req-1");
             assert_eq!(answer.cerbos_call_id.len(), 26);
-            assert_ne!(answer.cerbos_call_id, rest["cerbosCallId"].as_str().unwrap());
+            assert_ne!(
+                answer.cerbos_call_id,
+                rest["cerbosCallId"].as_str().unwrap()
+            );
             assert_eq!(grpc_effects(&answer), rest_effects(&rest), "{port}");
         }
     });
@@ -296,7 +305,10 @@ fn limits_and_invalid_requests_are_refused_on_both_transports() {
     let url = server.url("/api/check/resources");
 
     let mut one_resource = check_body(&["view", "edit", "delete"]);
-    one_resource["resources"].as_array_mut().unwrap().truncate(1);
+    one_resource["resources"]
+        .as_array_mut()
+        .unwrap()
+        .truncate(1);
     let (status, body) = post(&url, &one_resource);
     assert_eq!(status, 400);
     assert_eq!(
@@ -305,18 +317,33 @@ fn limits_and_invalid_requests_are_refused_on_both_transports() {
     );
     let (status, body) = post(&url, &check_body(&["view"]));
     assert_eq!(status, 400);
-    assert_eq!(body["message"], "number of resources in batch (2) exceeds configured limit (1)");
+    assert_eq!(
+        body["message"],
+        "number of resources in batch (2) exceeds configured limit (1)"
+    );
 
     let mut no_principal = one_resource.clone();
     no_principal.as_object_mut().unwrap().remove("principal");
     let (status, body) = post(&url, &no_principal);
     assert_eq!(status, 400);
     assert_eq!(body["code"], 3);
-    assert!(body["message"].as_str().unwrap().contains("principal: value is required"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("principal: value is required"),
+        "{body}"
+    );
 
-    let (status, body) = post(&url, &json!({"principal": {"id": "a", "roles": ["r"]}, "unknownField": 1}));
+    let (status, body) = post(
+        &url,
+        &json!({"principal": {"id": "a", "roles": ["r"]}, "unknownField": 1}),
+    );
     assert_eq!(status, 400);
-    assert!(body["message"].as_str().unwrap().contains("unknownField"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("unknownField"),
+        "{body}"
+    );
 
     runtime().block_on(async {
         let mut client = client(&server.ports["cerbos-grpc"]).await;
@@ -324,12 +351,19 @@ fn limits_and_invalid_requests_are_refused_on_both_transports() {
         too_many.resources.truncate(1);
         let error = client.check_resources(too_many).await.unwrap_err();
         assert_eq!(error.code(), tonic::Code::InvalidArgument);
-        assert_eq!(error.message(), "number of actions (3) exceeds configured limit (2)");
+        assert_eq!(
+            error.message(),
+            "number of actions (3) exceeds configured limit (2)"
+        );
         let mut no_actions = check_request(&[]);
         no_actions.resources.truncate(1);
         let error = client.check_resources(no_actions).await.unwrap_err();
         assert_eq!(error.code(), tonic::Code::InvalidArgument);
-        assert!(error.message().contains("resources[0].actions"), "{}", error.message());
+        assert!(
+            error.message().contains("resources[0].actions"),
+            "{}",
+            error.message()
+        );
     });
 }
 
@@ -345,23 +379,54 @@ fn wait_for(server: &CerbosServer, text: &str) {
     }
 }
 
+/// The effect of `action` on the album in a REST answer.
+fn album_effect(answer: &Value, action: &str) -> String {
+    answer["results"][0]["actions"][action]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn a_broken_policy_change_keeps_the_previous_policies_serving() {
     let server = start(CONFIG, &["storage.disk.watchForChanges=true"]).unwrap();
     let url = server.url("/api/check/resources");
-    let (status, before) = post(&url, &check_body(&["view"]));
+    let (status, before) = post(&url, &check_body(&["view", "edit"]));
     assert_eq!(status, 200, "{before}");
+    assert_eq!(album_effect(&before, "view"), "EFFECT_ALLOW");
+    assert_eq!(album_effect(&before, "edit"), "EFFECT_DENY");
 
-    write_policy(&server.policies(), "broken.yaml", "resourcePolicy: [unclosed\n");
+    write_policy(
+        &server.policies(),
+        "broken.yaml",
+        "apiVersion: api.cerbos.dev/v1\nresourcePolicy: [unclosed\n",
+    );
     wait_for(&server, "Cerbos policy change refused");
-    let (status, during) = post(&url, &check_body(&["view"]));
+    let (status, during) = post(&url, &check_body(&["view", "edit"]));
     assert_eq!(status, 200, "{during}");
     assert_eq!(rest_effects(&during), rest_effects(&before));
 
-    // Repaired, the next change is taken up.
+    // Repaired and changed, the new policies are taken up: now editing is allowed, viewing not.
     std::fs::remove_file(server.policies().join("broken.yaml")).unwrap();
+    write_policy(
+        &server.policies(),
+        "album.yaml",
+        &POLICY.replace("[\"view\"]", "[\"edit\"]"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, after) = post(&url, &check_body(&["view", "edit"]));
+        if album_effect(&after, "edit") == "EFFECT_ALLOW" {
+            assert_eq!(album_effect(&after, "view"), "EFFECT_DENY");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the change was not taken up: {after}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     wait_for(&server, "Cerbos policies reloaded");
-    assert_eq!(get(&server.url("/_cerbos/health")).0, 200);
 }
 
 fn write_policy(dir: &Path, name: &str, text: &str) {
@@ -383,7 +448,10 @@ fn an_unsupported_storage_driver_is_a_clear_start_up_error() {
     let error = start(CONFIG, &["server.requestLimits.maxActionsPerResource=many"])
         .err()
         .expect("the server refuses to start");
-    assert!(error.contains("server.requestLimits.maxActionsPerResource"), "{error}");
+    assert!(
+        error.contains("server.requestLimits.maxActionsPerResource"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -433,10 +501,8 @@ fn a_cerbos_section_serves_beside_topaz_and_logs_decisions() {
     // Every resource of every call is one record of the decision log.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, records) = get(&server.url(
-            "authorizer-rest",
-            "/api/v3/lictor/decisions?path=album",
-        ));
+        let (_, records) =
+            get(&server.url("authorizer-rest", "/api/v3/lictor/decisions?path=album"));
         let records = records["results"].as_array().unwrap().clone();
         if records.len() >= 3 {
             let record = &records[0];
@@ -444,11 +510,52 @@ fn a_cerbos_section_serves_beside_topaz_and_logs_decisions() {
             assert_eq!(record["identity"]["value"], "alice");
             assert_eq!(record["resource"]["id"], "a1");
             assert_eq!(record["decisions"][0]["decision"], "view");
-            assert!(record["resource"]["actions"]["view"]["effect"].is_string(), "{record}");
+            assert!(
+                record["resource"]["actions"]["view"]["effect"].is_string(),
+                "{record}"
+            );
             assert!(!record["policy_revision"].as_str().unwrap().is_empty());
             break;
         }
-        assert!(Instant::now() < deadline, "decisions not logged: {records:?}");
+        assert!(
+            Instant::now() < deadline,
+            "decisions not logged: {records:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn the_demo_serves_its_cerbos_policies_on_the_authorizer_ports() {
+    let server = common::Server::start("", true);
+    let url = server.url("authorizer-rest", "/api/check/resources");
+    let body = |roles: &[&str], owner: &str| {
+        json!({
+            "principal": {"id": "rick@the-citadel.com", "roles": roles},
+            "resources": [{"actions": ["read", "update"],
+                           "resource": {"kind": "todo", "id": "t1", "attr": {"ownerID": owner}}}]
+        })
+    };
+    let effects = |answer: &Value| (album_effect(answer, "read"), album_effect(answer, "update"));
+    let (status, own) = post(&url, &body(&["editor"], "rick@the-citadel.com"));
+    assert_eq!(status, 200, "{own}");
+    assert_eq!(
+        effects(&own),
+        ("EFFECT_ALLOW".into(), "EFFECT_ALLOW".into())
+    );
+    let (_, other) = post(&url, &body(&["editor"], "morty@the-citadel.com"));
+    assert_eq!(
+        effects(&other),
+        ("EFFECT_ALLOW".into(), "EFFECT_DENY".into())
+    );
+    let (_, admin) = post(&url, &body(&["admin"], "morty@the-citadel.com"));
+    assert_eq!(
+        effects(&admin),
+        ("EFFECT_ALLOW".into(), "EFFECT_ALLOW".into())
+    );
+    let (_, nobody) = post(&url, &body(&["guest"], "rick@the-citadel.com"));
+    assert_eq!(
+        effects(&nobody),
+        ("EFFECT_DENY".into(), "EFFECT_DENY".into())
+    );
 }

@@ -119,15 +119,16 @@ fn load_key_set(config: &JwtKeySet) -> Result<KeySet, KeySetError> {
         message,
     };
     let bytes = match &config.source {
-        KeySource::File(path) => std::fs::read(path)
-            .map_err(|e| fail(format!("local.file {}: {e}", path.display())))?,
+        KeySource::File(path) => {
+            std::fs::read(path).map_err(|e| fail(format!("local.file {}: {e}", path.display())))?
+        }
         KeySource::Data(data) => base64::engine::general_purpose::STANDARD
             .decode(data.trim())
             .map_err(|e| fail(format!("local.data is not base64: {e}")))?,
     };
     let keys = if bytes.trim_ascii_start().starts_with(b"{") {
-        let set: JwkSet =
-            serde_json::from_slice(&bytes).map_err(|e| fail(format!("not a JWKS document: {e}")))?;
+        let set: JwkSet = serde_json::from_slice(&bytes)
+            .map_err(|e| fail(format!("not a JWKS document: {e}")))?;
         set.keys
             .iter()
             .map(|jwk| {
@@ -193,7 +194,12 @@ mod tests {
         let claims = serde_json::json!({"sub": "alice", "aud": "app", "exp": 4_000_000_000u64});
         AuxData {
             jwt: Some(Jwt {
-                token: encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap(),
+                token: encode(
+                    &header,
+                    &claims,
+                    &EncodingKey::from_secret(secret.as_bytes()),
+                )
+                .unwrap(),
                 key_set_id: String::new(),
             }),
             ..Default::default()
@@ -202,13 +208,18 @@ mod tests {
 
     #[test]
     fn a_verified_token_exposes_its_claims() {
-        let claims = verifier("s3cret").extract(Some(&token("s3cret"))).unwrap().unwrap();
+        let claims = verifier("s3cret")
+            .extract(Some(&token("s3cret")))
+            .unwrap()
+            .unwrap();
         assert_eq!(claims["jwt"]["sub"], "alice");
     }
 
     #[test]
     fn a_token_signed_with_another_key_is_invalid_aux_data() {
-        let error = verifier("s3cret").extract(Some(&token("other"))).unwrap_err();
+        let error = verifier("s3cret")
+            .extract(Some(&token("other")))
+            .unwrap_err();
         assert_eq!(error.message, "invalid auxData");
     }
 

@@ -179,7 +179,9 @@ pub fn apply_overrides(tree: &mut Value, overrides: &[String]) -> Result<(), Cer
             .split_once('=')
             .ok_or_else(|| fail("expected key=value"))?;
         if key.is_empty() || key.split('.').any(str::is_empty) {
-            return Err(fail("the key must be a dotted path such as server.httpListenAddr"));
+            return Err(fail(
+                "the key must be a dotted path such as server.httpListenAddr",
+            ));
         }
         let value = serde_yaml_ng::from_str::<Value>(raw)
             .ok()
@@ -282,7 +284,8 @@ pub fn settings_from(tree: &Value, file: &str) -> Result<CerbosSettings, CerbosC
                                             PathBuf::from(reader.string(value, &path)?);
                                     }
                                     "watchForChanges" => {
-                                        settings.watch_for_changes = reader.boolean(value, &path)?;
+                                        settings.watch_for_changes =
+                                            reader.boolean(value, &path)?;
                                     }
                                     _ => reader.ignore(&path),
                                 }
@@ -322,8 +325,8 @@ pub fn settings_from(tree: &Value, file: &str) -> Result<CerbosSettings, CerbosC
                                         return Err(reader.invalid(
                                             &path,
                                             format!(
-                                                "{other:?} is none of \"none\", \"warn\", \"reject\""
-                                            ),
+                                            "{other:?} is none of \"none\", \"warn\", \"reject\""
+                                        ),
                                         ))
                                     }
                                 };
@@ -394,8 +397,10 @@ pub fn settings_from(tree: &Value, file: &str) -> Result<CerbosSettings, CerbosC
             "is required with storage.driver \"disk\"".to_string(),
         ));
     }
-    settings.http_listen = listen_address(&http).map_err(|m| reader.invalid("server.httpListenAddr", m))?;
-    settings.grpc_listen = listen_address(&grpc).map_err(|m| reader.invalid("server.grpcListenAddr", m))?;
+    settings.http_listen =
+        listen_address(&http).map_err(|m| reader.invalid("server.httpListenAddr", m))?;
+    settings.grpc_listen =
+        listen_address(&grpc).map_err(|m| reader.invalid("server.grpcListenAddr", m))?;
     if !settings
         .default_policy_version
         .chars()
@@ -461,17 +466,20 @@ impl Reader<'_> {
     }
 
     /// The entries of a mapping, keys as strings (a null section is empty).
-    fn mapping<'v>(&self, value: &'v Value, key: &str) -> Result<Vec<(String, &'v Value)>, CerbosConfigError> {
+    fn mapping<'v>(
+        &self,
+        value: &'v Value,
+        key: &str,
+    ) -> Result<Vec<(String, &'v Value)>, CerbosConfigError> {
         match value {
             Value::Null => Ok(Vec::new()),
             Value::Mapping(map) => map
                 .iter()
                 .map(|(k, v)| match k {
                     Value::String(name) => Ok((name.clone(), v)),
-                    other => Err(self.invalid(
-                        key,
-                        format!("keys must be strings, not {}", kind(other)),
-                    )),
+                    other => {
+                        Err(self.invalid(key, format!("keys must be strings, not {}", kind(other))))
+                    }
                 })
                 .collect(),
             other => Err(self.invalid(key, format!("must be a mapping, not {}", kind(other)))),
@@ -551,7 +559,9 @@ impl Reader<'_> {
                                         self.string(value, &path)?,
                                     )));
                                 }
-                                "data" => source = Some(KeySource::Data(self.string(value, &path)?)),
+                                "data" => {
+                                    source = Some(KeySource::Data(self.string(value, &path)?))
+                                }
                                 _ => self.ignore(&path),
                             }
                         }
@@ -566,7 +576,8 @@ impl Reader<'_> {
                     _ => self.ignore(&format!("{at}.{key}")),
                 }
             }
-            let id = id.ok_or_else(|| self.invalid(&format!("{at}.id"), "is required".to_string()))?;
+            let id =
+                id.ok_or_else(|| self.invalid(&format!("{at}.id"), "is required".to_string()))?;
             let source = source.ok_or_else(|| {
                 self.invalid(
                     &format!("{at}.local"),
@@ -629,31 +640,43 @@ mod tests {
     #[test]
     fn unsupported_driver_is_named() {
         let error = settings("storage:\n  driver: git\n  git:\n    url: x\n", &[]).unwrap_err();
-        assert!(matches!(&error, CerbosConfigError::UnsupportedDriver { driver, .. } if driver == "git"));
+        assert!(
+            matches!(&error, CerbosConfigError::UnsupportedDriver { driver, .. } if driver == "git")
+        );
         assert!(error.to_string().contains("\"git\""), "{error}");
     }
 
     #[test]
     fn unknown_keys_are_listed_not_refused() {
         let s = settings(
-            &format!("{DISK}server:\n  adminAPI:\n    enabled: true\n  cors: {{}}\ntracing: {{}}\n"),
+            &format!(
+                "{DISK}server:\n  adminAPI:\n    enabled: true\n  cors: {{}}\ntracing: {{}}\n"
+            ),
             &[],
         )
         .unwrap();
-        assert_eq!(s.ignored_keys, ["server.adminAPI", "server.cors", "tracing"]);
+        assert_eq!(
+            s.ignored_keys,
+            ["server.adminAPI", "server.cors", "tracing"]
+        );
     }
 
     #[test]
     fn bad_values_name_their_key() {
         let error = settings(DISK, &["server.requestLimits.maxResourcesPerRequest=0"]).unwrap_err();
         assert!(
-            error.to_string().contains("server.requestLimits.maxResourcesPerRequest"),
+            error
+                .to_string()
+                .contains("server.requestLimits.maxResourcesPerRequest"),
             "{error}"
         );
         let error = settings(DISK, &["schema.enforcement=strict"]).unwrap_err();
         assert!(error.to_string().contains("schema.enforcement"), "{error}");
         let error = settings(DISK, &["server.grpcListenAddr=nowhere"]).unwrap_err();
-        assert!(error.to_string().contains("server.grpcListenAddr"), "{error}");
+        assert!(
+            error.to_string().contains("server.grpcListenAddr"),
+            "{error}"
+        );
         let error = settings(DISK, &["novalue"]).unwrap_err();
         assert!(error.to_string().contains("key=value"), "{error}");
     }
@@ -661,7 +684,10 @@ mod tests {
     #[test]
     fn the_disk_directory_is_required() {
         let error = settings("storage:\n  driver: disk\n", &[]).unwrap_err();
-        assert!(error.to_string().contains("storage.disk.directory"), "{error}");
+        assert!(
+            error.to_string().contains("storage.disk.directory"),
+            "{error}"
+        );
     }
 
     #[test]

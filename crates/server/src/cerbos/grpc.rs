@@ -3,9 +3,7 @@
 use super::service::CerbosApi;
 use lictor_proto::cerbos::request::v1 as request;
 use lictor_proto::cerbos::response::v1 as response;
-use lictor_proto::cerbos::svc::v1::cerbos_service_server::{
-    CerbosService, CerbosServiceServer,
-};
+use lictor_proto::cerbos::svc::v1::cerbos_service_server::{CerbosService, CerbosServiceServer};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 

@@ -18,18 +18,21 @@ pub fn json_of(value: &wkt::Value) -> serde_json::Value {
     use wkt::value::Kind;
     match &value.kind {
         None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
-        Some(Kind::NumberValue(n)) => {
-            serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, serde_json::Value::Number)
-        }
+        Some(Kind::NumberValue(n)) => serde_json::Number::from_f64(*n)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
         Some(Kind::StringValue(s)) => serde_json::Value::String(s.clone()),
         Some(Kind::BoolValue(b)) => serde_json::Value::Bool(*b),
         Some(Kind::StructValue(s)) => serde_json::Value::Object(object_of(&s.fields)),
-        Some(Kind::ListValue(l)) => serde_json::Value::Array(l.values.iter().map(json_of).collect()),
+        Some(Kind::ListValue(l)) => {
+            serde_json::Value::Array(l.values.iter().map(json_of).collect())
+        }
     }
 }
 
 /// A protobuf map of `Value`s as a JSON object.
-pub fn object_of(fields: &HashMap<String, wkt::Value>) -> serde_json::Map<String, serde_json::Value> {
+pub fn object_of(
+    fields: &HashMap<String, wkt::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
     fields
         .iter()
         .map(|(k, v)| (k.clone(), json_of(v)))
@@ -90,7 +93,11 @@ fn aux_data(aux_data: &request::AuxData) -> api::AuxData {
 pub fn check_request(request: &request::CheckResourcesRequest) -> api::CheckResourcesRequest {
     api::CheckResourcesRequest {
         request_id: request.request_id.clone(),
-        principal: request.principal.as_ref().map(principal).unwrap_or_default(),
+        principal: request
+            .principal
+            .as_ref()
+            .map(principal)
+            .unwrap_or_default(),
         resources: request
             .resources
             .iter()
@@ -116,7 +123,11 @@ pub fn plan_request(request: &request::PlanResourcesRequest) -> api::PlanResourc
         request_id: request.request_id.clone(),
         action: request.action.clone(),
         actions,
-        principal: request.principal.as_ref().map(principal).unwrap_or_default(),
+        principal: request
+            .principal
+            .as_ref()
+            .map(principal)
+            .unwrap_or_default(),
         resource: request
             .resource
             .as_ref()
@@ -174,7 +185,11 @@ pub fn check_response(answer: api::CheckResourcesResponse) -> response::CheckRes
                     .into_iter()
                     .map(|(action, e)| (action, effect(e)))
                     .collect(),
-                validation_errors: result.validation_errors.iter().map(validation_error).collect(),
+                validation_errors: result
+                    .validation_errors
+                    .iter()
+                    .map(validation_error)
+                    .collect(),
                 meta: result.meta.map(|meta| result_entry::Meta {
                     actions: meta
                         .actions
@@ -238,12 +253,18 @@ pub fn plan_response(answer: api::PlanResourcesResponse) -> response::PlanResour
             } as i32,
             condition: filter.condition.as_ref().map(operand),
         }),
-        meta: answer.meta.map(|meta| response::plan_resources_response::Meta {
-            filter_debug: meta.filter_debug,
-            matched_scope: meta.matched_scope,
-            matched_scopes: meta.matched_scopes.into_iter().collect(),
-        }),
-        validation_errors: answer.validation_errors.iter().map(validation_error).collect(),
+        meta: answer
+            .meta
+            .map(|meta| response::plan_resources_response::Meta {
+                filter_debug: meta.filter_debug,
+                matched_scope: meta.matched_scope,
+                matched_scopes: meta.matched_scopes.into_iter().collect(),
+            }),
+        validation_errors: answer
+            .validation_errors
+            .iter()
+            .map(validation_error)
+            .collect(),
         cerbos_call_id: answer.cerbos_call_id,
     }
 }
@@ -258,8 +279,10 @@ mod tests {
     fn json_survives_the_protobuf_value() {
         let original = json!({"a": [1.5, "x", true, null, {"b": {}}], "n": 2.0});
         let object = original.as_object().unwrap();
-        let fields: HashMap<String, wkt::Value> =
-            object.iter().map(|(k, v)| (k.clone(), value_of(v))).collect();
+        let fields: HashMap<String, wkt::Value> = object
+            .iter()
+            .map(|(k, v)| (k.clone(), value_of(v)))
+            .collect();
         assert_eq!(serde_json::Value::Object(object_of(&fields)), original);
     }
 

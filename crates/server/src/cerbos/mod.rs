@@ -44,7 +44,8 @@ pub fn grpc_routes(api: &Arc<CerbosApi>) -> Result<Router, ServerError> {
             .register_encoded_file_descriptor_set(lictor_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let reflection_error = |e: tonic_reflection::server::Error| ServerError::Grpc(format!("reflection: {e}"));
+    let reflection_error =
+        |e: tonic_reflection::server::Error| ServerError::Grpc(format!("reflection: {e}"));
     Ok(Router::new()
         .route_service(
             &format!("/{SERVICE_NAME}/{{*method}}"),
@@ -83,14 +84,16 @@ async fn unknown_path(request: Request) -> ApiError {
 pub fn port_router(api: &Arc<CerbosApi>) -> Result<Router, ServerError> {
     let grpc = grpc_routes(api)?;
     let rest = rest::routes(api.clone()).fallback(unknown_path);
-    Ok(Router::new().fallback_service(tower::service_fn(move |request: Request| {
-        let target = if crate::access::is_grpc(request.headers()) {
-            grpc.clone()
-        } else {
-            rest.clone()
-        };
-        async move { target.oneshot(request).await }
-    })))
+    Ok(
+        Router::new().fallback_service(tower::service_fn(move |request: Request| {
+            let target = if crate::access::is_grpc(request.headers()) {
+                grpc.clone()
+            } else {
+                rest.clone()
+            };
+            async move { target.oneshot(request).await }
+        })),
+    )
 }
 
 /// Binds Cerbos's configured ports (`server.httpListenAddr`, `server.grpcListenAddr`) and serves

@@ -82,9 +82,10 @@ const EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 fn whole_numbers(value: &mut Value) {
     match value {
         Value::Number(number) => {
-            if let Some(float) = number.as_f64().filter(|f| {
-                number.is_f64() && f.fract() == 0.0 && f.abs() <= EXACT_INTEGER
-            }) {
+            if let Some(float) = number
+                .as_f64()
+                .filter(|f| number.is_f64() && f.fract() == 0.0 && f.abs() <= EXACT_INTEGER)
+            {
                 // In range and whole: the conversion is exact.
                 #[allow(clippy::cast_possible_truncation)]
                 let whole = float as i64;
@@ -112,7 +113,14 @@ mod tests {
         .unwrap();
         assert_eq!(request.request_id, "r1");
         assert!(request.include_meta);
-        assert_eq!(request.resources[0].resource.as_ref().unwrap().policy_version, "default");
+        assert_eq!(
+            request.resources[0]
+                .resource
+                .as_ref()
+                .unwrap()
+                .policy_version,
+            "default"
+        );
     }
 
     #[test]

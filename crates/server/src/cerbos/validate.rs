@@ -105,7 +105,10 @@ impl Violations {
         }
         for (name, jwt) in &aux_data.jwts {
             if name.is_empty() {
-                self.add("aux_data.jwts", "map key value length must be at least 1 characters");
+                self.add(
+                    "aux_data.jwts",
+                    "map key value length must be at least 1 characters",
+                );
             }
             self.non_empty(&format!("aux_data.jwts[{name:?}].token"), &jwt.token);
         }
@@ -260,10 +263,19 @@ mod tests {
         bad.principal = None;
         let text = message(check_resources(&bad, LIMITS));
         assert!(text.contains("principal: value is required"), "{text}");
-        assert!(text.contains("resources[0].actions: value must contain at least 1"), "{text}");
-        assert!(text.contains("resources[1].actions: repeated value must contain unique items"), "{text}");
+        assert!(
+            text.contains("resources[0].actions: value must contain at least 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("resources[1].actions: repeated value must contain unique items"),
+            "{text}"
+        );
         let text = message(check_resources(&request(vec![]), LIMITS));
-        assert!(text.contains("resources: value must contain at least 1"), "{text}");
+        assert!(
+            text.contains("resources: value must contain at least 1"),
+            "{text}"
+        );
         let mut no_id = request(vec![entry(&["view"])]);
         no_id.resources[0].resource.as_mut().unwrap().id.clear();
         no_id.principal.as_mut().unwrap().roles.clear();
@@ -283,7 +295,10 @@ mod tests {
             &request(vec![entry(&["a"]), entry(&["a"]), entry(&["a"])]),
             LIMITS,
         ));
-        assert_eq!(text, "number of resources in batch (3) exceeds configured limit (2)");
+        assert_eq!(
+            text,
+            "number of resources in batch (3) exceeds configured limit (2)"
+        );
     }
 
     #[test]
