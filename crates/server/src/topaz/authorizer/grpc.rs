@@ -1,9 +1,9 @@
 //! Authorizer v2 over gRPC: Is, DecisionTree, Query, Compile, ListPolicies, GetPolicy and Info.
 
 use crate::api_error::{ApiError, Code};
-use crate::authorizer_service::{self as service, DecisionRequest, IdentityContext, IdentityType};
 use crate::grpc::{access, from_struct, to_struct};
 use crate::server::AppState;
+use crate::service::authorizer::{self as service, DecisionRequest, IdentityContext, IdentityType};
 use lictor_policy::PathSeparator;
 use lictor_proto::authorizer::v2 as authorizer;
 use lictor_proto::authorizer::v2::api;

@@ -6,9 +6,9 @@
 
 use crate::access::Access;
 use crate::api_error::ApiError;
-use crate::authorizer_service::{self as service, DecisionRequest, IdentityContext, IdentityType};
 use crate::rest::{JsonBody, PathParams};
 use crate::server::AppState;
+use crate::service::authorizer::{self as service, DecisionRequest, IdentityContext, IdentityType};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
