@@ -22,6 +22,7 @@ pub mod manifest;
 mod message_json;
 pub mod metrics;
 pub mod policy_source;
+mod proto_json;
 pub mod rest;
 pub mod server;
 pub mod service;
