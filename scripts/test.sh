@@ -45,6 +45,8 @@ cargo test --workspace --locked
 # Aserto's own Node and Python clients against the binary the tests just built.
 stage "compatibility with Aserto's client libraries"
 ./scripts/compat.sh
+stage "Cerbos conformance (Cerbos's REST API against decisions from Cerbos's own test data)"
+./scripts/cerbos-conformance.sh
 stage "the REST API against its OpenAPI document (schemathesis)" && ./scripts/schemathesis.sh
 stage "Node SDK (sdks/node) and the Express example"
 ./scripts/sdk-node.sh

@@ -1,6 +1,7 @@
 //! Compiles the `.proto` files under `proto/` without a system `protoc`:
 //! `protox` parses them into a descriptor set, `tonic-prost-build` emits the
-//! messages and gRPC stubs, and `pbjson-build` emits protojson serde impls.
+//! messages and gRPC stubs, and `pbjson-build` emits protojson serde impls
+//! (Topaz's gateway style for `aserto.*`, protojson's defaults for `cerbos.*`).
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -22,6 +23,13 @@ const PROTOS: &[&str] = &[
     "aserto/authorizer/v2/api/module.proto",
     "aserto/authorizer/v2/api/decision_logs.proto",
     "aserto/authorizer/v2/authorizer.proto",
+    "cerbos/effect/v1/effect.proto",
+    "cerbos/schema/v1/schema.proto",
+    "cerbos/audit/v1/audit.proto",
+    "cerbos/engine/v1/engine.proto",
+    "cerbos/request/v1/request.proto",
+    "cerbos/response/v1/response.proto",
+    "cerbos/svc/v1/svc.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -57,6 +65,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         .emit_fields()
         .ignore_unknown_fields()
         .build(&[".aserto"])?;
+
+    // Cerbos's REST API speaks protojson's defaults: lowerCamelCase names, unpopulated fields left
+    // out, and an unknown field refused.
+    pbjson_build::Builder::new()
+        .register_descriptors(&encoded)?
+        .extern_path(".google.protobuf", "::pbjson_types")
+        .build(&[".cerbos"])?;
 
     Ok(())
 }

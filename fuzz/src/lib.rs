@@ -144,6 +144,7 @@ impl Fixture {
         .expect("demo policies");
         assert!(reloads.is_empty(), "policy reloading is off");
         let state = Arc::new(AppState {
+            cerbos: None,
             tenants: tenants.clone(),
             decision_log: DecisionLog::start(&config.decision_logs).expect("decision log"),
             metrics,

@@ -93,6 +93,14 @@ enum Command {
         /// Load the demo directory and policies before serving.
         #[arg(long)]
         demo: bool,
+        /// A Cerbos configuration file (`cerbos server --config`): serve Cerbos's API from its disk
+        /// store on its ports. Alone, only Cerbos's API is served; with --config, beside Topaz's.
+        #[arg(long)]
+        cerbos_config: Option<PathBuf>,
+        /// Override a key of the Cerbos configuration (`server.httpListenAddr=127.0.0.1:3592`), as
+        /// `cerbos server --set` does; repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE", requires = "cerbos_config")]
+        set: Vec<String>,
     },
     /// TLS certificate commands.
     #[command(subcommand)]
@@ -196,8 +204,17 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let command = match cli.command {
-        Command::Run { config, demo } => {
-            return serve::run(cli.data_dir, config, demo).map(|()| ExitCode::SUCCESS)
+        Command::Run {
+            config,
+            demo,
+            cerbos_config,
+            set,
+        } => {
+            let cerbos = cerbos_config.map(|file| serve::CerbosFlags {
+                file,
+                overrides: set,
+            });
+            return serve::run(cli.data_dir, config, demo, cerbos).map(|()| ExitCode::SUCCESS);
         }
         Command::Certs(CertsCommand::Generate { force }) => {
             let dir = cli
@@ -579,6 +596,28 @@ const DEMO_POLICIES: [(&str, &str); 6] = [
 ];
 
 /// Writes the demo's policies into `dir` (replacing earlier copies) and returns it.
+/// The demo's Cerbos policies (a resource policy and derived roles for the todo app).
+const DEMO_CERBOS_POLICIES: [(&str, &str); 2] = [
+    (
+        "todo.yaml",
+        include_str!("../../../examples/demo/cerbos/todo.yaml"),
+    ),
+    (
+        "todo_roles.yaml",
+        include_str!("../../../examples/demo/cerbos/todo_roles.yaml"),
+    ),
+];
+
+/// Writes the demo's Cerbos policies into `dir` and returns it.
+fn write_demo_cerbos_policies(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, content) in DEMO_CERBOS_POLICIES {
+        let path = dir.join(name);
+        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(dir.to_path_buf())
+}
+
 fn write_demo_policies(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for (name, content) in DEMO_POLICIES {

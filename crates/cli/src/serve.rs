@@ -5,12 +5,34 @@ use lictor_server::{Config, ServerError};
 use std::io::Write;
 use std::path::PathBuf;
 
+/// `--cerbos-config FILE` and its `--set` overrides.
+pub struct CerbosFlags {
+    /// The Cerbos configuration file.
+    pub file: PathBuf,
+    /// `key.path=value` overrides.
+    pub overrides: Vec<String>,
+}
+
 /// Runs the server with the configuration file (if any); `--data-dir` overrides its `data_dir`.
-pub fn run(data_dir: Option<PathBuf>, config_path: Option<PathBuf>, demo: bool) -> Result<()> {
+/// With a Cerbos configuration file and no Lictor one, serves Cerbos's API alone.
+pub fn run(
+    data_dir: Option<PathBuf>,
+    config_path: Option<PathBuf>,
+    demo: bool,
+    cerbos: Option<CerbosFlags>,
+) -> Result<()> {
+    let cerbos_settings = cerbos
+        .map(|flags| lictor_server::cerbos::config::load(&flags.file, &flags.overrides))
+        .transpose()
+        .map_err(anyhow::Error::new)?;
+    let cerbos_only = config_path.is_none() && !demo && cerbos_settings.is_some();
     let (mut config, path) = match config_path {
         Some(path) => (Config::load(&path).map_err(anyhow::Error::new)?, path),
         None => (Config::default(), PathBuf::from("(defaults)")),
     };
+    if cerbos_settings.is_some() {
+        config.cerbos = cerbos_settings;
+    }
     if let Some(dir) = data_dir {
         config.data_dir = dir;
     }
@@ -20,6 +42,14 @@ pub fn run(data_dir: Option<PathBuf>, config_path: Option<PathBuf>, demo: bool) 
             &config.data_dir.join("demo-policies"),
         )?);
     }
+    if demo && config.cerbos.is_none() {
+        // The demo's Cerbos policies, served on Lictor's own ports only.
+        let dir = super::write_demo_cerbos_policies(&config.data_dir.join("demo-cerbos"))?;
+        let mut settings = lictor_server::cerbos::config::settings_for_directory(dir);
+        settings.http_listen = None;
+        settings.grpc_listen = None;
+        config.cerbos = Some(settings);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,7 +58,42 @@ pub fn run(data_dir: Option<PathBuf>, config_path: Option<PathBuf>, demo: bool) 
     let _log = runtime
         .block_on(async { lictor_server::logging::install(&config.log, &config.traces, &path) })
         .map_err(anyhow::Error::new)?;
+    if cerbos_only {
+        return runtime.block_on(serve_cerbos(config));
+    }
     runtime.block_on(serve(config, path, demo))
+}
+
+/// Serves Cerbos's API alone, as `cerbos server` does.
+async fn serve_cerbos(config: Config) -> Result<()> {
+    let Some(settings) = config.cerbos else {
+        return Ok(());
+    };
+    let running = lictor_server::cerbos::start(settings, &config.decision_logs)
+        .await
+        .map_err(anyhow::Error::new)?;
+    announce(&running.ports, None)?;
+    shutdown_signal().await;
+    eprintln!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+/// One line per port, for people and for tests that start on port 0, then `ready`.
+fn announce(
+    ports: &[lictor_server::server::BoundPort],
+    ca: Option<&std::path::Path>,
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for port in ports {
+        writeln!(out, "listening {} {}", port.name, port.address)?;
+    }
+    if let Some(ca) = ca {
+        writeln!(out, "tls ca {}", ca.display())?;
+    }
+    writeln!(out, "ready")?;
+    out.flush()?;
+    Ok(())
 }
 
 async fn serve(config: Config, path: PathBuf, demo: bool) -> Result<()> {
@@ -39,18 +104,7 @@ async fn serve(config: Config, path: PathBuf, demo: bool) -> Result<()> {
         let mut out = std::io::stderr().lock();
         super::load_demo(&running.state.tenants.default_tenant().store, &mut out)?;
     }
-    {
-        // One line per port, for people and for tests that start on port 0.
-        let mut out = std::io::stdout().lock();
-        for port in &running.ports {
-            writeln!(out, "listening {} {}", port.name, port.address)?;
-        }
-        if let Some(ca) = &running.ca_cert {
-            writeln!(out, "tls ca {}", ca.display())?;
-        }
-        writeln!(out, "ready")?;
-        out.flush()?;
-    }
+    announce(&running.ports, running.ca_cert.as_deref())?;
     shutdown_signal().await;
     eprintln!("shutting down");
     running.stop().await;

@@ -1,6 +1,6 @@
 //! Protobuf definitions of the Topaz-compatible gRPC APIs, compiled to Rust.
 //!
-//! This crate owns the wire contract with Aserto/Topaz clients: the
+//! This crate owns the wire contract with Aserto/Topaz and Cerbos clients: the
 //! `aserto.directory.*.v3` packages (reader, writer, model, importer,
 //! exporter and their common types) and the `aserto.authorizer.v2` packages.
 //! Package, service, method, message and field names and field numbers match
@@ -15,6 +15,11 @@
 //!   (names or numbers accepted), 64-bit integers as strings, bytes as
 //!   base64, `Struct`/`Value` as plain JSON, `Timestamp` as RFC 3339, and
 //!   unknown fields ignored on input.
+//!
+//! The `cerbos.*.v1` packages carry Cerbos's policy decision API (`CerbosService`: CheckResources,
+//! PlanResources, ServerInfo) with Cerbos's field numbers, so its SDKs work unchanged. Their serde
+//! impls follow protojson's defaults as Cerbos's REST API uses them: lowerCamelCase names (proto
+//! names accepted too), unpopulated fields left out, unknown fields refused.
 //!
 //! Well-known types come from [`pbjson_types`], re-exported here as
 //! [`wkt`]. The HTTP mapping of each method is listed in `REST.md`.
@@ -120,5 +125,73 @@ pub mod authorizer {
             api,
             "aserto.authorizer.v2.api"
         );
+    }
+}
+
+/// Cerbos's policy decision API (`cerbos.*.v1`).
+pub mod cerbos {
+    /// Effects of actions.
+    pub mod effect {
+        package!(
+            /// `cerbos.effect.v1`: `Effect`.
+            v1,
+            "cerbos.effect.v1"
+        );
+    }
+    /// Schema validation findings.
+    pub mod schema {
+        package!(
+            /// `cerbos.schema.v1`: `ValidationError`.
+            v1,
+            "cerbos.schema.v1"
+        );
+    }
+    /// Request context for the audit trail.
+    pub mod audit {
+        package!(
+            /// `cerbos.audit.v1`: `RequestContext`.
+            v1,
+            "cerbos.audit.v1"
+        );
+    }
+    /// Principals, resources, outputs and plan filters.
+    pub mod engine {
+        package!(
+            /// `cerbos.engine.v1`: the inputs and outputs of a decision.
+            v1,
+            "cerbos.engine.v1"
+        );
+    }
+    /// Requests of the `CerbosService`.
+    pub mod request {
+        package!(
+            /// `cerbos.request.v1`: CheckResources, PlanResources and ServerInfo requests.
+            v1,
+            "cerbos.request.v1"
+        );
+    }
+    /// Responses of the `CerbosService`.
+    pub mod response {
+        package!(
+            /// `cerbos.response.v1`: CheckResources, PlanResources and ServerInfo responses.
+            v1,
+            "cerbos.response.v1"
+        );
+    }
+    /// The service.
+    pub mod svc {
+        /// `cerbos.svc.v1`: the `CerbosService` (gRPC server and client).
+        #[allow(
+            missing_docs,
+            clippy::all,
+            clippy::pedantic,
+            clippy::unwrap_used,
+            clippy::expect_used,
+            clippy::panic,
+            clippy::indexing_slicing
+        )]
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cerbos.svc.v1.rs"));
+        }
     }
 }

@@ -16,7 +16,15 @@ use std::sync::Arc;
 /// Every API route, bound to the shared state.
 pub fn routes(state: Arc<AppState>) -> Result<Router, ServerError> {
     let grpc = GrpcRoutes::new(&state).map_err(|e| ServerError::Grpc(e.message))?;
-    let router = Router::new()
+    let mut router = Router::new();
+    // Cerbos's REST paths, when its API is on, beside Topaz's (none of them collide).
+    if let Some(cerbos) = &state.cerbos {
+        let cerbos_rest = crate::cerbos::rest::routes(cerbos.clone());
+        for path in crate::cerbos::rest::PATHS {
+            router = router.route_service(path, cerbos_rest.clone());
+        }
+    }
+    let router = router
         .merge(crate::topaz::directory::rest::routes())
         .merge(crate::topaz::directory::import::routes())
         .merge(crate::authzen::rest::routes())

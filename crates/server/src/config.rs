@@ -31,6 +31,10 @@ pub struct Config {
     pub log: Log,
     /// OpenTelemetry traces.
     pub traces: Traces,
+    /// Cerbos's API, with the settings of a Cerbos configuration file (`server`, `storage`,
+    /// `engine`, `schema`, `auxData`, `audit`); absent: not served on Cerbos's ports.
+    #[serde(deserialize_with = "crate::cerbos::config::deserialize_section")]
+    pub cerbos: Option<crate::cerbos::CerbosSettings>,
 }
 
 impl Default for Config {
@@ -47,6 +51,7 @@ impl Default for Config {
             limits: Limits::default(),
             log: Log::default(),
             traces: Traces::default(),
+            cerbos: None,
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum ServerError {
     /// The gRPC services could not be built.
     #[error("gRPC: {0}")]
     Grpc(String),
+    /// Cerbos's API could not start (policies or key sets that do not load).
+    #[error("cerbos: {0}")]
+    Cerbos(String),
     /// The store refused to open.
     #[error(transparent)]
     Store(#[from] lictor_store::StoreError),

@@ -62,7 +62,23 @@ impl GrpcRoutes {
         let reflection_error = |e: tonic_reflection::server::Error| {
             ApiError::new(crate::api_error::Code::Internal, format!("reflection: {e}"))
         };
-        let router = Router::new()
+        let mut router = Router::new();
+        if let Some(cerbos) = &state.cerbos {
+            router = router.route_service(
+                &format!("/{}/{{*method}}", crate::cerbos::SERVICE_NAME),
+                crate::cerbos::grpc::CerbosGrpc::server(cerbos.clone()),
+            );
+            let reporter = health_reporter.clone();
+            tokio::spawn(async move {
+                reporter
+                    .set_service_status(
+                        crate::cerbos::SERVICE_NAME,
+                        tonic_health::ServingStatus::Serving,
+                    )
+                    .await;
+            });
+        }
+        let router = router
             .route_service(
                 "/aserto.directory.reader.v3.Reader/{*method}",
                 ReaderServer::new(directory.clone()),
@@ -215,6 +231,10 @@ fn is_known_method(path: &str) -> bool {
                 "GetPolicy",
                 "Info",
             ],
+        ),
+        (
+            crate::cerbos::SERVICE_NAME,
+            &["CheckResources", "PlanResources", "ServerInfo"],
         ),
         ("grpc.health.v1.Health", &["Check", "Watch"]),
         (

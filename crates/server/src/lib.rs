@@ -12,6 +12,7 @@ pub mod api;
 pub mod api_error;
 mod audit;
 pub mod authzen;
+pub mod cerbos;
 mod clock;
 pub mod decision_log;
 pub mod grpc;

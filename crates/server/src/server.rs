@@ -36,6 +36,8 @@ pub struct AppState {
     pub started: Instant,
     /// Room for ad-hoc Query and Compile evaluations running at once.
     pub queries: Arc<tokio::sync::Semaphore>,
+    /// Cerbos's API, when the configuration has a `cerbos` section.
+    pub cerbos: Option<Arc<crate::cerbos::CerbosApi>>,
 }
 
 /// A listening port and what it is for.
@@ -90,7 +92,17 @@ pub async fn start(
         .into_iter()
         .map(|remote| tokio::spawn(remote.refresh(watcher.clone())))
         .collect();
+    let cerbos = match &config.cerbos {
+        Some(settings) => {
+            crate::cerbos::warn_ignored(settings);
+            let api = crate::cerbos::CerbosApi::new(settings.clone(), decision_log.clone())
+                .map_err(crate::cerbos::start_error)?;
+            Some(Arc::new(api))
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
+        cerbos,
         tenants: tenants.clone(),
         decision_log,
         metrics: counters,
@@ -191,8 +203,15 @@ pub async fn start(
         ports.push(BoundPort { name, address });
         bound.push((socket, router.clone(), transport.clone()));
     }
+    let mut cerbos_tasks = Vec::new();
+    if let Some(cerbos) = &state.cerbos {
+        let (cerbos_ports, tasks) = crate::cerbos::serve_ports(cerbos, &watcher).await?;
+        ports.extend(cerbos_ports);
+        cerbos_tasks = tasks;
+    }
     let tasks = reload_tasks
         .into_iter()
+        .chain(cerbos_tasks)
         .chain(key_refresh)
         .chain(bound.into_iter().map(|(socket, router, transport)| {
             tokio::spawn(listener::serve(

@@ -72,7 +72,8 @@ impl Server {
                 _ => {}
             }
         }
-        assert_eq!(ports.len(), 6, "every port announced: {ports:?}");
+        // Topaz's six, and Cerbos's when the configuration has a `cerbos` section.
+        assert!(ports.len() >= 6, "every port announced: {ports:?}");
         Server {
             child,
             ports,

@@ -1,0 +1,499 @@
+//! Cerbos's API served by real `lictor run` processes: `--cerbos-config` alone (Cerbos's ports only)
+//! and a `cerbos:` section beside Topaz's API. REST and gRPC (clients generated from the Cerbos
+//! protos) must answer the same.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use lictor_proto::cerbos::engine::v1 as engine;
+use lictor_proto::cerbos::request::v1 as request;
+use lictor_proto::cerbos::svc::v1::cerbos_service_client::CerbosServiceClient;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+const POLICY: &str = r#"apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  version: default
+  resource: album
+  rules:
+    - actions: ["view"]
+      effect: EFFECT_ALLOW
+      roles: ["user"]
+"#;
+
+/// A `lictor run --cerbos-config` child, killed on drop; its standard error is collected.
+struct CerbosServer {
+    child: Child,
+    ports: HashMap<String, String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    dir: tempfile::TempDir,
+}
+
+impl CerbosServer {
+    fn policies(&self) -> PathBuf {
+        self.dir.path().join("policies")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.ports["cerbos-http"])
+    }
+
+    fn stderr_contains(&self, text: &str) -> bool {
+        self.stderr.lock().unwrap().iter().any(|l| l.contains(text))
+    }
+}
+
+impl Drop for CerbosServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes `config` (with `policies/` holding `POLICY`) into a temporary directory and runs
+/// `lictor run --cerbos-config` there with `sets`; `Err` holds the standard error of a process that
+/// exited before it was ready.
+fn start(config: &str, sets: &[&str]) -> Result<CerbosServer, String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    std::fs::write(dir.path().join("policies/album.yaml"), POLICY).unwrap();
+    std::fs::write(dir.path().join("conf.yaml"), config).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lictor"));
+    command
+        .current_dir(dir.path())
+        .args(["run", "--cerbos-config", "conf.yaml"])
+        .args(sets.iter().map(|s| format!("--set={s}")))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let lines = stderr.clone();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            lines.lock().unwrap().push(line);
+        }
+    });
+    let mut ports = HashMap::new();
+    let mut ready = false;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["listening", name, address] => {
+                ports.insert(name.to_string(), address.to_string());
+            }
+            ["ready"] => {
+                ready = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    if !ready {
+        let _ = child.wait();
+        // Let the reader thread take the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        return Err(stderr.lock().unwrap().join("\n"));
+    }
+    Ok(CerbosServer {
+        child,
+        ports,
+        stderr,
+        dir,
+    })
+}
+
+const CONFIG: &str = "server:
+  httpListenAddr: 127.0.0.1:0
+  grpcListenAddr: 127.0.0.1:0
+storage:
+  driver: disk
+  disk:
+    directory: policies
+";
+
+fn check_body(actions: &[&str]) -> Value {
+    json!({
+        "requestId": "req-1",
+        "includeMeta": true,
+        "principal": {"id": "alice", "roles": ["user"], "attr": {"level": 3}},
+        "resources": [
+            {"actions": actions, "resource": {"kind": "album", "id": "a1", "attr": {"owner": "alice"}}},
+            {"actions": actions, "resource": {"kind": "photo", "id": "p1"}}
+        ]
+    })
+}
+
+fn check_request(actions: &[&str]) -> request::CheckResourcesRequest {
+    let resource = |kind: &str, id: &str| engine::Resource {
+        kind: kind.into(),
+        id: id.into(),
+        ..Default::default()
+    };
+    request::CheckResourcesRequest {
+        request_id: "req-1".into(),
+        include_meta: true,
+        principal: Some(engine::Principal {
+            id: "alice".into(),
+            roles: vec!["user".into()],
+            ..Default::default()
+        }),
+        resources: vec![
+            request::check_resources_request::ResourceEntry {
+                actions: actions.iter().map(|a| (*a).to_string()).collect(),
+                resource: Some(resource("album", "a1")),
+            },
+            request::check_resources_request::ResourceEntry {
+                actions: actions.iter().map(|a| (*a).to_string()).collect(),
+                resource: Some(resource("photo", "p1")),
+            },
+        ],
+        ..Default::default()
+    }
+}
+
+fn post(url: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::blocking::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap())
+}
+
+fn get(url: &str) -> (u16, Value) {
+    let response = reqwest::blocking::get(url).unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn client(address: &str) -> CerbosServiceClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    CerbosServiceClient::new(channel)
+}
+
+/// The effects of a REST answer, per resource.
+fn rest_effects(answer: &Value) -> Vec<Value> {
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["actions"].clone())
+        .collect()
+}
+
+/// The effects of a gRPC answer in REST's form.
+fn grpc_effects(answer: &lictor_proto::cerbos::response::v1::CheckResourcesResponse) -> Vec<Value> {
+    let value = serde_json::to_value(answer).unwrap();
+    rest_effects(&value)
+}
+
+#[test]
+fn rest_and_grpc_answer_the_same_on_both_ports() {
+    let server = start(CONFIG, &[]).unwrap();
+    let (status, rest) = post(
+        &server.url("/api/check/resources"),
+        &check_body(&["view", "delete"]),
+    );
+    assert_eq!(status, 200, "{rest}");
+    assert_eq!(rest["requestId"], "req-1");
+    assert_eq!(rest["cerbosCallId"].as_str().unwrap().len(), 26, "{rest}");
+    assert_eq!(rest["results"][0]["resource"]["id"], "a1");
+    assert_eq!(rest["results"][1]["resource"]["kind"], "photo");
+    assert!(
+        rest["results"][0]["meta"]["actions"]["view"].is_object(),
+        "{rest}"
+    );
+    for action in ["view", "delete"] {
+        let effect = rest["results"][1]["actions"][action].as_str().unwrap();
+        assert_eq!(effect, "EFFECT_DENY", "no policy for photos: {rest}");
+    }
+
+    runtime().block_on(async {
+        // gRPC on the gRPC port, and on the HTTP port as Cerbos serves it too.
+        for port in ["cerbos-grpc", "cerbos-http"] {
+            let mut client = client(&server.ports[port]).await;
+            let answer = client
+                .check_resources(check_request(&["view", "delete"]))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(answer.request_id, "req-1");
+            assert_eq!(answer.cerbos_call_id.len(), 26);
+            assert_ne!(
+                answer.cerbos_call_id,
+                rest["cerbosCallId"].as_str().unwrap()
+            );
+            assert_eq!(grpc_effects(&answer), rest_effects(&rest), "{port}");
+        }
+    });
+}
+
+#[test]
+fn health_and_server_info_answer() {
+    let server = start(CONFIG, &[]).unwrap();
+    assert_eq!(
+        get(&server.url("/_cerbos/health")),
+        (200, json!({"status": "SERVING"}))
+    );
+    let (status, info) = get(&server.url("/api/server_info"));
+    assert_eq!(status, 200);
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+
+    runtime().block_on(async {
+        let mut client = client(&server.ports["cerbos-grpc"]).await;
+        let info = client
+            .server_info(request::ServerInfoRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+
+        let channel = Channel::from_shared(format!("http://{}", server.ports["cerbos-grpc"]))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        let serving = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "cerbos.svc.v1.CerbosService".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            serving.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        );
+    });
+}
+
+#[test]
+fn limits_and_invalid_requests_are_refused_on_both_transports() {
+    let server = start(
+        CONFIG,
+        &[
+            "server.requestLimits.maxActionsPerResource=2",
+            "server.requestLimits.maxResourcesPerRequest=1",
+        ],
+    )
+    .unwrap();
+    let url = server.url("/api/check/resources");
+
+    let mut one_resource = check_body(&["view", "edit", "delete"]);
+    one_resource["resources"]
+        .as_array_mut()
+        .unwrap()
+        .truncate(1);
+    let (status, body) = post(&url, &one_resource);
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({"code": 3, "message": "number of actions (3) exceeds configured limit (2)", "details": []})
+    );
+    let (status, body) = post(&url, &check_body(&["view"]));
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "number of resources in batch (2) exceeds configured limit (1)"
+    );
+
+    let mut no_principal = one_resource.clone();
+    no_principal.as_object_mut().unwrap().remove("principal");
+    let (status, body) = post(&url, &no_principal);
+    assert_eq!(status, 400);
+    assert_eq!(body["code"], 3);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("principal: value is required"),
+        "{body}"
+    );
+
+    let (status, body) = post(
+        &url,
+        &json!({"principal": {"id": "a", "roles": ["r"]}, "unknownField": 1}),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("unknownField"),
+        "{body}"
+    );
+
+    runtime().block_on(async {
+        let mut client = client(&server.ports["cerbos-grpc"]).await;
+        let mut too_many = check_request(&["view", "edit", "delete"]);
+        too_many.resources.truncate(1);
+        let error = client.check_resources(too_many).await.unwrap_err();
+        assert_eq!(error.code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            error.message(),
+            "number of actions (3) exceeds configured limit (2)"
+        );
+        let mut no_actions = check_request(&[]);
+        no_actions.resources.truncate(1);
+        let error = client.check_resources(no_actions).await.unwrap_err();
+        assert_eq!(error.code(), tonic::Code::InvalidArgument);
+        assert!(
+            error.message().contains("resources[0].actions"),
+            "{}",
+            error.message()
+        );
+    });
+}
+
+fn wait_for(server: &CerbosServer, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !server.stderr_contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "no {text:?} in the server's log: {:?}",
+            server.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_broken_policy_change_keeps_the_previous_policies_serving() {
+    let server = start(CONFIG, &["storage.disk.watchForChanges=true"]).unwrap();
+    let url = server.url("/api/check/resources");
+    let (status, before) = post(&url, &check_body(&["view"]));
+    assert_eq!(status, 200, "{before}");
+
+    write_policy(
+        &server.policies(),
+        "broken.yaml",
+        "resourcePolicy: [unclosed\n",
+    );
+    wait_for(&server, "Cerbos policy change refused");
+    let (status, during) = post(&url, &check_body(&["view"]));
+    assert_eq!(status, 200, "{during}");
+    assert_eq!(rest_effects(&during), rest_effects(&before));
+
+    // Repaired, the next change is taken up.
+    std::fs::remove_file(server.policies().join("broken.yaml")).unwrap();
+    wait_for(&server, "Cerbos policies reloaded");
+    assert_eq!(get(&server.url("/_cerbos/health")).0, 200);
+}
+
+fn write_policy(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[test]
+fn an_unsupported_storage_driver_is_a_clear_start_up_error() {
+    let error = start(
+        "storage:\n  driver: git\n  git:\n    url: https://example.com/policies.git\n",
+        &[],
+    )
+    .err()
+    .expect("the server refuses to start");
+    assert!(
+        error.contains("storage.driver \"git\" is not supported"),
+        "{error}"
+    );
+    let error = start(CONFIG, &["server.requestLimits.maxActionsPerResource=many"])
+        .err()
+        .expect("the server refuses to start");
+    assert!(
+        error.contains("server.requestLimits.maxActionsPerResource"),
+        "{error}"
+    );
+}
+
+#[test]
+fn unsupported_keys_are_named_in_warnings() {
+    let server = start(
+        "server:\n  httpListenAddr: 127.0.0.1:0\n  grpcListenAddr: 127.0.0.1:0\n  adminAPI:\n    enabled: true\nstorage:\n  driver: disk\n  disk:\n    directory: policies\ntracing:\n  sampleProbability: 0.5\n",
+        &[],
+    )
+    .unwrap();
+    wait_for(&server, "adminAPI");
+    wait_for(&server, "tracing");
+}
+
+#[test]
+fn a_cerbos_section_serves_beside_topaz_and_logs_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("cerbos-policies");
+    std::fs::create_dir(&policies).unwrap();
+    write_policy(&policies, "album.yaml", POLICY);
+    let section = format!(
+        "cerbos:\n  server:\n    httpListenAddr: 127.0.0.1:0\n    grpcListenAddr: \"\"\n  storage:\n    driver: disk\n    disk:\n      directory: {}\n  audit:\n    enabled: true\n",
+        policies.display()
+    );
+    let server = common::Server::start(&section, false);
+    // Cerbos's own port and Lictor's authorizer port answer alike.
+    let (status, own) = post(
+        &server.url("cerbos-http", "/api/check/resources"),
+        &check_body(&["view"]),
+    );
+    assert_eq!(status, 200, "{own}");
+    let (status, mounted) = post(
+        &server.url("authorizer-rest", "/api/check/resources"),
+        &check_body(&["view"]),
+    );
+    assert_eq!(status, 200, "{mounted}");
+    assert_eq!(rest_effects(&own), rest_effects(&mounted));
+    runtime().block_on(async {
+        let mut client = client(&server.ports["authorizer-grpc"]).await;
+        let answer = client
+            .check_resources(check_request(&["view"]))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(grpc_effects(&answer), rest_effects(&own));
+    });
+
+    // Every resource of every call is one record of the decision log.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, records) =
+            get(&server.url("authorizer-rest", "/api/v3/lictor/decisions?path=album"));
+        let records = records["results"].as_array().unwrap().clone();
+        if records.len() >= 3 {
+            let record = &records[0];
+            assert_eq!(record["kind"], "cerbos.check");
+            assert_eq!(record["identity"]["value"], "alice");
+            assert_eq!(record["resource"]["id"], "a1");
+            assert_eq!(record["decisions"][0]["decision"], "view");
+            assert!(
+                record["resource"]["actions"]["view"]["effect"].is_string(),
+                "{record}"
+            );
+            assert!(!record["policy_revision"].as_str().unwrap().is_empty());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "decisions not logged: {records:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
