@@ -8,7 +8,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use lictor_directory::CheckRequest;
 use lictor_fuzz::{fixture, sign_hs256, SECRET};
-use lictor_server::authorizer_service::{
+use lictor_server::service::authorizer::{
     self as service, DecisionRequest, IdentityContext, IdentityType,
 };
 use serde_json::{json, Map, Value};

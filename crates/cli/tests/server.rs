@@ -925,7 +925,7 @@ fn a_field_in_both_spellings_is_refused_and_errors_name_the_spelling_used() {
     assert_eq!(status, 400, "{answer}");
     assert_eq!(
         answer["message"],
-        "request body field resourceContext: invalid type: string \"group:admin\", expected a map"
+        "request body field resourceContext: invalid type: string \"group:admin\", expected google.protobuf.Struct"
     );
 }
 

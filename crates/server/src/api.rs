@@ -25,10 +25,10 @@ pub fn routes(state: Arc<AppState>) -> Result<Router, ServerError> {
         }
     }
     let router = router
-        .merge(crate::rest_directory::routes())
-        .merge(crate::rest_import::routes())
-        .merge(crate::rest_authzen::routes())
-        .merge(crate::rest_authorizer::routes())
+        .merge(crate::topaz::directory::rest::routes())
+        .merge(crate::topaz::directory::import::routes())
+        .merge(crate::authzen::rest::routes())
+        .merge(crate::topaz::authorizer::rest::routes())
         .route("/api/v3/lictor/decisions", get(decisions))
         .route("/api/v3/lictor/openapi.json", get(openapi))
         .route("/openapi.json", get(openapi))

@@ -4,8 +4,8 @@
 
 use crate::access::Access;
 use crate::api_error::ApiError;
-use crate::directory_service::Stamps;
 use crate::server::AppState;
+use crate::service::directory::Stamps;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -35,8 +35,8 @@ impl GrpcRoutes {
         use lictor_proto::directory::reader::v3::reader_server::ReaderServer;
         use lictor_proto::directory::writer::v3::writer_server::WriterServer;
 
-        let directory = crate::grpc_directory::DirectoryGrpc::new(state.clone());
-        let authorizer = crate::grpc_authorizer::AuthorizerGrpc::new(state.clone());
+        let directory = crate::topaz::directory::grpc::DirectoryGrpc::new(state.clone());
+        let authorizer = crate::topaz::authorizer::grpc::AuthorizerGrpc::new(state.clone());
         let (health_reporter, health) = tonic_health::server::health_reporter();
         for service in [
             "aserto.directory.reader.v3.Reader",

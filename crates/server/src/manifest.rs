@@ -1,7 +1,7 @@
 //! The manifest as the model service hands it out on both transports: source, etag and a JSON view.
 
 use crate::api_error::{ApiError, Code};
-use crate::directory_service::store_error;
+use crate::service::directory::store_error;
 use crate::tenant::Tenant;
 use lictor_proto::wkt;
 use serde_json::Value;

@@ -12,7 +12,9 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
+use axum::Json;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,18 +37,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         };
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
-        serde_path_to_error::deserialize(MessageDeserializer(value))
-            .map(JsonBody)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                if path == "." {
-                    ApiError::invalid(format!("request body: {inner}"))
-                } else {
-                    ApiError::invalid(format!("request body field {path}: {inner}"))
-                }
-            })
+        read_body(MessageDeserializer::new(value)).map(JsonBody)
     }
+}
+
+/// A proto message from a parsed JSON request body, read as protojson reads it: a field under its
+/// proto or JSON name, `null` as unset, enums by name or number; a malformed one is an
+/// `INVALID_ARGUMENT` naming the field.
+pub fn proto_message<T: DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+    read_body(MessageDeserializer::protojson(body))
+}
+
+fn read_body<T: DeserializeOwned>(body: MessageDeserializer) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::invalid(format!("request body: {inner}"))
+        } else {
+            ApiError::invalid(format!("request body field {path}: {inner}"))
+        }
+    })
+}
+
+/// A proto message as the JSON answer protojson writes (proto field names, every field), with
+/// whole numbers as integers.
+pub fn proto_answer<T: Serialize>(message: &T) -> Result<Json<serde_json::Value>, ApiError> {
+    serde_json::to_value(message)
+        .map(|value| Json(crate::proto_json::whole_numbers(value)))
+        .map_err(|e| ApiError::new(Code::Internal, format!("answer: {e}")))
 }
 
 /// The error for a body that could not be read: too large (413, `RESOURCE_EXHAUSTED`, as HTTP

@@ -4,9 +4,9 @@
 
 use crate::access::Access;
 use crate::api_error::ApiError;
-use crate::directory_service::{self as service};
 use crate::rest::JsonBody;
 use crate::server::AppState;
+use crate::service::directory::{self as service};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};

@@ -7,10 +7,10 @@
 
 use crate::access::Access;
 use crate::api_error::{ApiError, Code};
-use crate::directory_service as service;
-use crate::grpc_directory::IMPORT_STAGE_LIMIT;
 use crate::server::AppState;
+use crate::service::directory as service;
 use crate::tenant::Tenant;
+use crate::topaz::directory::grpc::IMPORT_STAGE_LIMIT;
 use axum::body::Body;
 use axum::routing::post;
 use axum::{Extension, Json, Router};

@@ -2,9 +2,9 @@
 //! Topaz's messages to the directory service.
 
 use crate::api_error::ApiError;
-use crate::directory_service::{self as service, PageRequest, RelationFilter};
 use crate::grpc::{access, object_message, object_record, relation_message, relation_record};
 use crate::server::AppState;
+use crate::service::directory::{self as service, PageRequest, RelationFilter};
 use crate::tenant::Tenant;
 use lictor_directory::{CheckRequest as Check, Directory};
 use lictor_model::{ObjectRecord, RelationRecord};

@@ -35,33 +35,6 @@ impl IdentityType {
             IdentityType::Manual => "IDENTITY_TYPE_MANUAL",
         }
     }
-
-    /// From the wire name or number; `IDENTITY_TYPE_UNKNOWN` (0) is refused as Topaz does.
-    pub fn parse(value: &Value) -> Result<IdentityType, ApiError> {
-        let kind = match value {
-            Value::Null => return Ok(IdentityType::None),
-            Value::String(name) => match name.as_str() {
-                "IDENTITY_TYPE_NONE" => Some(IdentityType::None),
-                "IDENTITY_TYPE_SUB" => Some(IdentityType::Sub),
-                "IDENTITY_TYPE_JWT" => Some(IdentityType::Jwt),
-                "IDENTITY_TYPE_MANUAL" => Some(IdentityType::Manual),
-                _ => None,
-            },
-            Value::Number(n) => match n.as_i64() {
-                Some(1) => Some(IdentityType::None),
-                Some(2) => Some(IdentityType::Sub),
-                Some(3) => Some(IdentityType::Jwt),
-                Some(4) => Some(IdentityType::Manual),
-                _ => None,
-            },
-            _ => None,
-        };
-        kind.ok_or_else(|| {
-            ApiError::invalid(format!(
-                "identity_context.type {value} is not one of IDENTITY_TYPE_NONE, IDENTITY_TYPE_SUB, IDENTITY_TYPE_JWT, IDENTITY_TYPE_MANUAL"
-            ))
-        })
-    }
 }
 
 /// The caller's identity as the request gives it.

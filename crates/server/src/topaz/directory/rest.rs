@@ -6,9 +6,9 @@
 
 use crate::access::Access;
 use crate::api_error::ApiError;
-use crate::directory_service::{self as service, PageRequest, RelationFilter};
 use crate::rest::{JsonBody, PathParams, QueryParams};
 use crate::server::AppState;
+use crate::service::directory::{self as service, PageRequest, RelationFilter};
 use crate::tenant::Tenant;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
