@@ -123,6 +123,9 @@ fn request_fields_and_aliases() {
         r#"R.attr.nothing == null"#,
         r#"request.resource.attr.owner == "john""#,
         r#"size(request) == 4"#,
+        r#"request.principal.attr.clients.acme.active && P.attr.clients["bb inc"].active"#,
+        r#"P.attr == request.principal.attr && R == request.resource && size(P.attr) == 9"#,
+        r#"request.principal.roles == P.roles && P.policy_version == "default""#,
     ] {
         assert_true(source);
     }
