@@ -235,3 +235,34 @@ fn ignored_files_are_not_compiled() {
     .unwrap();
     assert_eq!(store.policy_count(), 1);
 }
+
+#[test]
+fn json_policies_compile() {
+    let json = r#"{"apiVersion": "api.cerbos.dev/v1",
+  "resourcePolicy": {"version": "default", "resource": "doc",
+    "rules": [{"actions": ["view"], "effect": "EFFECT_ALLOW", "roles": ["user"]}]}}"#;
+    let store = compile(&[file("doc.json", json)]).unwrap();
+    assert_eq!(store.policy_count(), 1);
+    let errs = errors(&[file("bad.json", &json.replace("\"roles\"", "\"rolez\""))]);
+    let e = find(&errs, "unknown field `rolez`");
+    assert_eq!((e.file.as_str(), e.line), ("bad.json", 3));
+}
+
+#[test]
+fn read_store_skips_hidden_files_and_testdata() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    };
+    write("policies/doc.yaml", LEAVE);
+    write("policies/.hidden.yaml", "x");
+    write(".git/config.yaml", "x");
+    write("policies/testdata/fixture.yaml", "x");
+    write("policies/notes.txt", "x");
+    write("_schemas/s.json", "{}");
+    let files = lictor_cerbos::read_store(dir.path()).unwrap();
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["_schemas/s.json", "policies/doc.yaml"]);
+}

@@ -1,6 +1,7 @@
 //! What an expression's names are bound to: the request (converted once), globals, constants,
 //! variables and the runtime's derived roles.
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use ::cel::common::traits::Indexer;
 use ::cel::common::types::{
@@ -11,7 +12,7 @@ use ::cel::context::VariableResolver;
 use ::cel::{ExecutionError, Value};
 use chrono::{DateTime, FixedOffset};
 
-use super::convert::{json_to_val, json_to_value, value_to_val};
+use super::convert::{json_to_owned_val, json_to_val, json_to_value, value_to_val};
 use super::expr::EvalError;
 use crate::api;
 
@@ -23,17 +24,23 @@ pub trait RelationCheck: Sync {
     fn check(&self, subject: &str, relation: &str, object: &str) -> bool;
 }
 
-/// The parts of a request every expression of that request reads, converted to CEL values once.
+/// The parts of a request every expression of that request reads. Nothing is converted up
+/// front: a field or attribute an expression names (`P.id`, `R.attr.owner`) is converted when
+/// read, and the whole principal, resource or auxiliary data only when an expression needs it
+/// as a value (`P`, `R.attr`, a missing attribute), then once per request.
 pub struct RequestValues<'a> {
-    principal: Box<dyn Val + 'a>,
-    resource: Box<dyn Val + 'a>,
-    aux_data: Box<dyn Val + 'a>,
+    principal: &'a api::Principal,
+    resource: ResourceParts<'a>,
+    aux_data: Option<&'a serde_json::Value>,
+    principal_val: OnceLock<Box<dyn Val>>,
+    resource_val: OnceLock<Box<dyn Val>>,
+    aux_data_val: OnceLock<Box<dyn Val>>,
     now: CelTimestamp,
     relations: Relations<'a>,
 }
 
 impl<'a> RequestValues<'a> {
-    /// Converts a request's principal and resource; `aux_data` is Cerbos's `auxData` object
+    /// Binds a request's principal and resource; `aux_data` is Cerbos's `auxData` object
     /// (`{"jwt": {...claims}}`), `now` the instant `now()` answers for the whole request, and
     /// `relations` the directory `lictor.check` asks (none: `lictor.check` is false).
     pub fn new(
@@ -43,19 +50,19 @@ impl<'a> RequestValues<'a> {
         now: DateTime<FixedOffset>,
         relations: Option<&'a dyn RelationCheck>,
     ) -> Self {
-        RequestValues {
-            principal: principal_val(principal),
-            resource: resource_val(ResourceParts {
+        Self::with_resource(
+            principal,
+            ResourceParts {
                 kind: &resource.kind,
                 id: &resource.id,
                 attr: &resource.attr,
                 policy_version: &resource.policy_version,
                 scope: &resource.scope,
-            }),
-            aux_data: aux_data_val(aux_data),
-            now: CelTimestamp::from(now),
-            relations: Relations(relations),
-        }
+            },
+            aux_data,
+            now,
+            relations,
+        )
     }
 
     /// The values for planning: the resource's id is unknown (empty) and only the attributes
@@ -67,16 +74,35 @@ impl<'a> RequestValues<'a> {
         now: DateTime<FixedOffset>,
         relations: Option<&'a dyn RelationCheck>,
     ) -> Self {
-        RequestValues {
-            principal: principal_val(principal),
-            resource: resource_val(ResourceParts {
+        Self::with_resource(
+            principal,
+            ResourceParts {
                 kind: &resource.kind,
                 id: "",
                 attr: &resource.attr,
                 policy_version: &resource.policy_version,
                 scope: &resource.scope,
-            }),
-            aux_data: aux_data_val(aux_data),
+            },
+            aux_data,
+            now,
+            relations,
+        )
+    }
+
+    fn with_resource(
+        principal: &'a api::Principal,
+        resource: ResourceParts<'a>,
+        aux_data: Option<&'a serde_json::Value>,
+        now: DateTime<FixedOffset>,
+        relations: Option<&'a dyn RelationCheck>,
+    ) -> Self {
+        RequestValues {
+            principal,
+            resource,
+            aux_data,
+            principal_val: OnceLock::new(),
+            resource_val: OnceLock::new(),
+            aux_data_val: OnceLock::new(),
             now: CelTimestamp::from(now),
             relations: Relations(relations),
         }
@@ -84,20 +110,64 @@ impl<'a> RequestValues<'a> {
 
     /// Whether the resource has the attribute `name` (planning treats the others as unknown).
     pub(super) fn has_resource_attr(&self, name: &str) -> bool {
-        self.resource
-            .as_indexer()
-            .and_then(|resource| resource.get(&CelString::from("attr")).ok())
-            .and_then(|attr| {
-                attr.as_indexer()
-                    .map(|attr| attr.get(&CelString::from(name)).is_ok())
-            })
-            .unwrap_or(false)
+        self.resource.attr.contains_key(name)
     }
 
     /// The instant `now()` answers.
     pub fn now(&self) -> DateTime<FixedOffset> {
         *self.now.inner()
     }
+
+    fn principal(&self) -> &dyn Val {
+        self.principal_val
+            .get_or_init(|| principal_val(self.principal))
+            .as_ref()
+    }
+
+    fn resource(&self) -> &dyn Val {
+        self.resource_val
+            .get_or_init(|| resource_val(self.resource))
+            .as_ref()
+    }
+
+    fn aux_data(&self) -> &dyn Val {
+        self.aux_data_val
+            .get_or_init(|| aux_data_val(self.aux_data))
+            .as_ref()
+    }
+
+    /// A field of the principal (`id`, `attr.name`, ...) read without converting the rest.
+    fn principal_field(&self, field: &str) -> Option<Box<dyn Val + 'a>> {
+        let p = self.principal;
+        match field {
+            "id" => Some(string_val(&p.id)),
+            "roles" => Some(strings_val(&p.roles)),
+            "policyVersion" | "policy_version" => Some(string_val(&p.policy_version)),
+            "scope" => Some(string_val(&p.scope)),
+            _ => attribute(&p.attr, field),
+        }
+    }
+
+    /// A field of the resource read without converting the rest.
+    fn resource_field(&self, field: &str) -> Option<Box<dyn Val + 'a>> {
+        let r = self.resource;
+        match field {
+            "kind" => Some(string_val(r.kind)),
+            "id" => Some(string_val(r.id)),
+            "policyVersion" | "policy_version" => Some(string_val(r.policy_version)),
+            "scope" => Some(string_val(r.scope)),
+            _ => attribute(r.attr, field),
+        }
+    }
+}
+
+/// `attr.name` of a principal or resource: that attribute alone, if present.
+fn attribute<'a>(attr: &'a api::Attributes, field: &str) -> Option<Box<dyn Val + 'a>> {
+    let name = field.strip_prefix("attr.")?;
+    if name.contains('.') {
+        return None;
+    }
+    attr.get(name).map(json_to_val)
 }
 
 fn key(name: &str) -> CelMapKey<'_> {
@@ -114,28 +184,53 @@ fn strings_val(items: &[String]) -> Box<dyn Val + '_> {
     ))
 }
 
-fn attr_val<'a>(
-    attr: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
-) -> Box<dyn Val + 'a> {
-    let map: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> = attr
-        .into_iter()
-        .map(|(name, value)| (key(name), json_to_val(value)))
+/// An owned copy of `s` as a CEL string.
+fn owned_string_val(s: &str) -> Box<dyn Val> {
+    Box::new(CelString::from(s.to_owned()))
+}
+
+fn owned_strings_val(items: &[String]) -> Box<dyn Val> {
+    Box::new(CelList::from(
+        items
+            .iter()
+            .map(|s| owned_string_val(s))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn owned_attr_val(attr: &api::Attributes) -> Box<dyn Val> {
+    let map: HashMap<CelMapKey<'static>, Box<dyn Val>> = attr
+        .iter()
+        .map(|(name, value)| (CelMapKey::from(name.clone()), json_to_owned_val(value)))
         .collect();
     Box::new(CelMap::from(map))
 }
 
-fn principal_val(principal: &api::Principal) -> Box<dyn Val + '_> {
-    let mut map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = HashMap::with_capacity(6);
-    map.insert(key("id"), string_val(&principal.id));
-    map.insert(key("roles"), strings_val(&principal.roles));
-    map.insert(key("attr"), attr_val(principal.attr.iter()));
-    map.insert(key("policyVersion"), string_val(&principal.policy_version));
-    map.insert(key("policy_version"), string_val(&principal.policy_version));
-    map.insert(key("scope"), string_val(&principal.scope));
+fn owned_key(name: &str) -> CelMapKey<'static> {
+    CelMapKey::from(name.to_owned())
+}
+
+/// The whole principal as a CEL value. It owns copies of the request's data, so that caching it
+/// keeps `RequestValues` covariant in the data's lifetime.
+fn principal_val(principal: &api::Principal) -> Box<dyn Val> {
+    let mut map: HashMap<CelMapKey<'static>, Box<dyn Val>> = HashMap::with_capacity(6);
+    map.insert(owned_key("id"), owned_string_val(&principal.id));
+    map.insert(owned_key("roles"), owned_strings_val(&principal.roles));
+    map.insert(owned_key("attr"), owned_attr_val(&principal.attr));
+    map.insert(
+        owned_key("policyVersion"),
+        owned_string_val(&principal.policy_version),
+    );
+    map.insert(
+        owned_key("policy_version"),
+        owned_string_val(&principal.policy_version),
+    );
+    map.insert(owned_key("scope"), owned_string_val(&principal.scope));
     Box::new(CelMap::from(map))
 }
 
 /// The fields of a resource, from a check or a plan request.
+#[derive(Clone, Copy)]
 struct ResourceParts<'a> {
     kind: &'a str,
     id: &'a str,
@@ -144,24 +239,32 @@ struct ResourceParts<'a> {
     scope: &'a str,
 }
 
-fn resource_val(resource: ResourceParts<'_>) -> Box<dyn Val + '_> {
-    let mut map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = HashMap::with_capacity(6);
-    map.insert(key("kind"), string_val(resource.kind));
-    map.insert(key("id"), string_val(resource.id));
-    map.insert(key("attr"), attr_val(resource.attr.iter()));
-    map.insert(key("policyVersion"), string_val(resource.policy_version));
-    map.insert(key("policy_version"), string_val(resource.policy_version));
-    map.insert(key("scope"), string_val(resource.scope));
+/// The whole resource as a CEL value owning copies (see [`principal_val`]).
+fn resource_val(resource: ResourceParts<'_>) -> Box<dyn Val> {
+    let mut map: HashMap<CelMapKey<'static>, Box<dyn Val>> = HashMap::with_capacity(6);
+    map.insert(owned_key("kind"), owned_string_val(resource.kind));
+    map.insert(owned_key("id"), owned_string_val(resource.id));
+    map.insert(owned_key("attr"), owned_attr_val(resource.attr));
+    map.insert(
+        owned_key("policyVersion"),
+        owned_string_val(resource.policy_version),
+    );
+    map.insert(
+        owned_key("policy_version"),
+        owned_string_val(resource.policy_version),
+    );
+    map.insert(owned_key("scope"), owned_string_val(resource.scope));
     Box::new(CelMap::from(map))
 }
 
-fn aux_data_val(aux_data: Option<&serde_json::Value>) -> Box<dyn Val + '_> {
+/// The auxiliary data as a CEL value owning copies (see [`principal_val`]).
+fn aux_data_val(aux_data: Option<&serde_json::Value>) -> Box<dyn Val> {
     match aux_data {
-        Some(value @ serde_json::Value::Object(_)) => json_to_val(value),
+        Some(value @ serde_json::Value::Object(_)) => json_to_owned_val(value),
         _ => {
             // Cerbos answers `request.auxData.jwt` with an empty map when no token was sent.
-            let mut map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = HashMap::new();
-            map.insert(key("jwt"), Box::new(CelMap::from(HashMap::new())));
+            let mut map: HashMap<CelMapKey<'static>, Box<dyn Val>> = HashMap::new();
+            map.insert(owned_key("jwt"), Box::new(CelMap::from(HashMap::new())));
             Box::new(CelMap::from(map))
         }
     }
@@ -356,7 +459,7 @@ named_values!(
 /// Everything an expression's names are bound to for one evaluation.
 #[derive(Clone, Copy)]
 pub struct Bindings<'a> {
-    request: &'a RequestValues<'a>,
+    request: &'a (dyn RequestLookup + 'a),
     globals: Option<&'a Globals>,
     constants: Option<&'a Constants>,
     variables: Option<&'a Variables>,
@@ -365,7 +468,7 @@ pub struct Bindings<'a> {
 
 impl<'a> Bindings<'a> {
     /// Binds the request, with no globals, constants, variables or derived roles.
-    pub fn new(request: &'a RequestValues<'a>) -> Self {
+    pub fn new<'r: 'a>(request: &'a RequestValues<'r>) -> Self {
         Bindings {
             request,
             globals: None,
@@ -399,9 +502,9 @@ impl<'a> Bindings<'a> {
         self
     }
 
-    /// The request these bindings read.
-    pub fn request(&self) -> &'a RequestValues<'a> {
-        self.request
+    /// Whether the request's resource has the attribute `name`.
+    pub(super) fn has_resource_attr(&self, name: &str) -> bool {
+        self.request.has_resource_attr(name)
     }
 }
 
@@ -433,27 +536,63 @@ fn field_of<'n>(name: &'n str, prefixes: &[&str]) -> Option<&'n str> {
     })
 }
 
+/// The part of `name` after one of `prefixes` and a dot.
+fn path_of<'n>(name: &'n str, prefixes: &[&str]) -> Option<&'n str> {
+    prefixes.iter().find_map(|prefix| {
+        name.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('.'))
+    })
+}
+
 /// The names only the compiler writes: they start with `@`, which no identifier can.
 pub(super) const NOW_IDENT: &str = "@now";
 pub(super) const RELATIONS_IDENT: &str = "@relations";
 
-impl VariableResolver for Bindings<'_> {
+/// What [`Bindings`] read from a [`RequestValues`], whatever the lifetime of the request's data
+/// (its lazily converted values make `RequestValues` invariant in that lifetime).
+trait RequestLookup: Sync {
+    /// The value of a request name (`P`, `R.attr.x`, `request.auxData`, `@now`, ...).
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>>;
+    /// Whether the resource has the attribute `name`.
+    fn has_resource_attr(&self, name: &str) -> bool;
+}
+
+impl RequestLookup for RequestValues<'_> {
     fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
-        let request = self.request;
         match name {
-            "P" | "request.principal" => Some(CowVal::Borrowed(request.principal.as_ref())),
-            "R" | "request.resource" => Some(CowVal::Borrowed(request.resource.as_ref())),
-            "request.auxData" | "request.aux_data" => {
-                Some(CowVal::Borrowed(request.aux_data.as_ref()))
-            }
+            "P" | "request.principal" => Some(CowVal::Borrowed(self.principal())),
+            "R" | "request.resource" => Some(CowVal::Borrowed(self.resource())),
+            "request.auxData" | "request.aux_data" => Some(CowVal::Borrowed(self.aux_data())),
             "request" => {
                 let mut map: HashMap<CelMapKey<'b>, Box<dyn Val + 'b>> = HashMap::with_capacity(4);
-                map.insert(key("principal"), request.principal.clone_as_boxed());
-                map.insert(key("resource"), request.resource.clone_as_boxed());
-                map.insert(key("auxData"), request.aux_data.clone_as_boxed());
-                map.insert(key("aux_data"), request.aux_data.clone_as_boxed());
+                map.insert(key("principal"), self.principal().clone_as_boxed());
+                map.insert(key("resource"), self.resource().clone_as_boxed());
+                map.insert(key("auxData"), self.aux_data().clone_as_boxed());
+                map.insert(key("aux_data"), self.aux_data().clone_as_boxed());
                 Some(CowVal::owned(CelMap::from(map)))
             }
+            NOW_IDENT => Some(CowVal::Borrowed(&self.now)),
+            RELATIONS_IDENT => Some(CowVal::Borrowed(&self.relations)),
+            _ => {
+                if let Some(field) = path_of(name, &["P", "request.principal"]) {
+                    self.principal_field(field).map(CowVal::Owned)
+                } else if let Some(field) = path_of(name, &["R", "request.resource"]) {
+                    self.resource_field(field).map(CowVal::Owned)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn has_resource_attr(&self, name: &str) -> bool {
+        RequestValues::has_resource_attr(self, name)
+    }
+}
+
+impl VariableResolver for Bindings<'_> {
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        match name {
             "V" | "variables" => Some(named_map(self.variables.map(|v| &v.0))),
             "C" | "constants" => Some(named_map(self.constants.map(|c| &c.0))),
             "G" | "globals" => Some(named_map(self.globals.map(|g| &g.0))),
@@ -461,8 +600,6 @@ impl VariableResolver for Bindings<'_> {
             "runtime.effectiveDerivedRoles" | "runtime.effective_derived_roles" => {
                 Some(CowVal::Owned(strings_val(self.effective_derived_roles)))
             }
-            NOW_IDENT => Some(CowVal::Borrowed(&request.now)),
-            RELATIONS_IDENT => Some(CowVal::Borrowed(&request.relations)),
             _ => {
                 if let Some(field) = field_of(name, &["V", "variables"]) {
                     named_entry(self.variables.map(|v| &v.0), field)
@@ -471,7 +608,7 @@ impl VariableResolver for Bindings<'_> {
                 } else if let Some(field) = field_of(name, &["G", "globals"]) {
                     named_entry(self.globals.map(|g| &g.0), field)
                 } else {
-                    None
+                    self.request.resolve(name)
                 }
             }
         }

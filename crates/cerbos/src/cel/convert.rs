@@ -30,6 +30,26 @@ pub(super) fn json_to_val(json: &serde_json::Value) -> Box<dyn Val + '_> {
     }
 }
 
+/// A JSON value as a CEL value owning copies of its strings, for values kept beyond a borrow.
+pub(super) fn json_to_owned_val(json: &serde_json::Value) -> Box<dyn Val> {
+    match json {
+        serde_json::Value::String(s) => Box::new(CelString::from(s.clone())),
+        serde_json::Value::Array(items) => Box::new(CelList::from(
+            items.iter().map(json_to_owned_val).collect::<Vec<_>>(),
+        )),
+        serde_json::Value::Object(fields) => {
+            let map: HashMap<CelMapKey<'static>, Box<dyn Val>> = fields
+                .iter()
+                .map(|(name, value)| (CelMapKey::from(name.clone()), json_to_owned_val(value)))
+                .collect();
+            Box::new(CelMap::from(map))
+        }
+        serde_json::Value::Null => Box::new(CelNull),
+        serde_json::Value::Bool(b) => Box::new(CelBool::from(*b)),
+        serde_json::Value::Number(n) => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
+    }
+}
+
 /// A JSON value as an owned CEL [`Value`] (numbers become doubles, as in Cerbos).
 pub fn json_to_value(json: &serde_json::Value) -> Value {
     match json {

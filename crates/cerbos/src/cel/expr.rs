@@ -76,17 +76,32 @@ impl Expr {
             line: 1,
             column: 1,
         })?;
-        let mut ast = env.parser().parse(source).map_err(|errors| {
-            let first = errors.errors.first();
-            let (line, column) = first.map(|e| e.pos).unwrap_or((0, 0));
-            CelError {
-                message: first
-                    .map(|e| e.msg.clone())
-                    .unwrap_or_else(|| errors.to_string()),
-                line: usize::try_from(line).unwrap_or(0).max(1),
-                column: usize::try_from(column).unwrap_or(0).max(1),
-            }
-        })?;
+        let (mut ast, source_info) =
+            env.parser()
+                .parse_with_source_info(source)
+                .map_err(|errors| {
+                    let first = errors.errors.first();
+                    let (line, column) = first.map(|e| e.pos).unwrap_or((0, 0));
+                    CelError {
+                        message: first
+                            .map(|e| e.msg.clone())
+                            .unwrap_or_else(|| errors.to_string()),
+                        line: usize::try_from(line).unwrap_or(0).max(1),
+                        column: usize::try_from(column).unwrap_or(0).max(1),
+                    }
+                })?;
+        if let Some((id, name)) = undeclared_identifier(&ast, &mut Vec::new()) {
+            let offset = source_info
+                .offset_for(id)
+                .map(|(start, _)| start)
+                .unwrap_or(0);
+            let (line, column) = line_and_column(source, usize::try_from(offset).unwrap_or(0));
+            return Err(CelError {
+                message: format!("undeclared reference to '{name}'"),
+                line,
+                column,
+            });
+        }
         rewrite(&mut ast);
         let mut variables = BTreeSet::new();
         collect_variables(&ast, &mut variables);
@@ -217,6 +232,92 @@ fn rewrite(node: &mut IdedExpr) {
     if let Some(replacement) = replacement {
         *node = replacement;
     }
+}
+
+/// The names an expression may use without declaring them: Cerbos's top-level identifiers, the
+/// namespaces of qualified functions, and type names.
+const DECLARED_IDENTIFIERS: [&str; 30] = [
+    "request",
+    "P",
+    "R",
+    "V",
+    "variables",
+    "C",
+    "constants",
+    "G",
+    "globals",
+    "runtime",
+    "base64",
+    "cel",
+    "ip",
+    "json",
+    "lictor",
+    "lists",
+    "math",
+    "optional",
+    "regex",
+    "sets",
+    "strings",
+    "google",
+    "bool",
+    "bytes",
+    "double",
+    "int",
+    "uint",
+    "string",
+    "list",
+    "map",
+];
+
+/// Further type names.
+const TYPE_NAMES: [&str; 4] = ["null_type", "type", "dyn", "hierarchy"];
+
+/// The first identifier (its node id and name) neither declared nor bound by a comprehension.
+fn undeclared_identifier<'n>(
+    node: &'n IdedExpr,
+    bound: &mut Vec<&'n str>,
+) -> Option<(u64, &'n str)> {
+    match &node.expr {
+        Node::Ident(name) => {
+            let known = DECLARED_IDENTIFIERS.contains(&name.as_str())
+                || TYPE_NAMES.contains(&name.as_str())
+                || bound.contains(&name.as_str());
+            (!known).then_some((node.id, name.as_str()))
+        }
+        Node::Comprehension(c) => undeclared_identifier(&c.iter_range, bound)
+            .or_else(|| undeclared_identifier(&c.accu_init, bound))
+            .or_else(|| {
+                let depth = bound.len();
+                bound.push(&c.iter_var);
+                bound.push(&c.accu_var);
+                if let Some(second) = &c.iter_var2 {
+                    bound.push(second);
+                }
+                let found = [&c.loop_cond, &c.loop_step, &c.result]
+                    .into_iter()
+                    .find_map(|part| undeclared_identifier(part, bound));
+                bound.truncate(depth);
+                found
+            }),
+        _ => children(node)
+            .into_iter()
+            .find_map(|child| undeclared_identifier(child, bound)),
+    }
+}
+
+/// The 1-based line and column (in characters) of a character offset in `source`.
+fn line_and_column(source: &str, offset: usize) -> (usize, usize) {
+    let mut line = 1;
+    let mut column = 1;
+    for c in source.chars().take(offset) {
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
 }
 
 /// The name `V.x`, `variables.x`, `V["x"]` or `variables["x"]` reads, if `node` is one.

@@ -1,9 +1,11 @@
 //! CEL conditions with Cerbos's extension library, on the `cel` crate's interpreter.
 //!
-//! An [`Expr`] is compiled once (parsed, its macros expanded, Cerbos's request-bound functions
-//! rewritten) and evaluated many times against [`Bindings`]. The request's principal, resource and
-//! auxiliary data are converted to CEL values once per request, in a [`RequestValues`], and
-//! borrowed by every evaluation of that request.
+//! An [`Expr`] is compiled once (parsed, its macros expanded, identifiers checked, Cerbos's
+//! request-bound functions rewritten) and evaluated many times against [`Bindings`]. A
+//! [`RequestValues`] holds one request: the fields and attributes an expression names are read
+//! from the request's data when evaluated, borrowed, and the whole principal, resource or
+//! auxiliary data is converted at most once per request, when an expression needs it as a value.
+//! [`Expr::plan`] partially evaluates a condition for PlanResources.
 //!
 //! # Names an expression can use
 //!

@@ -194,7 +194,7 @@ impl<'p> Planner<'p, '_> {
         if let Some(fields) = self.resource_fields(&chain) {
             let unknown = match fields {
                 [] | ["id"] | ["attr"] => true,
-                ["attr", name, ..] => !self.bindings.request().has_resource_attr(name),
+                ["attr", name, ..] => !self.bindings.has_resource_attr(name),
                 _ => false,
             };
             return unknown.then(|| {

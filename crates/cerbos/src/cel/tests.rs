@@ -123,6 +123,9 @@ fn request_fields_and_aliases() {
         r#"R.attr.nothing == null"#,
         r#"request.resource.attr.owner == "john""#,
         r#"size(request) == 4"#,
+        r#"request.principal.attr.clients.acme.active && P.attr.clients["bb inc"].active"#,
+        r#"P.attr == request.principal.attr && R == request.resource && size(P.attr) == 9"#,
+        r#"request.principal.roles == P.roles && P.policy_version == "default""#,
     ] {
         assert_true(source);
     }
@@ -513,6 +516,26 @@ fn compile_errors_name_line_and_column() {
     let error = Expr::compile("true &&\n  (R.attr.x +)").unwrap_err();
     assert_eq!(error.line, 2, "{error}");
     assert!(error.column > 1, "{error}");
+}
+
+#[test]
+fn undeclared_identifiers_do_not_compile() {
+    let error = Expr::compile("P.id == 'x' &&\n  reqest.principal.id == 'y'").unwrap_err();
+    assert_eq!(
+        (error.message.as_str(), error.line, error.column),
+        ("undeclared reference to 'reqest'", 2, 3)
+    );
+    assert!(Expr::compile("[1].exists(x, y > 0)").is_err());
+    assert!(Expr::compile("x > 0 || [1].exists(x, x > 0)").is_err());
+    for fine in [
+        "[1].exists(x, x > 0) && {'a': 1}.all(k, v, k == 'a' && v == 1)",
+        "cel.bind(n, 2, n * n == 4)",
+        "math.abs(-1) == 1 && type(1) == int && ip.isCanonical('::1')",
+        "[1].map(x, [2].map(y, x + y))[0][0] == 3",
+        "optional.of(1).hasValue() && lists.range(2) == [0, 1]",
+    ] {
+        assert!(Expr::compile(fine).is_ok(), "{fine}");
+    }
 }
 
 #[test]
