@@ -406,6 +406,57 @@ fn an_unconditional_allow_in_the_nearest_scope_is_always_allowed() {
     assert_eq!(response.meta.unwrap().matched_scope, "acme.hr");
 }
 
+const SCHEMA_POLICY: &str = r#"
+apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  version: default
+  resource: invoice
+  schemas:
+    resourceSchema:
+      ref: cerbos:///invoice.json
+  rules:
+    - actions: [view]
+      effect: EFFECT_ALLOW
+      roles: [user]
+      condition:
+        match:
+          expr: R.attr.amount < 100
+"#;
+
+const INVOICE_SCHEMA: &str = r#"{"type": "object", "required": ["owner", "amount"],
+  "properties": {"owner": {"type": "string"}, "amount": {"type": "number"}}}"#;
+
+#[test]
+fn schemas_check_the_known_attributes_and_reject_denies() {
+    let store = store(&[
+        ("invoice.yaml".into(), SCHEMA_POLICY.into()),
+        ("_schemas/invoice.json".into(), INVOICE_SCHEMA.into()),
+    ]);
+    let mut config = config();
+    config.schema_enforcement = lictor_cerbos::SchemaEnforcement::Reject;
+    let request = |attr: Value| -> PlanResourcesRequest {
+        serde_json::from_value(json!({"actions": ["view"], "includeMeta": true,
+            "principal": {"id": "u", "roles": ["user"]},
+            "resource": {"kind": "invoice", "attr": attr}}))
+        .unwrap()
+    };
+    // Missing attributes are unknown, not invalid.
+    let partial = store.plan_resources(&config, &request(json!({})), options());
+    assert!(partial.validation_errors.is_empty());
+    assert_eq!(
+        partial.meta.unwrap().filter_debug,
+        "(lt request.resource.attr.amount 100)"
+    );
+    let invalid = store.plan_resources(&config, &request(json!({"owner": 7})), options());
+    assert_eq!(invalid.validation_errors.len(), 1);
+    assert_eq!(invalid.validation_errors[0].path, "/owner");
+    assert_eq!(filter(&invalid), json!({"kind": "KIND_ALWAYS_DENIED"}));
+    config.schema_enforcement = lictor_cerbos::SchemaEnforcement::Warn;
+    let warned = store.plan_resources(&config, &request(json!({"owner": 7})), options());
+    assert_eq!(warned.validation_errors.len(), 1);
+    assert_eq!(filter(&warned)["kind"], json!("KIND_CONDITIONAL"));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Property: for generated policies and requests, the plan allows a concrete resource exactly when
 // CheckResources allows every planned action on it.
@@ -506,6 +557,7 @@ struct Case {
     principal: (bool, Vec<usize>, bool),
     resource_scope: usize,
     known_status: Option<bool>,
+    lenient: bool,
     actions: Vec<usize>,
     resources: Vec<Value>,
 }
@@ -543,7 +595,10 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             prop::bool::ANY,
         ),
         0..3usize,
-        prop::option::weighted(0.3, prop::bool::ANY),
+        (
+            prop::option::weighted(0.3, prop::bool::ANY),
+            prop::bool::ANY,
+        ),
         prop::collection::btree_set(0..ACTIONS.len(), 1..3),
         prop::collection::vec(resource_attrs(), 6),
     )
@@ -555,7 +610,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 role_policy,
                 principal,
                 scope,
-                known,
+                (known, lenient),
                 actions,
                 resources,
             )| {
@@ -567,6 +622,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     principal: (principal.0, principal.1.into_iter().collect(), principal.2),
                     resource_scope: scope,
                     known_status: known,
+                    lenient,
                     actions: actions.into_iter().collect(),
                     resources,
                 }
@@ -729,7 +785,7 @@ fn check_case(case: &Case) -> Result<(), TestCaseError> {
         );
     }
     let mut config = config();
-    config.lenient_scope_search = true;
+    config.lenient_scope_search = case.lenient;
     let plan_request: PlanResourcesRequest = serde_json::from_value(json!({
         "actions": actions, "principal": principal,
         "resource": {"kind": "doc", "scope": scope, "attr": known}}))
