@@ -185,11 +185,8 @@ fn compile_expr(file: &str, src: &Located, errors: &mut Vec<CompileError>) -> Op
         Ok(e) => Some(e),
         Err(e) => {
             let line = src.pos.line + e.line.saturating_sub(1);
-            let column = if e.line <= 1 {
-                src.pos.column + e.column.saturating_sub(1)
-            } else {
-                e.column
-            };
+            // Multi-line expressions are block scalars, whose lines share the first line's indentation.
+            let column = src.pos.column + e.column.saturating_sub(1);
             errors.push(CompileError {
                 file: file.to_owned(),
                 line,

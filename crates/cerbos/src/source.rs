@@ -111,13 +111,56 @@ enum Building {
 }
 
 #[derive(Default)]
-struct TreeBuilder {
+struct TreeBuilder<'t> {
     stack: Vec<Building>,
     documents: Vec<Node>,
     anchors: HashMap<usize, Node>,
+    lines: Vec<&'t str>,
 }
 
-impl TreeBuilder {
+impl TreeBuilder<'_> {
+    /// Where a scalar's content starts: after the opening quote, or on the line after a block indicator.
+    fn content_position(&self, pos: Position, style: TScalarStyle) -> Position {
+        match style {
+            TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => Position {
+                line: pos.line,
+                column: pos.column + 1,
+            },
+            TScalarStyle::Literal | TScalarStyle::Folded => {
+                // The parser marks a block scalar where it ends; its content starts on the line after the
+                // nearest `|` or `>` indicator above.
+                let is_indicator = |line: &str| {
+                    let token = line
+                        .trim_end()
+                        .rsplit([' ', ':'])
+                        .next()
+                        .unwrap_or_default();
+                    token.starts_with(['|', '>'])
+                        && token
+                            .chars()
+                            .skip(1)
+                            .all(|c| matches!(c, '-' | '+' | '0'..='9'))
+                };
+                let end = pos.line.min(self.lines.len());
+                let indicator = (0..end)
+                    .rev()
+                    .find(|i| self.lines.get(*i).is_some_and(|l| is_indicator(l)));
+                match indicator {
+                    Some(i) => {
+                        let content = self.lines.get(i + 1).copied().unwrap_or_default();
+                        let indent = content.len() - content.trim_start_matches(' ').len();
+                        Position {
+                            line: i + 2,
+                            column: indent + 1,
+                        }
+                    }
+                    None => pos,
+                }
+            }
+            _ => pos,
+        }
+    }
+
     fn push_node(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
             self.anchors.insert(anchor, node.clone());
@@ -133,12 +176,13 @@ impl TreeBuilder {
     }
 }
 
-impl MarkedEventReceiver for TreeBuilder {
+impl MarkedEventReceiver for TreeBuilder<'_> {
     fn on_event(&mut self, event: Event, mark: Marker) {
         let pos = position(mark);
         match event {
             Event::Scalar(text, style, anchor, _) => {
                 let plain = matches!(style, TScalarStyle::Plain);
+                let pos = self.content_position(pos, style);
                 self.push_node(
                     Node {
                         value: NodeValue::Scalar { text, plain },
@@ -195,7 +239,10 @@ impl MarkedEventReceiver for TreeBuilder {
 
 /// Parses every document of a YAML stream; empty documents are dropped.
 pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
-    let mut builder = TreeBuilder::default();
+    let mut builder = TreeBuilder {
+        lines: text.lines().collect(),
+        ..TreeBuilder::default()
+    };
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, true).map_err(|e| SyntaxError {
         message: e.info().to_owned(),
@@ -229,6 +276,16 @@ mod tests {
         };
         assert_eq!(items[0].pos, Position { line: 4, column: 5 });
         assert_eq!(docs[0].to_json(), serde_json::json!({"a": 1, "b": ["x"]}));
+    }
+
+    #[test]
+    fn scalar_positions_are_where_the_content_starts() {
+        let docs = parse_documents("a: 'x'\nb: |-\n    line\n").unwrap();
+        let NodeValue::Map(entries) = &docs[0].value else {
+            unreachable!()
+        };
+        assert_eq!(entries[0].1.pos, Position { line: 1, column: 5 });
+        assert_eq!(entries[1].1.pos, Position { line: 3, column: 5 });
     }
 
     #[test]

@@ -266,3 +266,15 @@ fn read_store_skips_hidden_files_and_testdata() {
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["_schemas/s.json", "policies/doc.yaml"]);
 }
+
+#[test]
+fn cel_errors_in_block_scalars_point_at_the_expression_line() {
+    let text = LEAVE.replace(
+        "      roles: [user]\n",
+        "      roles: [user]\n      condition:\n        match:\n          expr: |-\n            R.attr.owner == 1 &&\n            (P.id ==\n",
+    );
+    let errs = errors(&[file("p.yaml", &text)]);
+    let e = find(&errs, "invalid expression");
+    assert!(e.line >= 12, "{e}");
+    assert!(e.column >= 13, "{e}");
+}

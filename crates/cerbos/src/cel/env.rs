@@ -140,10 +140,11 @@ fn take_vars(
     let (Some(key), Some(value)) = (args.first(), args.get(1)) else {
         return Ok(None);
     };
+    let value_id = value.id;
     let key = ident_name(helper, key)?;
     let value = ident_name(helper, value)?;
     if key == value {
-        return Err(helper.new_error(0, "duplicate variable name"));
+        return Err(helper.new_error(value_id, "duplicate variable name"));
     }
     let Some(range) = target.take() else {
         return Ok(None);

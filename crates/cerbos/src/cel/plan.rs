@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use ::cel::common::ast::{operators, CallExpr, Expr as Node, IdedExpr, LiteralValue};
-use ::cel::common::types::CelBool;
+use ::cel::common::types::{CelBool, CelList, CelMap};
 use ::cel::common::value::Val;
 use ::cel::{Context, Value};
 
@@ -404,6 +404,11 @@ impl<'p> Planner<'p, '_> {
                     .chain(c.args.iter())
                     .map(|e| self.partial(e))
                     .collect::<Result<Vec<_>, _>>()?;
+                let parts = if function == operators::IN {
+                    parts.into_iter().map(map_keys).collect()
+                } else {
+                    parts
+                };
                 self.combine(node, operator_name(function), parts)
             }
         }
@@ -536,6 +541,26 @@ impl<'p> Planner<'p, '_> {
             .lambda_vars
             .extend(vars.iter().map(|v| (*v).to_owned()));
         inner.partial(body)?.into_operand()
+    }
+}
+
+/// A known map on the right of `in` as the list of its keys, as Cerbos writes it (membership in
+/// a map is membership among its keys).
+fn map_keys(part: Partial<'_>) -> Partial<'_> {
+    match part {
+        Partial::Known(value) => match value.downcast_ref::<CelMap>() {
+            Some(map) => {
+                let mut keys: Vec<_> = map.inner().keys().collect();
+                keys.sort();
+                let keys: Vec<Box<dyn Val + '_>> = keys
+                    .into_iter()
+                    .map(|k| k.inner().clone_as_boxed())
+                    .collect();
+                Partial::Known(Box::new(CelList::from(keys)))
+            }
+            None => Partial::Known(value),
+        },
+        unknown => unknown,
     }
 }
 

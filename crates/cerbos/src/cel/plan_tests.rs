@@ -280,6 +280,15 @@ fn known_attributes_are_used_and_variables_inlined() {
 }
 
 #[test]
+fn membership_in_a_known_map_is_among_its_keys() {
+    assert_eq!(
+        condition(r#"R.attr.team in {"b": 2, "a": 1}"#),
+        json!({"expression": {"operator": "in", "operands": [
+            {"variable": "request.resource.attr.team"}, {"value": ["a", "b"]}]}})
+    );
+}
+
+#[test]
 fn directory_checks_stay_in_the_plan() {
     assert_eq!(
         condition(r#"lictor.check("user:" + P.id, "reader", "doc:" + R.id)"#),
