@@ -182,3 +182,64 @@ impl<'de> de::MapAccess<'de> for Fields {
         Some(self.entries.len())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use lictor_proto::authorizer::v2 as authorizer;
+    use serde::de::DeserializeOwned;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    fn proto<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
+        T::deserialize(MessageDeserializer::protojson(value))
+    }
+
+    #[test]
+    fn a_null_field_of_a_message_is_unset() {
+        let request: authorizer::QueryRequest = proto(json!({
+            "query": null,
+            "input": null,
+            "options": {"trace": null},
+            "policyContext": {"path": "p", "decisions": null},
+        }))
+        .unwrap();
+        assert_eq!(request.query, "");
+        assert_eq!(request.options.map(|o| o.trace), Some(0));
+        let policy = request.policy_context.unwrap();
+        assert_eq!((policy.path.as_str(), policy.decisions.len()), ("p", 0));
+    }
+
+    #[test]
+    fn a_null_inside_a_struct_is_kept() {
+        let request: authorizer::IsRequest =
+            proto(json!({"resource_context": {"owner": null}})).unwrap();
+        let resource = request.resource_context.unwrap();
+        assert_eq!(
+            crate::proto_json::struct_json(&resource),
+            json!({"owner": null})
+        );
+    }
+
+    #[test]
+    fn a_hand_written_body_reads_its_nulls_itself() {
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[serde(default)]
+            name: Option<String>,
+            #[serde(default)]
+            size: u32,
+        }
+        let body = Body::deserialize(MessageDeserializer::new(json!({"name": null}))).unwrap();
+        assert_eq!(body.name, None);
+        assert!(Body::deserialize(MessageDeserializer::new(json!({"size": null}))).is_err());
+        assert_eq!(proto::<Body>(json!({"size": null})).unwrap().size, 0);
+    }
+
+    #[test]
+    fn a_message_is_read_from_an_object_only() {
+        let error = proto::<authorizer::IsRequest>(json!({"policy_context": []})).unwrap_err();
+        assert!(error.to_string().contains("a JSON object"), "{error}");
+    }
+}

@@ -80,3 +80,44 @@ pub fn whole_numbers(value: Value) -> Value {
         other => other,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_numbers_come_back_as_integers_and_fractions_stay() {
+        let original = json!({
+            "n": 5,
+            "f": 1.5,
+            "big": 9_007_199_254_740_993_u64,
+            "list": [1, null, "x", {"deep": -2}],
+            "t": true,
+        });
+        let back = struct_json(&proto_struct(original));
+        assert!(back["n"].is_i64(), "{back}");
+        assert_eq!(back["n"], json!(5));
+        assert_eq!(back["f"], json!(1.5));
+        assert_eq!(back["list"], json!([1, null, "x", {"deep": -2}]));
+        assert_eq!(back["t"], json!(true));
+        // Beyond 2^53 a double does not hold every integer: the value stays a double.
+        assert!(back["big"].is_f64(), "{back}");
+    }
+
+    #[test]
+    fn anything_but_an_object_is_an_empty_struct() {
+        assert!(proto_struct(json!([1, 2])).fields.is_empty());
+        assert!(proto_struct(Value::Null).fields.is_empty());
+    }
+
+    #[test]
+    fn written_messages_lose_the_point_of_whole_numbers_only() {
+        let written = json!({"a": 10.0, "b": [2.5, 3.0], "c": "10.0"});
+        assert_eq!(
+            whole_numbers(written).to_string(),
+            r#"{"a":10,"b":[2.5,3],"c":"10.0"}"#
+        );
+    }
+}
