@@ -246,11 +246,18 @@ def main():
                 "listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, "
                 "health: 0, metrics: 0}\n"
                 "decision_logs: {enabled: false}\n"
-                f"policies: {{dir: {os.path.join(HERE, 'policies', 'lictor')}}}\n")
+                f"policies: {{dir: {os.path.join(HERE, 'policies', 'lictor')}}}\n"
+                # The same Cerbos YAML files the Cerbos PDP serves, on Lictor's Cerbos engine.
+                "cerbos:\n"
+                "  server: {httpListenAddr: '127.0.0.1:0', grpcListenAddr: '127.0.0.1:0'}\n"
+                "  storage:\n    driver: disk\n"
+                f"    disk: {{directory: {os.path.join(HERE, 'policies', 'cerbos')}, watchForChanges: false}}\n"
+                "  audit: {enabled: false}\n")
     env = dict(os.environ, RUST_LOG="warn")
     lictor, out = start("lictor", [LICTOR, "run", "--config", cfg], r"(?m)^ready", logs, env=env)
     addr = dict(re.findall(r"(?m)^listening (\S+) (\S+)", out))
     authz, directory = f"http://{addr['authorizer-rest']}", f"http://{addr['directory-rest']}"
+    lictor_cerbos = f"http://{addr['cerbos-http']}/api/check/resources"
     note(f"lictor ready (data loaded in {lictor_load_s:.1f} s)")
 
     # ---- Cerbos ----
@@ -307,8 +314,16 @@ def main():
     cer = lambda f, n: ((cerbos_url, os.path.join(rbac, f), n, cerbos, d_cerbos) if cerbos else cerbos_why)
     spi = lambda path, f, n, ex: ((spicedb_dir + path, os.path.join(rebac, f), n, spicedb, ex)
                                   if spicedb else spicedb_why)
-    workloads.append(("a", "RBAC + owner condition, 1 decision", a_l, "Cerbos PDP", cer("cerbos.jsonl", 1)))
-    workloads.append(("c", "RBAC batch, 50 resources x 3 actions", ca_l, "Cerbos PDP",
+    # (a) and (c) twice: the same Cerbos YAML on Lictor's Cerbos engine and on the Cerbos PDP (same bodies),
+    # then Lictor's Rego rendering of the same rules against the same Cerbos run.
+    a_cl = (lictor_cerbos, os.path.join(rbac, "cerbos.jsonl"), 1, lictor, d_cerbos)
+    ca_cl = (lictor_cerbos, os.path.join(rbac, "cerbos_batch.jsonl"), 150, lictor, d_cerbos)
+    workloads.append(("a", "Cerbos YAML + CEL owner condition, 1 decision", a_cl, "Cerbos PDP",
+                      cer("cerbos.jsonl", 1)))
+    workloads.append(("c", "Cerbos YAML batch, 50 resources x 3 actions", ca_cl, "Cerbos PDP",
+                      cer("cerbos_batch.jsonl", 150)))
+    workloads.append(("a", "RBAC + owner condition as Rego, 1 decision", a_l, "Cerbos PDP", cer("cerbos.jsonl", 1)))
+    workloads.append(("c", "RBAC batch as Rego, 50 resources x 3 actions", ca_l, "Cerbos PDP",
                       cer("cerbos_batch.jsonl", 150)))
     workloads.append(("b", "ReBAC check", b_l, "SpiceDB", spi("/api/v3/directory/check", "check.jsonl", 1, d_check)))
     workloads.append(("c", "ReBAC batch, 50 documents x 3 relations", cb_l, "SpiceDB",

@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod cerbos_compile;
 mod serve;
 
 /// Lictor: an authorization service with a Topaz-compatible directory.
@@ -105,6 +106,22 @@ enum Command {
     /// TLS certificate commands.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Cerbos policy commands.
+    #[command(subcommand)]
+    Cerbos(CerbosCommand),
+}
+
+#[derive(Subcommand)]
+enum CerbosCommand {
+    /// Validate a Cerbos disk store and run its test suites (`*_test.yaml`), as `cerbos compile` does:
+    /// exit 0 when every policy compiles and every test passes, 1 otherwise.
+    Compile {
+        /// The policy store directory.
+        dir: PathBuf,
+        /// Only compile; do not run the test suites.
+        #[arg(long)]
+        skip_tests: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -229,6 +246,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Cerbos(CerbosCommand::Compile { dir, skip_tests }) => {
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            let code = cerbos_compile::run(&dir, skip_tests, &mut out)?;
+            out.flush()?;
+            return Ok(code);
+        }
         command => command,
     };
     let data_dir = cli
@@ -338,7 +361,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Object(command) => object_command(&store, command, &mut out)?,
         Command::Relation(command) => relation_command(&store, command, &mut out)?,
         Command::Demo => demo(&store, &mut out)?,
-        Command::Run { .. } | Command::Certs(_) => {}
+        Command::Run { .. } | Command::Certs(_) | Command::Cerbos(_) => {}
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
