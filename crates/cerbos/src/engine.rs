@@ -23,7 +23,7 @@ use crate::policy::ScopePermissions;
 use crate::schema;
 
 /// `meta.matchedPolicy` of an action no policy decided.
-const NO_POLICY_MATCH: &str = "NO_MATCH";
+pub(crate) const NO_POLICY_MATCH: &str = "NO_MATCH";
 
 /// How schema violations of the inputs are treated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -91,7 +91,7 @@ struct EffectInfo {
 }
 
 /// The scopes of a kind of policy to walk for a request scope, nearest first, and the key of the first one.
-fn all_scopes(
+pub(crate) fn all_scopes(
     known: &HashSet<String>,
     scope: &str,
     lenient: bool,
@@ -231,7 +231,7 @@ impl<'a> Evaluation<'a> {
     }
 }
 
-fn add_parent_roles(store: &PolicyStore, scope: &str, roles: &[String]) -> Vec<String> {
+pub(crate) fn add_parent_roles(store: &PolicyStore, scope: &str, roles: &[String]) -> Vec<String> {
     let mut all = roles.to_vec();
     if let Some(parents) = store.parent_roles.get(scope) {
         for role in roles {
@@ -243,7 +243,7 @@ fn add_parent_roles(store: &PolicyStore, scope: &str, roles: &[String]) -> Vec<S
     all
 }
 
-fn row_matches(
+pub(crate) fn row_matches(
     row: &Row,
     kind: RowKind,
     action: &str,
@@ -291,7 +291,7 @@ impl PolicyStore {
     }
 
     /// Resource and role policy rows of one scope that apply to the kind.
-    fn static_rows(&self, version: &str, scope: &str, kind: &str) -> Vec<&Row> {
+    pub(crate) fn static_rows(&self, version: &str, scope: &str, kind: &str) -> Vec<&Row> {
         let key = (version.to_owned(), scope.to_owned());
         self.resource_rows
             .get(&key)
@@ -305,7 +305,7 @@ impl PolicyStore {
 
     /// The DENY rows role policies of one scope imply: every action a role's policy does not allow, and
     /// the failing condition of a conditional allow.
-    fn role_policy_rows(
+    pub(crate) fn role_policy_rows(
         &self,
         version: &str,
         scope: &str,
@@ -381,7 +381,7 @@ impl PolicyStore {
         })
     }
 
-    fn validate(
+    pub(crate) fn validate(
         &self,
         config: &EngineConfig,
         principal: &Principal,
