@@ -559,3 +559,54 @@ fn the_demo_serves_its_cerbos_policies_on_the_authorizer_ports() {
         ("EFFECT_DENY".into(), "EFFECT_DENY".into())
     );
 }
+
+#[test]
+fn plan_resources_answers_the_same_on_both_transports() {
+    let server = start(CONFIG, &[]).unwrap();
+    let body = |action: &str| {
+        json!({"requestId": "plan-1", "action": action, "includeMeta": true,
+               "principal": {"id": "alice", "roles": ["user"]},
+               "resource": {"kind": "album"}})
+    };
+    let (status, view) = post(&server.url("/api/plan/resources"), &body("view"));
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["requestId"], "plan-1");
+    assert_eq!(view["action"], "view");
+    assert_eq!(view["filter"]["kind"], "KIND_ALWAYS_ALLOWED", "{view}");
+    assert_eq!(view["cerbosCallId"].as_str().unwrap().len(), 26);
+    let (_, delete) = post(&server.url("/api/plan/resources"), &body("delete"));
+    assert_eq!(delete["filter"]["kind"], "KIND_ALWAYS_DENIED", "{delete}");
+    let (status, both) = post(
+        &server.url("/api/plan/resources"),
+        &json!({"action": "view", "actions": ["view"], "principal": {"id": "a", "roles": ["user"]},
+                "resource": {"kind": "album"}}),
+    );
+    assert_eq!(status, 400, "{both}");
+
+    runtime().block_on(async {
+        let mut client = client(&server.ports["cerbos-grpc"]).await;
+        #[allow(deprecated)]
+        let answer = client
+            .plan_resources(request::PlanResourcesRequest {
+                request_id: "plan-1".into(),
+                action: "view".into(),
+                principal: Some(engine::Principal {
+                    id: "alice".into(),
+                    roles: vec!["user".into()],
+                    ..Default::default()
+                }),
+                resource: Some(engine::plan_resources_input::Resource {
+                    kind: "album".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            serde_json::to_value(&answer).unwrap()["filter"],
+            view["filter"]
+        );
+    });
+}

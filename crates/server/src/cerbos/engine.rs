@@ -2,7 +2,6 @@
 //! disk store with the configured engine settings and answering CheckResources and PlanResources.
 
 use super::config::{CerbosSettings, SchemaEnforcement};
-use crate::api_error::{ApiError, Code};
 use lictor_cerbos::api;
 use std::path::Path;
 
@@ -30,17 +29,16 @@ impl CompiledPolicies {
         self.store.check_resources(&self.config, request, options)
     }
 
-    /// The query plan of the request's actions on its resource kind. The engine has no query
-    /// planner yet: the answer is an error naming that.
+    /// The query plan of the request's actions on its resource kind: the conditions under which
+    /// they are allowed.
     pub fn plan(
         &self,
-        _request: &api::PlanResourcesRequest,
-        _aux_data: Option<&serde_json::Value>,
-    ) -> Result<api::PlanResourcesResponse, ApiError> {
-        Err(ApiError::new(
-            Code::Unimplemented,
-            "PlanResources is not implemented by Lictor's Cerbos engine yet",
-        ))
+        request: &api::PlanResourcesRequest,
+        aux_data: Option<&serde_json::Value>,
+    ) -> api::PlanResourcesResponse {
+        let mut options = lictor_cerbos::CheckOptions::now();
+        options.aux_data = aux_data;
+        self.store.plan_resources(&self.config, request, options)
     }
 }
 

@@ -111,18 +111,14 @@ pub fn check_request(request: &request::CheckResourcesRequest) -> api::CheckReso
     }
 }
 
-/// The engine's PlanResources request; the deprecated single `action` becomes `actions`.
+/// The engine's PlanResources request (the deprecated single `action` kept apart from `actions`:
+/// the answer names the one the request used).
 #[allow(deprecated)]
 pub fn plan_request(request: &request::PlanResourcesRequest) -> api::PlanResourcesRequest {
-    let actions = if request.action.is_empty() {
-        request.actions.clone()
-    } else {
-        vec![request.action.clone()]
-    };
     api::PlanResourcesRequest {
         request_id: request.request_id.clone(),
         action: request.action.clone(),
-        actions,
+        actions: request.actions.clone(),
         principal: request
             .principal
             .as_ref()
@@ -288,11 +284,13 @@ mod tests {
 
     #[test]
     #[allow(deprecated)]
-    fn a_single_plan_action_becomes_the_list() {
+    fn a_single_plan_action_stays_single() {
         let request = request::PlanResourcesRequest {
             action: "view".into(),
             ..Default::default()
         };
-        assert_eq!(plan_request(&request).actions, ["view"]);
+        let mapped = plan_request(&request);
+        assert_eq!(mapped.action, "view");
+        assert!(mapped.actions.is_empty());
     }
 }

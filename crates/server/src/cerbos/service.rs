@@ -103,7 +103,7 @@ impl CerbosApi {
         let aux_data = self.aux_data.extract(request.aux_data.as_ref())?;
         let input = mapping::plan_request(request);
         let snapshot = self.store.current();
-        let mut answer = snapshot.policies.plan(&input, aux_data.as_ref())?;
+        let mut answer = snapshot.policies.plan(&input, aux_data.as_ref());
         answer.request_id.clone_from(&request.request_id);
         answer.cerbos_call_id = self.call_ids.next();
         Ok(mapping::plan_response(answer))

@@ -8,7 +8,6 @@ use super::engine::{self, CompiledPolicies};
 use crate::policy_source::PolicyOrigin;
 use arc_swap::ArcSwap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -41,8 +40,6 @@ pub struct PolicyStore {
     directory: PathBuf,
     settings: Arc<CerbosSettings>,
     current: ArcSwap<PolicySnapshot>,
-    reloads: AtomicU64,
-    refusals: AtomicU64,
 }
 
 impl PolicyStore {
@@ -62,22 +59,12 @@ impl PolicyStore {
             directory,
             settings,
             current: ArcSwap::from_pointee(snapshot),
-            reloads: AtomicU64::new(0),
-            refusals: AtomicU64::new(0),
         })
     }
 
     /// The policies serving now; a request keeps the snapshot it loaded to its end.
     pub fn current(&self) -> Arc<PolicySnapshot> {
         self.current.load_full()
-    }
-
-    /// Changes taken up, and changes refused because they did not compile.
-    pub fn reload_counts(&self) -> (u64, u64) {
-        (
-            self.reloads.load(Ordering::Relaxed),
-            self.refusals.load(Ordering::Relaxed),
-        )
     }
 
     /// With `watchForChanges`, a task that reloads the policies when their files change, until
@@ -124,15 +111,12 @@ impl PolicyStore {
                         "Cerbos policies reloaded"
                     );
                     self.current.store(Arc::new(snapshot));
-                    self.reloads.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(Err(error)) => {
                     tracing::warn!(%error, "Cerbos policy change refused; the previous policies keep serving");
-                    self.refusals.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(error) => {
                     tracing::warn!(%error, "Cerbos policy reload task failed");
-                    self.refusals.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
