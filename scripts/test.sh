@@ -47,6 +47,10 @@ stage "compatibility with Aserto's client libraries"
 ./scripts/compat.sh
 stage "Cerbos conformance (Cerbos's REST API against decisions from Cerbos's own test data)"
 ./scripts/cerbos-conformance.sh
+stage "Cerbos's own client libraries and the Cerbos Express example against lictor run --cerbos-config"
+./scripts/cerbos-clients.sh lictor
+stage "differential test against the real Cerbos PDP (generated stores and requests)"
+./scripts/cerbos-diff.sh
 stage "the REST API against its OpenAPI document (schemathesis)" && ./scripts/schemathesis.sh
 stage "Node SDK (sdks/node) and the Express example"
 ./scripts/sdk-node.sh

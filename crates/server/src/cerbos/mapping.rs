@@ -208,6 +208,7 @@ pub fn check_response(answer: api::CheckResourcesResponse) -> response::CheckRes
                     .map(|output| engine::OutputEntry {
                         src: output.src,
                         val: output.val.as_ref().map(value_of),
+                        action: output.action,
                         ..Default::default()
                     })
                     .collect(),
