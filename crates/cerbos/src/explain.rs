@@ -112,7 +112,8 @@ pub struct RuleStep {
     /// The derived role's condition, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub derived_role_condition: Option<ConditionTrace>,
-    /// The rule's own condition, when it has one and it was evaluated.
+    /// The rule's own condition, when it has one and it was evaluated; when the rule's result was
+    /// reused (`cached`), the result of its derived role and condition together.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<ConditionTrace>,
     /// Whether the rule applied (its derived role and condition held).
