@@ -15,6 +15,10 @@ use crate::cel::{
     value_to_json, Bindings, Constants, Globals, RelationCheck, RequestValues, Variables,
 };
 use crate::compile::{Condition, Params, PolicyStore, Row, RowKind};
+use crate::explain::{
+    ConditionTrace, DerivedRoleTrace, LeafTrace, PolicyKind, ResourceTrace, RuleStep, ScopeStep,
+    Step,
+};
 use crate::glob;
 use crate::names::{
     principal_policy_key, resource_policy_key, role_policy_key, sanitize, scope_parents,
@@ -162,27 +166,55 @@ impl<'a> Evaluation<'a> {
         values
     }
 
-    /// Evaluates a condition tree; an evaluation error makes only its own expression false.
+    /// Evaluates a condition tree; an evaluation error makes only its own expression false. Each
+    /// expression evaluated is recorded in `leaves` when given.
     fn satisfies(
         &self,
         condition: &Condition,
         constants: &Constants,
         variables: &Variables,
+        mut leaves: Option<&mut Vec<LeafTrace>>,
     ) -> bool {
         match condition {
-            Condition::Expr(expr) => expr
-                .eval_bool(&self.bindings(constants, variables))
-                .unwrap_or(false),
+            Condition::Expr(expr) => {
+                let bindings = self.bindings(constants, variables);
+                let result = expr.eval_bool(&bindings);
+                if let Some(leaves) = leaves {
+                    leaves.push(LeafTrace::new(expr, &result, &bindings));
+                }
+                result.unwrap_or(false)
+            }
             Condition::All(items) => items
                 .iter()
-                .all(|c| self.satisfies(c, constants, variables)),
+                .all(|c| self.satisfies(c, constants, variables, leaves.as_deref_mut())),
             Condition::Any(items) => items
                 .iter()
-                .any(|c| self.satisfies(c, constants, variables)),
+                .any(|c| self.satisfies(c, constants, variables, leaves.as_deref_mut())),
             Condition::None(items) => !items
                 .iter()
-                .any(|c| self.satisfies(c, constants, variables)),
+                .any(|c| self.satisfies(c, constants, variables, leaves.as_deref_mut())),
         }
+    }
+
+    /// Evaluates a condition, returning its trace too when `traced`.
+    fn satisfies_traced(
+        &self,
+        condition: &Condition,
+        constants: &Constants,
+        variables: &Variables,
+        traced: bool,
+    ) -> (bool, Option<ConditionTrace>) {
+        if !traced {
+            return (self.satisfies(condition, constants, variables, None), None);
+        }
+        let mut leaves = Vec::new();
+        let holds = self.satisfies(condition, constants, variables, Some(&mut leaves));
+        let trace = ConditionTrace {
+            holds,
+            cached: false,
+            leaves,
+        };
+        (holds, Some(trace))
     }
 
     fn output(
@@ -196,19 +228,43 @@ impl<'a> Evaluation<'a> {
             .map(|v| value_to_json(&v))
     }
 
-    /// Whether a row's derived role and own condition hold, cached per evaluation key.
-    fn row_satisfied(&mut self, row: &Row) -> (bool, Arc<Variables>) {
+    /// Whether a row's derived role and own condition hold, cached per evaluation key; the
+    /// conditions' evaluation is recorded in `trace` when given.
+    fn row_satisfied(
+        &mut self,
+        row: &Row,
+        mut trace: Option<&mut RuleStep>,
+    ) -> (bool, Arc<Variables>) {
         let variables = match &row.params {
             Some(p) => self.variables(p),
             None => Arc::new(Variables::new()),
         };
         if let Some(cached) = self.conditions.get(&row.evaluation_key) {
+            if let Some(trace) = trace {
+                if row.condition.is_some() || row.derived_role.is_some() {
+                    trace.condition = Some(ConditionTrace {
+                        holds: *cached,
+                        cached: true,
+                        leaves: Vec::new(),
+                    });
+                }
+            }
             return (*cached, variables);
         }
+        let traced = trace.is_some();
         if let Some(role) = &row.derived_role {
             if let Some(condition) = &role.condition {
                 let role_variables = self.variables(&role.params);
-                if !self.satisfies(condition, &role.params.constants, &role_variables) {
+                let (holds, condition_trace) = self.satisfies_traced(
+                    condition,
+                    &role.params.constants,
+                    &role_variables,
+                    traced,
+                );
+                if let Some(trace) = trace.as_deref_mut() {
+                    trace.derived_role_condition = condition_trace;
+                }
+                if !holds {
                     self.conditions
                         .insert(Arc::clone(&row.evaluation_key), false);
                     return (false, variables);
@@ -222,7 +278,12 @@ impl<'a> Evaluation<'a> {
                     .params
                     .as_ref()
                     .map_or(&self.empty_constants, |p| &p.constants);
-                self.satisfies(condition, constants, &variables)
+                let (holds, condition_trace) =
+                    self.satisfies_traced(condition, constants, &variables, traced);
+                if let Some(trace) = trace {
+                    trace.condition = condition_trace;
+                }
+                holds
             }
         };
         self.conditions
@@ -280,6 +341,7 @@ impl PolicyStore {
                     &request.principal,
                     &entry.resource,
                     &entry.actions,
+                    None,
                 )
             })
             .collect();
@@ -288,6 +350,38 @@ impl PolicyStore {
             results,
             cerbos_call_id: String::new(),
         }
+    }
+
+    /// Evaluates a CheckResources request as [`PolicyStore::check_resources`] does (with `meta`),
+    /// recording how each resource's decisions were reached.
+    pub(crate) fn check_traced(
+        &self,
+        config: &EngineConfig,
+        request: &CheckResourcesRequest,
+        options: CheckOptions<'_>,
+    ) -> Vec<(CheckResult, ResourceTrace)> {
+        let globals = Globals::from_json(&config.globals);
+        let context = RequestContext {
+            config,
+            globals: &globals,
+            include_meta: true,
+            options,
+        };
+        request
+            .resources
+            .iter()
+            .map(|entry| {
+                let mut trace = ResourceTrace::default();
+                let result = self.check_resource(
+                    &context,
+                    &request.principal,
+                    &entry.resource,
+                    &entry.actions,
+                    Some(&mut trace),
+                );
+                (result, trace)
+            })
+            .collect()
     }
 
     /// Resource and role policy rows of one scope that apply to the kind.
@@ -423,6 +517,7 @@ impl PolicyStore {
         principal: &Principal,
         resource: &Resource,
         actions: &[String],
+        mut trace: Option<&mut ResourceTrace>,
     ) -> CheckResult {
         let RequestContext {
             config,
@@ -463,12 +558,19 @@ impl PolicyStore {
 
         'evaluate: {
             if principal_scopes.is_empty() && resource_scopes.is_empty() {
+                if let Some(trace) = trace.as_deref_mut() {
+                    trace.note =
+                        "no principal or resource policy exists in the request's scopes".to_owned();
+                }
                 break 'evaluate;
             }
             validation_errors = self.validate(config, principal, resource, &resource_key);
             if !validation_errors.is_empty()
                 && config.schema_enforcement == SchemaEnforcement::Reject
             {
+                if let Some(trace) = trace.as_deref_mut() {
+                    trace.note = "the inputs violate their schemas, which are enforced".to_owned();
+                }
                 for action in actions {
                     let info = EffectInfo {
                         effect: Effect::Deny,
@@ -486,6 +588,12 @@ impl PolicyStore {
             let scoped_resource_exists =
                 self.scoped_resource_exists(&resource_version, &kind, &resource_scopes);
             if !scoped_principal_exists && !scoped_resource_exists {
+                if let Some(trace) = trace.as_deref_mut() {
+                    trace.note = format!(
+                        "no policy for principal {:?} or resource kind {:?} in the request's scopes",
+                        principal.id, resource.kind
+                    );
+                }
                 break 'evaluate;
             }
             let all_roles = add_parent_roles(self, resource_scope, &principal.roles);
@@ -557,6 +665,7 @@ impl PolicyStore {
                     policy: String::new(),
                     scope: String::new(),
                 };
+                let mut steps: Option<Vec<Step>> = trace.is_some().then(Vec::new);
                 for kind_of_rows in [RowKind::Principal, RowKind::Resource] {
                     let (main_key, scoped_rows, exists) = match kind_of_rows {
                         RowKind::Principal => {
@@ -598,9 +707,24 @@ impl PolicyStore {
                                         continue;
                                     }
                                     let variables = eval.variables(&role.params);
-                                    let holds = role.condition.as_ref().is_none_or(|c| {
-                                        eval.satisfies(c, &role.params.constants, &variables)
-                                    });
+                                    let (holds, condition) = match &role.condition {
+                                        None => (true, None),
+                                        Some(c) => eval.satisfies_traced(
+                                            c,
+                                            &role.params.constants,
+                                            &variables,
+                                            trace.is_some(),
+                                        ),
+                                    };
+                                    if let Some(trace) = trace.as_deref_mut() {
+                                        trace.derived_roles.push(DerivedRoleTrace {
+                                            scope: scope.clone(),
+                                            name: role.name.clone(),
+                                            parent_roles: role.parent_roles.clone(),
+                                            activated: holds,
+                                            condition,
+                                        });
+                                    }
                                     if holds {
                                         scope_roles.insert(role.name.clone());
                                         derived_roles_seen.insert(role.name.clone());
@@ -610,6 +734,18 @@ impl PolicyStore {
                             }
                             if role_effect.effect != Effect::NoMatch {
                                 break;
+                            }
+                            if let Some(steps) = steps.as_mut() {
+                                steps.push(Step::Scope(ScopeStep {
+                                    policy_kind: policy_kind(kind_of_rows),
+                                    role: match kind_of_rows {
+                                        RowKind::Principal => String::new(),
+                                        RowKind::Resource => {
+                                            principal.roles.get(i).cloned().unwrap_or_default()
+                                        }
+                                    },
+                                    scope: scope.clone(),
+                                }));
                             }
                             for row in rows {
                                 if !row_matches(
@@ -621,7 +757,14 @@ impl PolicyStore {
                                 ) {
                                     continue;
                                 }
-                                let (satisfied, variables) = eval.row_satisfied(row);
+                                let mut step_trace = steps.is_some().then(|| rule_step(row));
+                                let (satisfied, variables) =
+                                    eval.row_satisfied(row, step_trace.as_mut());
+                                if let (Some(steps), Some(mut step)) = (steps.as_mut(), step_trace)
+                                {
+                                    step.applied = satisfied;
+                                    steps.push(Step::Rule(step));
+                                }
                                 let constants = row
                                     .params
                                     .as_ref()
@@ -685,6 +828,9 @@ impl PolicyStore {
                 if action_effect.effect == Effect::NoMatch {
                     action_effect.effect = Effect::Deny;
                 }
+                if let (Some(trace), Some(steps)) = (trace.as_deref_mut(), steps) {
+                    trace.steps.insert(action.clone(), steps);
+                }
                 effects.insert(action.clone(), action_effect);
             }
         }
@@ -721,6 +867,44 @@ impl PolicyStore {
             }),
             outputs,
         }
+    }
+}
+
+fn policy_kind(kind: RowKind) -> PolicyKind {
+    match kind {
+        RowKind::Principal => PolicyKind::Principal,
+        RowKind::Resource => PolicyKind::Resource,
+    }
+}
+
+/// A row's step in an explanation, before its conditions are evaluated.
+fn rule_step(row: &Row) -> RuleStep {
+    let (policy, rule) = match &row.role_policy_key {
+        // Rows generated from role policies: a DENY for an action the role's rules do not allow, or
+        // for the failed condition of a conditional allow.
+        Some(key) => {
+            let rule = match row.evaluation_key.rsplit_once('#') {
+                Some((_, name)) if row.condition.is_some() => format!("{name} (condition failed)"),
+                _ => "(action not allowed for the role)".to_owned(),
+            };
+            (key.to_string(), rule)
+        }
+        None => match row.output_src.rsplit_once('#') {
+            Some((policy, rule)) => (policy.to_owned(), rule.to_owned()),
+            None => (row.output_src.clone(), String::new()),
+        },
+    };
+    RuleStep {
+        policy_kind: policy_kind(row.kind),
+        policy,
+        scope: row.scope.clone(),
+        rule,
+        effect: row.effect,
+        role: row.role.clone(),
+        derived_role: row.derived_role.as_ref().map(|r| r.name.clone()),
+        derived_role_condition: None,
+        condition: None,
+        applied: false,
     }
 }
 

@@ -145,6 +145,27 @@ impl Expr {
         }
     }
 
+    /// The request, variable, constant and global paths the expression reads (`R.attr.owner`,
+    /// `V.x`, `P.attr["team"]`), each with its value for `bindings`, in the order they first appear.
+    pub fn read_values(&self, bindings: &Bindings<'_>) -> Vec<(String, Result<Value, EvalError>)> {
+        let mut paths = Vec::new();
+        collect_paths(&self.ast, &mut paths);
+        let mut seen = BTreeSet::new();
+        paths
+            .into_iter()
+            .filter(|(text, _)| seen.insert(text.clone()))
+            .map(|(text, node)| {
+                let path = Expr {
+                    ast: Arc::new(node.clone()),
+                    source: Arc::from(text.as_str()),
+                    variables: Arc::from([]),
+                };
+                let value = path.eval(bindings);
+                (text, value)
+            })
+            .collect()
+    }
+
     /// The policy variables (`V.x`, `variables.x`, `V["x"]`) the expression reads, sorted.
     pub fn referenced_variables(&self) -> Vec<String> {
         self.variables.to_vec()
@@ -340,6 +361,60 @@ pub(super) fn variable_name(node: &IdedExpr) -> Option<&str> {
         }
         _ => None,
     }
+}
+
+/// Top-level names whose paths an explanation reports.
+const PATH_ROOTS: [&str; 9] = [
+    "request",
+    "P",
+    "R",
+    "V",
+    "variables",
+    "C",
+    "constants",
+    "G",
+    "globals",
+];
+
+/// The text of `node` if it is a field path under one of [`PATH_ROOTS`] (`R.attr.owner`,
+/// `R.attr["owner"]`), at least one step below its root.
+fn path_text(node: &IdedExpr) -> Option<String> {
+    fn walk(node: &IdedExpr) -> Option<String> {
+        match &node.expr {
+            Node::Ident(name) if PATH_ROOTS.contains(&name.as_str()) => Some(name.clone()),
+            Node::Select(s) if !s.test => {
+                walk(&s.operand).map(|base| format!("{base}.{}", s.field))
+            }
+            Node::Call(c) if c.func_name == operators::INDEX && c.args.len() == 2 => {
+                match (c.args.first(), c.args.get(1)) {
+                    (
+                        Some(base),
+                        Some(IdedExpr {
+                            expr: Node::Literal(LiteralValue::String(key)),
+                            ..
+                        }),
+                    ) => walk(base).map(|base| format!("{base}[{:?}]", key.inner())),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+    if matches!(node.expr, Node::Ident(_)) {
+        return None;
+    }
+    walk(node)
+}
+
+/// The longest field paths in `node`, outermost first.
+fn collect_paths<'n>(node: &'n IdedExpr, paths: &mut Vec<(String, &'n IdedExpr)>) {
+    if let Some(text) = path_text(node) {
+        paths.push((text, node));
+        return;
+    }
+    children(node)
+        .into_iter()
+        .for_each(|child| collect_paths(child, paths));
 }
 
 fn collect_variables(node: &IdedExpr, names: &mut BTreeSet<String>) {

@@ -29,6 +29,18 @@ impl CompiledPolicies {
         self.store.check_resources(&self.config, request, options)
     }
 
+    /// Decides every action of every resource as [`CompiledPolicies::check`] does, explaining how
+    /// each decision was reached.
+    pub fn explain(
+        &self,
+        request: &api::CheckResourcesRequest,
+        aux_data: Option<&serde_json::Value>,
+    ) -> lictor_cerbos::ExplainResponse {
+        let mut options = lictor_cerbos::CheckOptions::now();
+        options.aux_data = aux_data;
+        self.store.explain_resources(&self.config, request, options)
+    }
+
     /// The query plan of the request's actions on its resource kind: the conditions under which
     /// they are allowed.
     pub fn plan(

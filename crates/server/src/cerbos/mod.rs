@@ -5,6 +5,7 @@
 pub mod aux_data;
 pub mod config;
 pub mod engine;
+pub mod explain;
 pub mod grpc;
 mod mapping;
 pub mod rest;

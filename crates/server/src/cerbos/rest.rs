@@ -1,5 +1,5 @@
 //! Cerbos's REST API: `POST /api/check/resources`, `POST /api/plan/resources`,
-//! `GET /api/server_info` and `GET /_cerbos/health`. Bodies are Cerbos's protojson, decoded into and
+//! `GET /api/server_info` and `GET /_cerbos/health`, with Lictor's `POST /api/v3/lictor/cerbos/explain`. Bodies are Cerbos's protojson, decoded into and
 //! encoded from the protobuf messages the gRPC service uses too.
 
 use super::service::CerbosApi;
@@ -19,15 +19,20 @@ pub fn routes(api: Arc<CerbosApi>) -> Router {
         .route("/api/plan/resources", post(plan_resources))
         .route("/api/server_info", get(server_info))
         .route("/_cerbos/health", get(health))
+        .route(
+            super::explain::PATH,
+            post(super::explain::explain_resources),
+        )
         .with_state(api)
 }
 
 /// The REST paths of [`routes`], for mounting them on another router.
-pub const PATHS: [&str; 4] = [
+pub const PATHS: [&str; 5] = [
     "/api/check/resources",
     "/api/plan/resources",
     "/api/server_info",
     "/_cerbos/health",
+    super::explain::PATH,
 ];
 
 async fn check_resources(
@@ -55,7 +60,7 @@ async fn health() -> Json<Value> {
 }
 
 /// A protobuf message from its protojson body; a malformed one names the field at fault.
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
@@ -69,7 +74,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 }
 
 /// A protobuf message as protojson, whole numbers written without a fraction as protojson does.
-fn encode<T: serde::Serialize>(message: &T) -> Result<Json<Value>, ApiError> {
+pub(super) fn encode<T: serde::Serialize>(message: &T) -> Result<Json<Value>, ApiError> {
     let mut value = serde_json::to_value(message)
         .map_err(|e| ApiError::new(crate::api_error::Code::Internal, e.to_string()))?;
     whole_numbers(&mut value);

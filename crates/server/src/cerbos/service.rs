@@ -94,6 +94,21 @@ impl CerbosApi {
         Ok(mapping::check_response(answer))
     }
 
+    /// Lictor's explanation of a CheckResources request: the same validation and decisions, each
+    /// with the scopes, rules, derived roles and condition values that led to it. Not logged.
+    pub fn explain_resources(
+        &self,
+        request: &request::CheckResourcesRequest,
+    ) -> Result<lictor_cerbos::ExplainResponse, ApiError> {
+        validate::check_resources(request, self.limits())?;
+        let aux_data = self.aux_data.extract(request.aux_data.as_ref())?;
+        let input = mapping::check_request(request);
+        let snapshot = self.store.current();
+        let mut answer = snapshot.policies.explain(&input, aux_data.as_ref());
+        answer.request_id.clone_from(&request.request_id);
+        Ok(answer)
+    }
+
     /// PlanResources: the conditions under which the actions are allowed on the resource kind.
     pub fn plan_resources(
         &self,
