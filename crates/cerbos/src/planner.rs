@@ -688,11 +688,10 @@ impl PolicyStore {
                 ]),
                 _ => Residual::False,
             };
-            let matched_scope = deciding_scopes
-                .iter()
-                .max_by_key(|(order, _)| *order)
-                .map_or("", |(_, scope)| *scope);
-            matched_scopes.insert(action.clone(), matched_scope.to_owned());
+            // An action no policy rule decided has no entry, as in Cerbos (not an empty scope).
+            if let Some((_, scope)) = deciding_scopes.iter().max_by_key(|(order, _)| *order) {
+                matched_scopes.insert(action.clone(), (*scope).to_owned());
+            }
             let normalised = match filter {
                 Residual::Condition(o) => normalise(o),
                 constant => constant,
