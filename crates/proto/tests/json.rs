@@ -252,6 +252,7 @@ fn descriptor_set_lists_every_service() {
             "aserto.directory.model.v3.Model",
             "aserto.directory.reader.v3.Reader",
             "aserto.directory.writer.v3.Writer",
+            "cerbos.svc.v1.CerbosService",
         ]
     );
     assert!(fds
