@@ -7,43 +7,12 @@
     clippy::panic
 )]
 
-use std::path::PathBuf;
+mod common;
 
+use common::{config_for, corpus_dir};
 use lictor_cerbos::api::CheckResourcesRequest;
-use lictor_cerbos::{
-    compile, read_store, CheckOptions, EngineConfig, PolicyStore, SchemaEnforcement,
-};
+use lictor_cerbos::{compile, read_store, CheckOptions, EngineConfig, PolicyStore};
 use serde_json::{json, Value};
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/cerbos");
-    if dir.join("suites.json").exists() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("conformance corpus missing at {}", dir.display());
-    }
-    println!("skipped: conformance corpus not found at {}", dir.display());
-    None
-}
-
-fn config_for(flags: &[Value]) -> EngineConfig {
-    let mut config = EngineConfig::default();
-    config.globals.insert("environment".into(), json!("test"));
-    for flag in flags {
-        match flag.as_str().unwrap() {
-            "--set=engine.lenientScopeSearch=true" => config.lenient_scope_search = true,
-            "--set=schema.enforcement=warn" => config.schema_enforcement = SchemaEnforcement::Warn,
-            "--set=schema.enforcement=reject" => {
-                config.schema_enforcement = SchemaEnforcement::Reject
-            }
-            // Request limits are enforced by the server, not the engine.
-            f if f.starts_with("--set=server.requestLimits.") => {}
-            other => panic!("unknown flag {other}"),
-        }
-    }
-    config
-}
 
 /// Canonical form of a result's details: empty values dropped, lists ordered (cerbos-diff.py's norm_detail).
 fn normalise(detail: &Value, with_meta: bool) -> Value {
