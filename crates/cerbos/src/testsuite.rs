@@ -279,6 +279,7 @@ fn run_suite(
                     now,
                     aux_data,
                     relations: None,
+                    deadline: None,
                 };
                 let response = store.check_resources(&config, &request, options);
                 let expected = test
