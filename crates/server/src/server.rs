@@ -95,8 +95,16 @@ pub async fn start(
     let cerbos = match &config.cerbos {
         Some(settings) => {
             crate::cerbos::warn_ignored(settings);
-            let api = crate::cerbos::CerbosApi::new(settings.clone(), decision_log.clone())
-                .map_err(crate::cerbos::start_error)?;
+            let settings = crate::cerbos::CerbosSettings {
+                evaluation_timeout: config.limits.evaluation().timeout,
+                ..settings.clone()
+            };
+            let api = crate::cerbos::CerbosApi::new(
+                settings,
+                decision_log.clone(),
+                counters.evaluation_limits(),
+            )
+            .map_err(crate::cerbos::start_error)?;
             Some(Arc::new(api))
         }
         None => None,

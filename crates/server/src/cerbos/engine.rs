@@ -3,6 +3,7 @@
 
 use super::config::{CerbosSettings, SchemaEnforcement};
 use lictor_cerbos::api;
+use lictor_cerbos::cel::Deadline;
 use std::path::Path;
 
 /// The policies of one load, ready to evaluate, with the engine settings they run under.
@@ -23,9 +24,9 @@ impl CompiledPolicies {
         &self,
         request: &api::CheckResourcesRequest,
         aux_data: Option<&serde_json::Value>,
+        deadline: &Deadline,
     ) -> api::CheckResourcesResponse {
-        let mut options = lictor_cerbos::CheckOptions::now();
-        options.aux_data = aux_data;
+        let options = options(aux_data, deadline);
         self.store.check_resources(&self.config, request, options)
     }
 
@@ -35,9 +36,9 @@ impl CompiledPolicies {
         &self,
         request: &api::CheckResourcesRequest,
         aux_data: Option<&serde_json::Value>,
+        deadline: &Deadline,
     ) -> lictor_cerbos::ExplainResponse {
-        let mut options = lictor_cerbos::CheckOptions::now();
-        options.aux_data = aux_data;
+        let options = options(aux_data, deadline);
         self.store.explain_resources(&self.config, request, options)
     }
 
@@ -47,10 +48,22 @@ impl CompiledPolicies {
         &self,
         request: &api::PlanResourcesRequest,
         aux_data: Option<&serde_json::Value>,
+        deadline: &Deadline,
     ) -> api::PlanResourcesResponse {
-        let mut options = lictor_cerbos::CheckOptions::now();
-        options.aux_data = aux_data;
+        let options = options(aux_data, deadline);
         self.store.plan_resources(&self.config, request, options)
+    }
+}
+
+/// The options of one request: now, its verified auxiliary data and its time bound.
+fn options<'a>(
+    aux_data: Option<&'a serde_json::Value>,
+    deadline: &'a Deadline,
+) -> lictor_cerbos::CheckOptions<'a> {
+    lictor_cerbos::CheckOptions {
+        aux_data,
+        deadline: Some(deadline),
+        ..lictor_cerbos::CheckOptions::now()
     }
 }
 

@@ -7,9 +7,11 @@ use super::config::CerbosSettings;
 use super::mapping;
 use super::store::{PolicySnapshot, PolicyStore};
 use super::validate::{self, RequestLimits};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::decision_log::{DecisionEntry, DecisionLog, Outcomes, Resource, Text};
+use crate::metrics::EvaluationLimits;
 use lictor_cerbos::api;
+use lictor_cerbos::cel::Deadline;
 use lictor_proto::cerbos::request::v1 as request;
 use lictor_proto::cerbos::response::v1 as response;
 use std::hash::{BuildHasher, Hasher};
@@ -35,14 +37,16 @@ pub struct CerbosApi {
     aux_data: AuxDataVerifier,
     decision_log: DecisionLog,
     call_ids: CallIds,
+    limits: EvaluationLimits,
 }
 
 impl CerbosApi {
     /// Loads the policies and key sets the settings name; decisions go to `decision_log` when
-    /// `audit.enabled` is on.
+    /// `audit.enabled` is on; requests stopped by the time bound are counted in `limits`.
     pub fn new(
         settings: CerbosSettings,
         decision_log: DecisionLog,
+        limits: EvaluationLimits,
     ) -> Result<CerbosApi, CerbosStartError> {
         let settings = Arc::new(settings);
         let aux_data = AuxDataVerifier::new(&settings)?;
@@ -53,6 +57,7 @@ impl CerbosApi {
             aux_data,
             decision_log,
             call_ids: CallIds::new(),
+            limits,
         })
     }
 
@@ -80,7 +85,11 @@ impl CerbosApi {
         let audit = self.settings.audit_enabled && self.decision_log.enabled();
         input.include_meta |= audit;
         let snapshot = self.store.current();
-        let mut answer = snapshot.policies.check(&input, aux_data.as_ref());
+        let deadline = Deadline::after(self.settings.evaluation_timeout);
+        let mut answer = snapshot
+            .policies
+            .check(&input, aux_data.as_ref(), &deadline);
+        self.within_time(&deadline, "CheckResources")?;
         answer.request_id.clone_from(&request.request_id);
         answer.cerbos_call_id = self.call_ids.next();
         if audit {
@@ -104,7 +113,11 @@ impl CerbosApi {
         let aux_data = self.aux_data.extract(request.aux_data.as_ref())?;
         let input = mapping::check_request(request);
         let snapshot = self.store.current();
-        let mut answer = snapshot.policies.explain(&input, aux_data.as_ref());
+        let deadline = Deadline::after(self.settings.evaluation_timeout);
+        let mut answer = snapshot
+            .policies
+            .explain(&input, aux_data.as_ref(), &deadline);
+        self.within_time(&deadline, "explain")?;
         answer.request_id.clone_from(&request.request_id);
         Ok(answer)
     }
@@ -118,10 +131,29 @@ impl CerbosApi {
         let aux_data = self.aux_data.extract(request.aux_data.as_ref())?;
         let input = mapping::plan_request(request);
         let snapshot = self.store.current();
-        let mut answer = snapshot.policies.plan(&input, aux_data.as_ref());
+        let deadline = Deadline::after(self.settings.evaluation_timeout);
+        let mut answer = snapshot.policies.plan(&input, aux_data.as_ref(), &deadline);
+        self.within_time(&deadline, "PlanResources")?;
         answer.request_id.clone_from(&request.request_id);
         answer.cerbos_call_id = self.call_ids.next();
         Ok(mapping::plan_response(answer))
+    }
+
+    /// Refuses an answer computed after the time bound passed: its conditions were cut short, so
+    /// its effects are not decisions.
+    fn within_time(&self, deadline: &Deadline, operation: &str) -> Result<(), ApiError> {
+        if !deadline.passed() {
+            return Ok(());
+        }
+        self.limits.count("cel_time");
+        Err(ApiError::new(
+            Code::DeadlineExceeded,
+            format!(
+                "{operation}: the policies' conditions took longer than the evaluation time limit \
+                 of {} ms (limits.evaluation_timeout_ms); nothing was decided",
+                self.settings.evaluation_timeout.as_millis()
+            ),
+        ))
     }
 
     /// ServerInfo: the Lictor version that answers.
