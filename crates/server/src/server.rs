@@ -95,8 +95,12 @@ pub async fn start(
     let cerbos = match &config.cerbos {
         Some(settings) => {
             crate::cerbos::warn_ignored(settings);
-            let api = crate::cerbos::CerbosApi::new(settings.clone(), decision_log.clone())
-                .map_err(crate::cerbos::start_error)?;
+            let api = crate::cerbos::CerbosApi::new(
+                settings.clone(),
+                decision_log.clone(),
+                Some(tenants.default_tenant()),
+            )
+            .map_err(crate::cerbos::start_error)?;
             Some(Arc::new(api))
         }
         None => None,

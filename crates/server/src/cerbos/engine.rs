@@ -3,6 +3,7 @@
 
 use super::config::{CerbosSettings, SchemaEnforcement};
 use lictor_cerbos::api;
+use lictor_cerbos::cel::RelationCheck;
 use std::path::Path;
 
 /// The policies of one load, ready to evaluate, with the engine settings they run under.
@@ -18,14 +19,16 @@ impl CompiledPolicies {
     }
 
     /// Decides every action of every resource; `aux_data` holds the verified `auxData` claims
-    /// (`{"jwt": {...}}`).
+    /// (`{"jwt": {...}}`), `relations` the directory `lictor.check` asks (none: it is false).
     pub fn check(
         &self,
         request: &api::CheckResourcesRequest,
         aux_data: Option<&serde_json::Value>,
+        relations: Option<&dyn RelationCheck>,
     ) -> api::CheckResourcesResponse {
         let mut options = lictor_cerbos::CheckOptions::now();
         options.aux_data = aux_data;
+        options.relations = relations;
         self.store.check_resources(&self.config, request, options)
     }
 
@@ -35,9 +38,11 @@ impl CompiledPolicies {
         &self,
         request: &api::CheckResourcesRequest,
         aux_data: Option<&serde_json::Value>,
+        relations: Option<&dyn RelationCheck>,
     ) -> lictor_cerbos::ExplainResponse {
         let mut options = lictor_cerbos::CheckOptions::now();
         options.aux_data = aux_data;
+        options.relations = relations;
         self.store.explain_resources(&self.config, request, options)
     }
 
@@ -47,9 +52,11 @@ impl CompiledPolicies {
         &self,
         request: &api::PlanResourcesRequest,
         aux_data: Option<&serde_json::Value>,
+        relations: Option<&dyn RelationCheck>,
     ) -> api::PlanResourcesResponse {
         let mut options = lictor_cerbos::CheckOptions::now();
         options.aux_data = aux_data;
+        options.relations = relations;
         self.store.plan_resources(&self.config, request, options)
     }
 }

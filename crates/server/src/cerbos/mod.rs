@@ -8,6 +8,7 @@ pub mod engine;
 pub mod explain;
 pub mod grpc;
 mod mapping;
+mod relations;
 pub mod rest;
 pub mod service;
 pub mod store;
@@ -173,7 +174,7 @@ pub async fn start(
         ..decision_logs.clone()
     };
     let decision_log = crate::decision_log::DecisionLog::start(&decision_logs)?;
-    let api = Arc::new(CerbosApi::new(settings, decision_log).map_err(start_error)?);
+    let api = Arc::new(CerbosApi::new(settings, decision_log, None).map_err(start_error)?);
     let (shutdown, watcher) = watch::channel(false);
     let (ports, tasks) = serve_ports(&api, &watcher).await?;
     Ok(CerbosServer {

@@ -5,10 +5,12 @@
 use super::aux_data::AuxDataVerifier;
 use super::config::CerbosSettings;
 use super::mapping;
+use super::relations::DirectoryRelations;
 use super::store::{PolicySnapshot, PolicyStore};
 use super::validate::{self, RequestLimits};
 use crate::api_error::ApiError;
 use crate::decision_log::{DecisionEntry, DecisionLog, Outcomes, Resource, Text};
+use crate::tenant::Tenant;
 use lictor_cerbos::api;
 use lictor_proto::cerbos::request::v1 as request;
 use lictor_proto::cerbos::response::v1 as response;
@@ -35,14 +37,16 @@ pub struct CerbosApi {
     aux_data: AuxDataVerifier,
     decision_log: DecisionLog,
     call_ids: CallIds,
+    directory: Option<Arc<Tenant>>,
 }
 
 impl CerbosApi {
     /// Loads the policies and key sets the settings name; decisions go to `decision_log` when
-    /// `audit.enabled` is on.
+    /// `audit.enabled` is on; `lictor.check` in conditions asks `directory`'s store (none: false).
     pub fn new(
         settings: CerbosSettings,
         decision_log: DecisionLog,
+        directory: Option<Arc<Tenant>>,
     ) -> Result<CerbosApi, CerbosStartError> {
         let settings = Arc::new(settings);
         let aux_data = AuxDataVerifier::new(&settings)?;
@@ -53,6 +57,7 @@ impl CerbosApi {
             aux_data,
             decision_log,
             call_ids: CallIds::new(),
+            directory,
         })
     }
 
@@ -80,7 +85,12 @@ impl CerbosApi {
         let audit = self.settings.audit_enabled && self.decision_log.enabled();
         input.include_meta |= audit;
         let snapshot = self.store.current();
-        let mut answer = snapshot.policies.check(&input, aux_data.as_ref());
+        let relations = self.relations();
+        let mut answer = snapshot.policies.check(
+            &input,
+            aux_data.as_ref(),
+            relations.as_ref().map(|r| r as _),
+        );
         answer.request_id.clone_from(&request.request_id);
         answer.cerbos_call_id = self.call_ids.next();
         if audit {
@@ -104,7 +114,12 @@ impl CerbosApi {
         let aux_data = self.aux_data.extract(request.aux_data.as_ref())?;
         let input = mapping::check_request(request);
         let snapshot = self.store.current();
-        let mut answer = snapshot.policies.explain(&input, aux_data.as_ref());
+        let relations = self.relations();
+        let mut answer = snapshot.policies.explain(
+            &input,
+            aux_data.as_ref(),
+            relations.as_ref().map(|r| r as _),
+        );
         answer.request_id.clone_from(&request.request_id);
         Ok(answer)
     }
@@ -118,10 +133,21 @@ impl CerbosApi {
         let aux_data = self.aux_data.extract(request.aux_data.as_ref())?;
         let input = mapping::plan_request(request);
         let snapshot = self.store.current();
-        let mut answer = snapshot.policies.plan(&input, aux_data.as_ref());
+        let relations = self.relations();
+        let mut answer = snapshot.policies.plan(
+            &input,
+            aux_data.as_ref(),
+            relations.as_ref().map(|r| r as _),
+        );
         answer.request_id.clone_from(&request.request_id);
         answer.cerbos_call_id = self.call_ids.next();
         Ok(mapping::plan_response(answer))
+    }
+
+    /// The directory as it is now, for this request's `lictor.check` calls.
+    fn relations(&self) -> Option<DirectoryRelations> {
+        let tenant = self.directory.as_ref()?;
+        Some(DirectoryRelations(tenant.store.snapshot()))
     }
 
     /// ServerInfo: the Lictor version that answers.
