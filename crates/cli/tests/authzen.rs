@@ -369,6 +369,19 @@ fn the_three_evaluation_semantics_stop_where_they_should() {
         1,
         "{answer}"
     );
+    // A wrongly typed part refuses the whole batch, unlike a missing one.
+    let mut malformed = body(None);
+    malformed["evaluations"][1]["resource"] =
+        json!({"type": "todo", "id": "t9", "properties": [1]});
+    let (status, answer) = post(&authzen(&server, "evaluations"), &malformed);
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("evaluations[1].resource.properties must be an object"),
+        "{answer}"
+    );
     // An unknown semantic is refused whole.
     let (status, answer) = post(&authzen(&server, "evaluations"), &body(Some("first_wins")));
     assert_eq!(status, 400, "{answer}");

@@ -66,6 +66,18 @@ fn properties_field(object: &Map<String, Value>, at: &str) -> Result<(), ApiErro
     }
 }
 
+/// Checks the types of what an entity or action under `at` has (`type`, `id` and `name` strings,
+/// `properties` an object), required fields aside: a batch refuses a malformed item whole.
+pub fn well_typed(object: Option<&Map<String, Value>>, at: &str) -> Result<(), ApiError> {
+    let Some(object) = object else {
+        return Ok(());
+    };
+    for key in ["type", "id", "name"] {
+        string_field(object, key, at)?;
+    }
+    properties_field(object, at)
+}
+
 /// The entity under `at` (`subject`, `evaluations[1].resource`); its id is required unless
 /// `id_required` is off (the searched-for entity).
 pub fn entity(

@@ -180,6 +180,23 @@ async fn evaluations(
             .as_ref()
             .and_then(|o| o.evaluations_semantic.as_deref()),
     )?;
+    // Wrong types anywhere refuse the whole batch; a missing field fails only its item.
+    let mut listed = body.evaluations.iter().flatten().enumerate();
+    for (prefix, item) in
+        std::iter::once((String::new(), &defaults)).chain(std::iter::from_fn(|| {
+            listed
+                .next()
+                .map(|(i, item)| (format!("evaluations[{i}]."), item))
+        }))
+    {
+        for (name, part) in [
+            ("subject", &item.subject),
+            ("action", &item.action),
+            ("resource", &item.resource),
+        ] {
+            decide::well_typed(part.as_ref(), &format!("{prefix}{name}"))?;
+        }
+    }
     let Some(items) = body.evaluations.filter(|items| !items.is_empty()) else {
         // Without a list, the request is one evaluation.
         let query = defaults.query("")?;
