@@ -628,8 +628,10 @@ impl PolicyStore {
                 .iter()
                 .zip(&generated)
                 .map(|(scope, generated)| {
-                    let mut rows = self.static_rows(&resource_version, scope, &kind);
-                    rows.extend(generated);
+                    // Role policies' DENY rows come first, as in Cerbos's rule table: a DENY they
+                    // imply ends the scope walk before any later rule's output is evaluated.
+                    let mut rows: Vec<&Row> = generated.iter().collect();
+                    rows.extend(self.static_rows(&resource_version, scope, &kind));
                     (scope.clone(), rows)
                 })
                 .collect();
