@@ -598,7 +598,7 @@ const DEMO_FILES: [(&str, &str); 5] = [
 const DEMO_AUTHZEN: &str = include_str!("../../../examples/demo/authzen.yaml");
 
 /// The demo's policies, written into the data directory by `lictor run --demo`.
-const DEMO_POLICIES: [(&str, &str); 7] = [
+const DEMO_POLICIES: [(&str, &str); 8] = [
     (
         "rebac.rego",
         include_str!("../../../examples/demo/policies/rebac.rego"),
@@ -626,6 +626,10 @@ const DEMO_POLICIES: [(&str, &str); 7] = [
     (
         "todoApp.authzen.rego",
         include_str!("../../../examples/demo/policies/todoApp.authzen.rego"),
+    ),
+    (
+        "records.authzen.rego",
+        include_str!("../../../examples/demo/policies/records.authzen.rego"),
     ),
 ];
 

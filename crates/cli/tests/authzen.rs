@@ -310,6 +310,86 @@ fn the_demo_answers_the_interop_search_scenario_through_its_cerbos_policy() {
 }
 
 #[test]
+fn the_demo_holds_the_certification_fixture_beside_the_search_scenario() {
+    let server = Server::start("", true);
+    let alice = json!({"type": "user", "id": "alice"});
+    let bob = json!({"type": "user", "id": "bob"});
+    let admin_bob = json!({"type": "user", "id": "bob", "properties": {"role": "admin"}});
+    let record_1 = json!({"type": "record", "id": "record-1"});
+    let archived =
+        json!({"type": "record", "id": "record-2", "properties": {"status": "archived"}});
+    let soft = |soft: bool| json!({"name": "delete", "properties": {"soft": soft}});
+    for (subject, action, resource, expected) in [
+        (&alice, json!({"name": "read"}), &record_1, true),
+        (&alice, json!({"name": "write"}), &record_1, true),
+        (&bob, json!({"name": "read"}), &record_1, true),
+        (&bob, json!({"name": "write"}), &record_1, false),
+        (&alice, json!({"name": "write"}), &archived, false),
+        (&admin_bob, json!({"name": "write"}), &archived, true),
+        (&alice, soft(true), &record_1, true),
+        (&alice, soft(false), &record_1, false),
+    ] {
+        let body = json!({"subject": subject, "action": action, "resource": resource});
+        assert_eq!(decision(&server, &body), expected, "{body}");
+    }
+    let found = |path: &str, body: Value, key: &str| {
+        let (status, answer) = post(&authzen(&server, path), &body);
+        assert_eq!(status, 200, "{answer}");
+        result_set(&answer, key)
+    };
+    let read = json!({"name": "read"});
+    let write = json!({"name": "write"});
+    let users = found(
+        "search/subject",
+        json!({"subject": {"type": "user"}, "action": read, "resource": record_1}),
+        "id",
+    );
+    assert!(
+        users.contains("alice") && users.contains("bob"),
+        "{users:?}"
+    );
+    let users = found(
+        "search/subject",
+        json!({"subject": {"type": "user"}, "action": write, "resource": archived}),
+        "id",
+    );
+    assert!(
+        users.contains("bob") && !users.contains("alice"),
+        "{users:?}"
+    );
+    let records = found(
+        "search/resource",
+        json!({"subject": alice, "action": read, "resource": {"type": "record"}}),
+        "id",
+    );
+    assert_eq!(records, ["record-1", "record-2"].map(String::from).into());
+    let records = found(
+        "search/resource",
+        json!({"subject": admin_bob, "action": write, "resource": {"type": "record"}}),
+        "id",
+    );
+    assert_eq!(records, ["record-2".to_string()].into());
+    let actions = found(
+        "search/action",
+        json!({"subject": alice, "resource": record_1}),
+        "name",
+    );
+    assert_eq!(actions, ["read", "write"].map(String::from).into());
+    let actions = found(
+        "search/action",
+        json!({"subject": admin_bob, "resource": archived}),
+        "name",
+    );
+    assert!(actions.contains("write"), "{actions:?}");
+    let actions = found(
+        "search/action",
+        json!({"subject": {"type": "user", "id": "nonexistent-user"}, "resource": record_1}),
+        "name",
+    );
+    assert!(actions.is_empty(), "{actions:?}");
+}
+
+#[test]
 fn the_three_evaluation_semantics_stop_where_they_should() {
     let server = Server::start("", true);
     // Morty: create (permit), update rick's todo (deny), update his own (permit), an item without a
