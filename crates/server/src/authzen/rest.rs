@@ -82,6 +82,18 @@ impl Evaluation {
         }
     }
 
+    /// Checks the types of what the entities and the action have, under `prefix`.
+    fn well_typed(&self, prefix: &str) -> Result<(), ApiError> {
+        for (name, part) in [
+            ("subject", &self.subject),
+            ("action", &self.action),
+            ("resource", &self.resource),
+        ] {
+            decide::well_typed(part.as_ref(), &format!("{prefix}{name}"))?;
+        }
+        Ok(())
+    }
+
     /// The checked query; field names in errors start with `prefix` (empty or `evaluations[i].`).
     fn query(&self, prefix: &str) -> Result<Query, ApiError> {
         Ok(Query {
@@ -181,21 +193,9 @@ async fn evaluations(
             .and_then(|o| o.evaluations_semantic.as_deref()),
     )?;
     // Wrong types anywhere refuse the whole batch; a missing field fails only its item.
-    let mut listed = body.evaluations.iter().flatten().enumerate();
-    for (prefix, item) in
-        std::iter::once((String::new(), &defaults)).chain(std::iter::from_fn(|| {
-            listed
-                .next()
-                .map(|(i, item)| (format!("evaluations[{i}]."), item))
-        }))
-    {
-        for (name, part) in [
-            ("subject", &item.subject),
-            ("action", &item.action),
-            ("resource", &item.resource),
-        ] {
-            decide::well_typed(part.as_ref(), &format!("{prefix}{name}"))?;
-        }
+    defaults.well_typed("")?;
+    for (i, item) in body.evaluations.iter().flatten().enumerate() {
+        item.well_typed(&format!("evaluations[{i}]."))?;
     }
     let Some(items) = body.evaluations.filter(|items| !items.is_empty()) else {
         // Without a list, the request is one evaluation.
