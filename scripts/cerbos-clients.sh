@@ -19,42 +19,15 @@ case "$target" in
     ;;
 esac
 
-export LICTOR_BIN="${LICTOR_BIN:-$root/target/debug/lictor}"
-if [ "$target" = lictor ] && [ ! -x "$LICTOR_BIN" ]; then
-  echo "cerbos-clients: $LICTOR_BIN not found: build it first with 'cargo build -p lictor', or set LICTOR_BIN" >&2
-  exit 2
+script=cerbos-clients
+# shellcheck source=scripts/lib/prerequisites.sh
+. "$root/scripts/lib/prerequisites.sh"
+if [ "$target" = lictor ]; then
+  require_lictor
 fi
-
-apt_updated=0
-apt_install() {
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "cerbos-clients: missing $*, and no apt-get to install it with" >&2
-    exit 2
-  fi
-  local sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  if [ "$apt_updated" = 0 ]; then
-    $sudo apt-get update -qq
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
-}
-
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "== installing nodejs and npm"
-  apt_install nodejs npm
-fi
-if ! command -v curl >/dev/null 2>&1; then
-  echo "== installing curl"
-  apt_install curl
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-  echo "== installing python3"
-  apt_install python3 python3-venv
-elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-  echo "== installing python3-venv"
-  apt_install python3-venv
-fi
+need_node
+need_command curl
+need_python_venv
 if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
   echo "cerbos-clients: node $(node --version) is too old: @cerbos/grpc and @cerbos/http need Node.js 20 or later" >&2
   exit 2

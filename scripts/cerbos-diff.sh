@@ -45,34 +45,14 @@ case "$against" in
     ;;
 esac
 
-export LICTOR_BIN="${LICTOR_BIN:-$root/target/debug/lictor}"
-if [ "$against" = lictor ] && [ ! -x "$LICTOR_BIN" ]; then
-  echo "cerbos-diff: $LICTOR_BIN not found: build it first with 'cargo build -p lictor', or set LICTOR_BIN" >&2
-  exit 2
+script=cerbos-diff
+# shellcheck source=scripts/lib/prerequisites.sh
+. "$root/scripts/lib/prerequisites.sh"
+if [ "$against" = lictor ]; then
+  require_lictor
 fi
-
-apt_updated=0
-apt_install() {
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "cerbos-diff: missing $*, and no apt-get to install it with" >&2
-    exit 2
-  fi
-  local sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  if [ "$apt_updated" = 0 ]; then
-    $sudo apt-get update -qq
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
-}
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "== installing nodejs and npm"
-  apt_install nodejs npm
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-  echo "== installing python3"
-  apt_install python3
-fi
+need_node
+need_command python3
 
 echo "== npm ci (tests/cerbos-pdp)"
 (cd tests/cerbos-pdp && npm ci --no-audit --no-fund --loglevel=error)

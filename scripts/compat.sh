@@ -6,39 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 
-export LICTOR_BIN="${LICTOR_BIN:-$root/target/debug/lictor}"
-if [ ! -x "$LICTOR_BIN" ]; then
-  echo "compat: $LICTOR_BIN not found: build it first with 'cargo build -p lictor'" >&2
-  exit 2
-fi
-
-apt_updated=0
-apt_install() {
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "compat: missing $*, and no apt-get to install it with" >&2
-    exit 2
-  fi
-  local sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  if [ "$apt_updated" = 0 ]; then
-    $sudo apt-get update -qq
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
-}
-
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "== installing nodejs and npm"
-  apt_install nodejs npm
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-  echo "== installing python3"
-  apt_install python3 python3-venv
-fi
-if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-  echo "== installing python3-venv"
-  apt_install python3-venv
-fi
+script=compat
+# shellcheck source=scripts/lib/prerequisites.sh
+. "$root/scripts/lib/prerequisites.sh"
+require_lictor
+need_node
+need_python_venv
 
 status=0
 

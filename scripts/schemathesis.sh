@@ -17,29 +17,11 @@ if [ -z "${LICTOR_BIN:-}" ]; then
     LICTOR_BIN="$root/target/release/lictor"
   fi
 fi
-if [ ! -x "$LICTOR_BIN" ]; then
-  echo "schemathesis: $LICTOR_BIN not found: build it first with 'cargo build -p lictor' (or set LICTOR_BIN)" >&2
-  exit 2
-fi
-
-apt_install() {
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "schemathesis: missing $*, and no apt-get to install it with" >&2
-    exit 2
-  fi
-  local sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
-}
-
-if ! command -v python3 >/dev/null 2>&1; then
-  echo "== installing python3"
-  apt_install python3 python3-venv
-elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-  echo "== installing python3-venv"
-  apt_install python3-venv
-fi
+script=schemathesis
+# shellcheck source=scripts/lib/prerequisites.sh
+. "$root/scripts/lib/prerequisites.sh"
+require_lictor
+need_python_venv
 
 venv="$root/target/schemathesis-venv"
 if [ ! -x "$venv/bin/python" ]; then

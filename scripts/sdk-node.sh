@@ -2,22 +2,18 @@
 # Builds and tests the Node SDK (sdks/node: npm ci, build and node --test against real
 # `lictor run --demo` processes, typecheck), then smoke-tests the Express example (examples/todo-express) against
 # a lictor of its own: one allowed and one denied route, a todo's owner written to the directory.
-# Expects target/debug/lictor (or $LICTOR_BIN) to be built already; needs node (20+), npm and curl.
+# Expects target/debug/lictor (or $LICTOR_BIN) to be built already; installs node, npm and curl from
+# Debian's packages when missing (node 20 or later is needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 
-export LICTOR_BIN="${LICTOR_BIN:-$root/target/debug/lictor}"
-if [ ! -x "$LICTOR_BIN" ]; then
-  echo "sdk-node: $LICTOR_BIN not found: build it first with 'cargo build -p lictor', or set LICTOR_BIN" >&2
-  exit 2
-fi
-for tool in node npm curl; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "sdk-node: $tool not found: install it first (Node.js 20 or later brings npm)" >&2
-    exit 2
-  fi
-done
+script=sdk-node
+# shellcheck source=scripts/lib/prerequisites.sh
+. "$root/scripts/lib/prerequisites.sh"
+require_lictor
+need_node
+need_command curl
 if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
   echo "sdk-node: node $(node --version) is too old: @lictor/node needs Node.js 20 or later" >&2
   exit 2

@@ -37,9 +37,8 @@ from generate import generate  # noqa: E402
 
 
 # Disagreements understood but not yet fixed, each printed as KNOWN instead of failing the run (a different
-# disagreement on the same probe still fails): a rule reached through a role policy's parent role whose
-# output expression fails on a missing attribute; Cerbos emits no output entry, Lictor one without `val`.
-KNOWN_DISAGREEMENTS = ("seed 1 seed1-check24 resource 2 (document, scope 'acme.hr') outputs:",)
+# disagreement on the same probe still fails). None at present.
+KNOWN_DISAGREEMENTS = ()
 
 
 class Tally:

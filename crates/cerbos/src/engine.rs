@@ -123,6 +123,74 @@ pub(crate) fn all_scopes(
     (scopes, first)
 }
 
+/// Where one request looks its policies up: the versions (the default one when the request names
+/// none), the kind as policies name it, and the scopes to walk, nearest first.
+pub(crate) struct PolicyLookup<'a> {
+    /// The principal policies' version.
+    pub principal_version: String,
+    /// The resource policies' version.
+    pub resource_version: String,
+    /// The resource kind, sanitized as policy keys spell it.
+    pub kind: String,
+    /// The resource's scope, without a leading `.`.
+    pub resource_scope: &'a str,
+    /// The principal policy scopes to walk.
+    pub principal_scopes: Vec<String>,
+    /// The key of the nearest principal policy.
+    pub principal_key: String,
+    /// The resource policy scopes to walk.
+    pub resource_scopes: Vec<String>,
+    /// The key of the nearest resource policy.
+    pub resource_key: String,
+}
+
+impl PolicyStore {
+    /// The lookup for a principal and a resource's kind, version and scope.
+    pub(crate) fn lookup<'a>(
+        &self,
+        config: &EngineConfig,
+        principal: &Principal,
+        resource_kind: &str,
+        resource_version: &str,
+        resource_scope: &'a str,
+    ) -> PolicyLookup<'a> {
+        let default_version = |v: &str| {
+            if v.is_empty() {
+                config.default_policy_version.clone()
+            } else {
+                v.to_owned()
+            }
+        };
+        let principal_version = default_version(&principal.policy_version);
+        let resource_version = default_version(resource_version);
+        let lenient = config.lenient_scope_search;
+        // A leading `.` is accepted and dropped: `.` names the root scope.
+        let principal_scope = principal
+            .scope
+            .strip_prefix('.')
+            .unwrap_or(&principal.scope);
+        let resource_scope = resource_scope.strip_prefix('.').unwrap_or(resource_scope);
+        let (principal_scopes, principal_key) =
+            all_scopes(&self.principal_scopes, principal_scope, lenient, |s| {
+                principal_policy_key(&principal.id, &principal_version, s)
+            });
+        let (resource_scopes, resource_key) =
+            all_scopes(&self.resource_scopes, resource_scope, lenient, |s| {
+                resource_policy_key(resource_kind, &resource_version, s)
+            });
+        PolicyLookup {
+            principal_version,
+            resource_version,
+            kind: sanitize(resource_kind),
+            resource_scope,
+            principal_scopes,
+            principal_key,
+            resource_scopes,
+            resource_key,
+        }
+    }
+}
+
 /// What every resource of one request shares.
 #[derive(Clone, Copy)]
 struct RequestContext<'a> {
@@ -484,6 +552,7 @@ impl PolicyStore {
         principal: &Principal,
         resource: &Resource,
         resource_policy: &str,
+        actions: &[String],
     ) -> Vec<ValidationError> {
         let mut errors = Vec::new();
         if config.schema_enforcement == SchemaEnforcement::None
@@ -498,7 +567,8 @@ impl PolicyStore {
         if let Some(validator) = schemas
             .principal
             .as_ref()
-            .and_then(|r| self.schemas.resolve(r).ok())
+            .filter(|r| r.applies_to(actions))
+            .and_then(|r| self.schemas.resolve(&r.reference).ok())
         {
             let attr = Json::Object(principal.attr.clone());
             schema::validate(&validator, &attr, ValidationSource::Principal, &mut errors);
@@ -506,7 +576,8 @@ impl PolicyStore {
         if let Some(validator) = schemas
             .resource
             .as_ref()
-            .and_then(|r| self.schemas.resolve(r).ok())
+            .filter(|r| r.applies_to(actions))
+            .and_then(|r| self.schemas.resolve(&r.reference).ok())
         {
             let attr = Json::Object(resource.attr.clone());
             schema::validate(&validator, &attr, ValidationSource::Resource, &mut errors);
@@ -528,31 +599,22 @@ impl PolicyStore {
             include_meta,
             options,
         } = *context;
-        let default_version = |v: &str| {
-            if v.is_empty() {
-                config.default_policy_version.clone()
-            } else {
-                v.to_owned()
-            }
-        };
-        let principal_version = default_version(&principal.policy_version);
-        let resource_version = default_version(&resource.policy_version);
-        let kind = sanitize(&resource.kind);
-        let lenient = config.lenient_scope_search;
-        // A leading `.` is accepted and dropped: `.` names the root scope.
-        let principal_scope = principal
-            .scope
-            .strip_prefix('.')
-            .unwrap_or(&principal.scope);
-        let resource_scope = resource.scope.strip_prefix('.').unwrap_or(&resource.scope);
-        let (principal_scopes, principal_key) =
-            all_scopes(&self.principal_scopes, principal_scope, lenient, |s| {
-                principal_policy_key(&principal.id, &principal_version, s)
-            });
-        let (resource_scopes, resource_key) =
-            all_scopes(&self.resource_scopes, resource_scope, lenient, |s| {
-                resource_policy_key(&resource.kind, &resource_version, s)
-            });
+        let PolicyLookup {
+            principal_version,
+            resource_version,
+            kind,
+            resource_scope,
+            principal_scopes,
+            principal_key,
+            resource_scopes,
+            resource_key,
+        } = self.lookup(
+            config,
+            principal,
+            &resource.kind,
+            &resource.policy_version,
+            &resource.scope,
+        );
 
         let mut effects: BTreeMap<String, EffectInfo> = BTreeMap::new();
         let mut validation_errors = Vec::new();
@@ -567,7 +629,7 @@ impl PolicyStore {
                 }
                 break 'evaluate;
             }
-            validation_errors = self.validate(config, principal, resource, &resource_key);
+            validation_errors = self.validate(config, principal, resource, &resource_key, actions);
             if !validation_errors.is_empty()
                 && config.schema_enforcement == SchemaEnforcement::Reject
             {
@@ -631,8 +693,10 @@ impl PolicyStore {
                 .iter()
                 .zip(&generated)
                 .map(|(scope, generated)| {
-                    let mut rows = self.static_rows(&resource_version, scope, &kind);
-                    rows.extend(generated);
+                    // Role policies' DENY rows come first, as in Cerbos's rule table: a DENY they
+                    // imply ends the scope walk before any later rule's output is evaluated.
+                    let mut rows: Vec<&Row> = generated.iter().collect();
+                    rows.extend(self.static_rows(&resource_version, scope, &kind));
                     (scope.clone(), rows)
                 })
                 .collect();

@@ -21,11 +21,11 @@ use crate::api::{
 use crate::cel::{Bindings, Constants, Expr, Globals, PlanBindings, RequestValues, Residual};
 use crate::compile::{Condition, Params, PolicyStore, Row, RowKind};
 use crate::engine::{
-    add_parent_roles, all_scopes, row_matches, CheckOptions, EngineConfig, SchemaEnforcement,
+    add_parent_roles, row_matches, CheckOptions, EngineConfig, PolicyLookup, SchemaEnforcement,
     NO_POLICY_MATCH,
 };
 use crate::glob;
-use crate::names::{principal_policy_key, resource_policy_key, sanitize};
+use crate::names::resource_policy_key;
 use crate::policy::ScopePermissions;
 
 /// `filterDebug` of a filter that always denies.
@@ -480,36 +480,33 @@ impl PolicyStore {
     ) -> PlanOutcome {
         let principal = &request.principal;
         let resource = &request.resource;
-        let default_version = |v: &str| {
-            if v.is_empty() {
-                config.default_policy_version.clone()
-            } else {
-                v.to_owned()
-            }
-        };
-        let principal_version = default_version(&principal.policy_version);
-        let resource_version = default_version(&resource.policy_version);
-        let kind = sanitize(&resource.kind);
-        let lenient = config.lenient_scope_search;
-        let principal_scope = principal
-            .scope
-            .strip_prefix('.')
-            .unwrap_or(&principal.scope);
-        let resource_scope = resource.scope.strip_prefix('.').unwrap_or(&resource.scope);
-        let (principal_scopes, _) =
-            all_scopes(&self.principal_scopes, principal_scope, lenient, |s| {
-                principal_policy_key(&principal.id, &principal_version, s)
-            });
-        let (resource_scopes, resource_key) =
-            all_scopes(&self.resource_scopes, resource_scope, lenient, |s| {
-                resource_policy_key(&resource.kind, &resource_version, s)
-            });
+        let PolicyLookup {
+            resource_version,
+            kind,
+            resource_scope,
+            principal_scopes,
+            resource_scopes,
+            resource_key,
+            ..
+        } = self.lookup(
+            config,
+            principal,
+            &resource.kind,
+            &resource.policy_version,
+            &resource.scope,
+        );
         if (principal_scopes.is_empty() && resource_scopes.is_empty()) || actions.is_empty() {
             return PlanOutcome::no_match(Vec::new());
         }
 
         let validation_errors: Vec<ValidationError> = self
-            .validate(config, principal, &resource_of(request), &resource_key)
+            .validate(
+                config,
+                principal,
+                &resource_of(request),
+                &resource_key,
+                actions,
+            )
             .into_iter()
             // The resource's attributes are partial when planning: missing ones are not errors.
             .filter(|e| {

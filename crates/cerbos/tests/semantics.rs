@@ -184,6 +184,68 @@ resourcePolicy:
 }
 
 #[test]
+fn a_role_policy_deny_ends_the_scope_before_a_parent_role_rule_emits_output() {
+    let role = "apiVersion: api.cerbos.dev/v1
+rolePolicy:
+  role: custom
+  scope: acme
+  parentRoles: [admin]
+  rules:
+    - resource: doc
+      allowActions: [edit]
+      condition:
+        match:
+          expr: R.attr.owner == 'nobody'
+";
+    let resource = "apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  version: default
+  resource: doc
+  scope: acme
+  rules:
+    - name: admins-edit
+      actions: [edit]
+      effect: EFFECT_ALLOW
+      roles: [admin]
+      output:
+        when:
+          ruleActivated: '\"admin edit\"'
+";
+    let root = "apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  version: default
+  resource: doc
+  rules:
+    - actions: [view]
+      effect: EFFECT_ALLOW
+      roles: ['*']
+";
+    let s = store(&[
+        ("custom.yaml", role),
+        ("acme.yaml", resource),
+        ("root.yaml", root),
+    ]);
+    let mut req = request(&["custom"], json!({}), "doc", &["edit"]);
+    req["resources"][0]["resource"]["scope"] = json!("acme");
+    let r = check(&s, req.clone());
+    assert_eq!(
+        r.actions["edit"],
+        Effect::Deny,
+        "the role policy's condition fails"
+    );
+    assert!(
+        r.outputs.is_empty(),
+        "the implied DENY comes first, so the admin rule never runs: {:?}",
+        r.outputs
+    );
+    // An admin proper reaches the rule and its output.
+    req["principal"]["roles"] = json!(["admin"]);
+    let r = check(&s, req);
+    assert_eq!(r.actions["edit"], Effect::Allow);
+    assert_eq!(r.outputs.len(), 1);
+}
+
+#[test]
 fn parental_consent_turns_a_conditional_allow_into_a_deny_unless() {
     let root = "apiVersion: api.cerbos.dev/v1
 resourcePolicy:
@@ -294,4 +356,51 @@ fn time_one_check() {
         samples[samples.len() / 2],
         samples[samples.len() * 99 / 100]
     );
+}
+
+#[test]
+fn schemas_are_not_checked_when_every_action_is_ignored() {
+    let policy = "apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  version: default
+  resource: doc
+  schemas:
+    resourceSchema:
+      ref: cerbos:///doc.json
+      ignoreWhen:
+        actions: [create, 'draft:*']
+  rules:
+    - actions: ['*']
+      effect: EFFECT_ALLOW
+      roles: [user]
+";
+    let schema = r#"{"type": "object", "required": ["title"]}"#;
+    let s = store(&[("doc.yaml", policy), ("_schemas/doc.json", schema)]);
+    let config = EngineConfig {
+        schema_enforcement: lictor_cerbos::SchemaEnforcement::Reject,
+        ..EngineConfig::default()
+    };
+    let decide = |actions: &[&str]| {
+        let request: CheckResourcesRequest =
+            serde_json::from_value(request(&["user"], json!({}), "doc", actions)).unwrap();
+        let response = s.check_resources(&config, &request, CheckOptions::now());
+        response.results.into_iter().next().unwrap()
+    };
+    for ignored in [&["create"][..], &["create", "draft:save"]] {
+        let r = decide(ignored);
+        assert!(
+            r.validation_errors.is_empty(),
+            "{ignored:?}: {:?}",
+            r.validation_errors
+        );
+        assert!(
+            r.actions.values().all(|e| *e == Effect::Allow),
+            "{ignored:?}"
+        );
+    }
+    // One action outside the ignored ones: the resource is validated, and rejected.
+    let r = decide(&["create", "view"]);
+    assert_eq!(r.validation_errors.len(), 1, "{:?}", r.validation_errors);
+    assert_eq!(r.actions["view"], Effect::Deny);
+    assert_eq!(r.actions["create"], Effect::Deny);
 }

@@ -610,3 +610,93 @@ fn plan_resources_answers_the_same_on_both_transports() {
         );
     });
 }
+
+const FOLDER_MANIFEST: &str = "model:\n  version: 3\ntypes:\n  user: {}\n  group:\n    relations:\n      member: user | group#member\n  folder:\n    relations:\n      viewer: user | group#member\n    permissions:\n      can_view: viewer\n";
+
+const FOLDER_POLICY: &str = r#"apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  version: default
+  resource: folder
+  rules:
+    - actions: ["view"]
+      effect: EFFECT_ALLOW
+      roles: ["*"]
+      condition:
+        match:
+          expr: lictor.check("user:" + P.id, "can_view", "folder:" + R.id)
+"#;
+
+#[test]
+fn lictor_check_in_conditions_reads_the_directory_through_nested_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("cerbos-policies");
+    std::fs::create_dir(&policies).unwrap();
+    write_policy(&policies, "folder.yaml", FOLDER_POLICY);
+    let section = format!(
+        "cerbos:\n  server:\n    httpListenAddr: 127.0.0.1:0\n    grpcListenAddr: 127.0.0.1:0\n  storage:\n    driver: disk\n    disk:\n      directory: {}\n",
+        policies.display()
+    );
+    let server = common::Server::start(&section, false);
+    let http = reqwest::blocking::Client::new();
+    let status = http
+        .post(server.url("authorizer-rest", "/api/v3/directory/manifest"))
+        .header("content-type", "application/yaml")
+        .body(FOLDER_MANIFEST)
+        .send()
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "manifest refused: {status}");
+    let relate = |object: (&str, &str), relation: &str, subject: (&str, &str, &str)| {
+        let (status, body) = post(
+            &server.url("authorizer-rest", "/api/v3/directory/relation"),
+            &json!({"relation": {"object_type": object.0, "object_id": object.1, "relation": relation,
+                                 "subject_type": subject.0, "subject_id": subject.1,
+                                 "subject_relation": subject.2}}),
+        );
+        assert_eq!(status, 200, "{body}");
+    };
+    // alice is in eng, eng's members are in staff, staff's members view f1: three hops.
+    relate(("group", "eng"), "member", ("user", "alice", ""));
+    relate(("group", "staff"), "member", ("group", "eng", "member"));
+    relate(("folder", "f1"), "viewer", ("group", "staff", "member"));
+
+    let body = |principal: &str| {
+        json!({"principal": {"id": principal, "roles": ["user"]},
+               "resources": [{"actions": ["view"], "resource": {"kind": "folder", "id": "f1"}},
+                             {"actions": ["view"], "resource": {"kind": "folder", "id": "f2"}}]})
+    };
+    let effects = |answer: &Value| -> Vec<String> {
+        answer["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|result| result["actions"]["view"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let check = |principal: &str| {
+        let (status, answer) = post(
+            &server.url("cerbos-http", "/api/check/resources"),
+            &body(principal),
+        );
+        assert_eq!(status, 200, "{answer}");
+        effects(&answer)
+    };
+    assert_eq!(check("alice"), ["EFFECT_ALLOW", "EFFECT_DENY"]);
+    assert_eq!(check("bob"), ["EFFECT_DENY", "EFFECT_DENY"]);
+
+    // A write is seen by the next request, over gRPC too.
+    relate(("group", "eng"), "member", ("user", "bob", ""));
+    assert_eq!(check("bob"), ["EFFECT_ALLOW", "EFFECT_DENY"]);
+    runtime().block_on(async {
+        let mut client = client(&server.ports["cerbos-grpc"]).await;
+        let mut request = check_request(&["view"]);
+        request.principal.as_mut().unwrap().id = "bob".into();
+        request.resources.truncate(1);
+        let resource = request.resources[0].resource.as_mut().unwrap();
+        resource.kind = "folder".into();
+        resource.id = "f1".into();
+        resource.policy_version = String::new();
+        let answer = client.check_resources(request).await.unwrap().into_inner();
+        assert_eq!(grpc_effects(&answer), [json!({"view": "EFFECT_ALLOW"})]);
+    });
+}

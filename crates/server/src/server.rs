@@ -102,6 +102,7 @@ pub async fn start(
             let api = crate::cerbos::CerbosApi::new(
                 settings,
                 decision_log.clone(),
+                Some(tenants.default_tenant()),
                 counters.evaluation_limits(),
             )
             .map_err(crate::cerbos::start_error)?;

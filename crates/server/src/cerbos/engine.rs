@@ -3,7 +3,7 @@
 
 use super::config::{CerbosSettings, SchemaEnforcement};
 use lictor_cerbos::api;
-use lictor_cerbos::cel::Deadline;
+use lictor_cerbos::cel::{Deadline, RelationCheck};
 use std::path::Path;
 
 /// The policies of one load, ready to evaluate, with the engine settings they run under.
@@ -19,14 +19,15 @@ impl CompiledPolicies {
     }
 
     /// Decides every action of every resource; `aux_data` holds the verified `auxData` claims
-    /// (`{"jwt": {...}}`).
+    /// (`{"jwt": {...}}`), `relations` the directory `lictor.check` asks (none: it is false).
     pub fn check(
         &self,
         request: &api::CheckResourcesRequest,
         aux_data: Option<&serde_json::Value>,
+        relations: Option<&dyn RelationCheck>,
         deadline: &Deadline,
     ) -> api::CheckResourcesResponse {
-        let options = options(aux_data, deadline);
+        let options = options(aux_data, relations, deadline);
         self.store.check_resources(&self.config, request, options)
     }
 
@@ -36,9 +37,10 @@ impl CompiledPolicies {
         &self,
         request: &api::CheckResourcesRequest,
         aux_data: Option<&serde_json::Value>,
+        relations: Option<&dyn RelationCheck>,
         deadline: &Deadline,
     ) -> lictor_cerbos::ExplainResponse {
-        let options = options(aux_data, deadline);
+        let options = options(aux_data, relations, deadline);
         self.store.explain_resources(&self.config, request, options)
     }
 
@@ -48,20 +50,24 @@ impl CompiledPolicies {
         &self,
         request: &api::PlanResourcesRequest,
         aux_data: Option<&serde_json::Value>,
+        relations: Option<&dyn RelationCheck>,
         deadline: &Deadline,
     ) -> api::PlanResourcesResponse {
-        let options = options(aux_data, deadline);
+        let options = options(aux_data, relations, deadline);
         self.store.plan_resources(&self.config, request, options)
     }
 }
 
-/// The options of one request: now, its verified auxiliary data and its time bound.
+/// The options of one request: now, its verified auxiliary data, the directory `lictor.check`
+/// asks, and its time bound.
 fn options<'a>(
     aux_data: Option<&'a serde_json::Value>,
+    relations: Option<&'a dyn RelationCheck>,
     deadline: &'a Deadline,
 ) -> lictor_cerbos::CheckOptions<'a> {
     lictor_cerbos::CheckOptions {
         aux_data,
+        relations,
         deadline: Some(deadline),
         ..lictor_cerbos::CheckOptions::now()
     }

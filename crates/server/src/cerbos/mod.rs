@@ -7,7 +7,8 @@ pub mod config;
 pub mod engine;
 pub mod explain;
 pub mod grpc;
-mod mapping;
+pub(crate) mod mapping;
+mod relations;
 pub mod rest;
 pub mod service;
 pub mod store;
@@ -174,7 +175,7 @@ pub async fn start(
     };
     let decision_log = crate::decision_log::DecisionLog::start(&decision_logs)?;
     let limits = crate::metrics::EvaluationLimits::default();
-    let api = Arc::new(CerbosApi::new(settings, decision_log, limits).map_err(start_error)?);
+    let api = Arc::new(CerbosApi::new(settings, decision_log, None, limits).map_err(start_error)?);
     let (shutdown, watcher) = watch::channel(false);
     let (ports, tasks) = serve_ports(&api, &watcher).await?;
     Ok(CerbosServer {

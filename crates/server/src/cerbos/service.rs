@@ -5,11 +5,13 @@
 use super::aux_data::AuxDataVerifier;
 use super::config::CerbosSettings;
 use super::mapping;
+use super::relations::DirectoryRelations;
 use super::store::{PolicySnapshot, PolicyStore};
 use super::validate::{self, RequestLimits};
 use crate::api_error::{ApiError, Code};
 use crate::decision_log::{DecisionEntry, DecisionLog, Outcomes, Resource, Text};
 use crate::metrics::EvaluationLimits;
+use crate::tenant::Tenant;
 use lictor_cerbos::api;
 use lictor_cerbos::cel::Deadline;
 use lictor_proto::cerbos::request::v1 as request;
@@ -37,15 +39,18 @@ pub struct CerbosApi {
     aux_data: AuxDataVerifier,
     decision_log: DecisionLog,
     call_ids: CallIds,
+    directory: Option<Arc<Tenant>>,
     limits: EvaluationLimits,
 }
 
 impl CerbosApi {
     /// Loads the policies and key sets the settings name; decisions go to `decision_log` when
-    /// `audit.enabled` is on; requests stopped by the time bound are counted in `limits`.
+    /// `audit.enabled` is on; `lictor.check` in conditions asks `directory`'s store (none: false);
+    /// requests stopped by the time bound are counted in `limits`.
     pub fn new(
         settings: CerbosSettings,
         decision_log: DecisionLog,
+        directory: Option<Arc<Tenant>>,
         limits: EvaluationLimits,
     ) -> Result<CerbosApi, CerbosStartError> {
         let settings = Arc::new(settings);
@@ -57,6 +62,7 @@ impl CerbosApi {
             aux_data,
             decision_log,
             call_ids: CallIds::new(),
+            directory,
             limits,
         })
     }
@@ -86,9 +92,13 @@ impl CerbosApi {
         input.include_meta |= audit;
         let snapshot = self.store.current();
         let deadline = Deadline::after(self.settings.evaluation_timeout);
-        let mut answer = snapshot
-            .policies
-            .check(&input, aux_data.as_ref(), &deadline);
+        let relations = self.relations();
+        let mut answer = snapshot.policies.check(
+            &input,
+            aux_data.as_ref(),
+            relations.as_ref().map(|r| r as _),
+            &deadline,
+        );
         self.within_time(&deadline, "CheckResources")?;
         answer.request_id.clone_from(&request.request_id);
         answer.cerbos_call_id = self.call_ids.next();
@@ -114,9 +124,13 @@ impl CerbosApi {
         let input = mapping::check_request(request);
         let snapshot = self.store.current();
         let deadline = Deadline::after(self.settings.evaluation_timeout);
-        let mut answer = snapshot
-            .policies
-            .explain(&input, aux_data.as_ref(), &deadline);
+        let relations = self.relations();
+        let mut answer = snapshot.policies.explain(
+            &input,
+            aux_data.as_ref(),
+            relations.as_ref().map(|r| r as _),
+            &deadline,
+        );
         self.within_time(&deadline, "explain")?;
         answer.request_id.clone_from(&request.request_id);
         Ok(answer)
@@ -132,7 +146,13 @@ impl CerbosApi {
         let input = mapping::plan_request(request);
         let snapshot = self.store.current();
         let deadline = Deadline::after(self.settings.evaluation_timeout);
-        let mut answer = snapshot.policies.plan(&input, aux_data.as_ref(), &deadline);
+        let relations = self.relations();
+        let mut answer = snapshot.policies.plan(
+            &input,
+            aux_data.as_ref(),
+            relations.as_ref().map(|r| r as _),
+            &deadline,
+        );
         self.within_time(&deadline, "PlanResources")?;
         answer.request_id.clone_from(&request.request_id);
         answer.cerbos_call_id = self.call_ids.next();
@@ -154,6 +174,12 @@ impl CerbosApi {
                 self.settings.evaluation_timeout.as_millis()
             ),
         ))
+    }
+
+    /// The directory as it is now, for this request's `lictor.check` calls.
+    fn relations(&self) -> Option<DirectoryRelations> {
+        let tenant = self.directory.as_ref()?;
+        Some(DirectoryRelations(tenant.store.snapshot()))
     }
 
     /// ServerInfo: the Lictor version that answers.
