@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of fuzz/ for a short while (FUZZ_SECONDS, default 20) from its committed corpus
+# Runs every fuzz target of fuzz/ for a short while (FUZZ_SECONDS, default 14) from its committed corpus
 # and fails on any crash, panic, timeout or out-of-memory. Needs rustup: installs the nightly toolchain
 # and cargo-fuzz when missing; skips, saying why, only when nightly cannot be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds="${FUZZ_SECONDS:-20}"
-targets=(manifest import rest_body rego_input jwt)
+seconds="${FUZZ_SECONDS:-14}"
+targets=(manifest import rest_body rego_input jwt cerbos_policy cerbos_check)
 
 if ! command -v rustup >/dev/null 2>&1; then
   echo "fuzz smoke run skipped: rustup is not installed, and cargo fuzz needs a nightly toolchain" >&2

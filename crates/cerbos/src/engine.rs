@@ -12,7 +12,7 @@ use crate::api::{
     Principal, Resource, ResultMeta, ResultResource, ValidationError, ValidationSource,
 };
 use crate::cel::{
-    value_to_json, Bindings, Constants, Globals, RelationCheck, RequestValues, Variables,
+    value_to_json, Bindings, Constants, Deadline, Globals, RelationCheck, RequestValues, Variables,
 };
 use crate::compile::{Condition, Params, PolicyStore, Row, RowKind};
 use crate::explain::{
@@ -74,6 +74,8 @@ pub struct CheckOptions<'a> {
     pub aux_data: Option<&'a Json>,
     /// Lictor's directory for relation checks in conditions.
     pub relations: Option<&'a dyn RelationCheck>,
+    /// The time bound of the request's conditions; see [`Deadline`].
+    pub deadline: Option<&'a Deadline>,
 }
 
 impl CheckOptions<'_> {
@@ -83,6 +85,7 @@ impl CheckOptions<'_> {
             now: chrono::Utc::now().fixed_offset(),
             aux_data: None,
             relations: None,
+            deadline: None,
         }
     }
 }
@@ -704,7 +707,8 @@ impl PolicyStore {
                 options.aux_data,
                 options.now,
                 options.relations,
-            );
+            )
+            .with_deadline(options.deadline);
             let mut eval = Evaluation {
                 request: &request_values,
                 globals,

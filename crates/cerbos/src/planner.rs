@@ -569,7 +569,8 @@ impl PolicyStore {
             options.aux_data,
             options.now,
             options.relations,
-        );
+        )
+        .with_deadline(options.deadline);
         let mut plan = Plan {
             store: self,
             request: &request_values,

@@ -246,16 +246,34 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, true).map_err(|e| SyntaxError {
         message: e.info().to_owned(),
-        pos: Position {
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-        },
+        pos: within_text(
+            text,
+            Position {
+                line: e.marker().line(),
+                column: e.marker().col() + 1,
+            },
+        ),
     })?;
     Ok(builder
         .documents
         .into_iter()
         .filter(|d| !d.is_null())
         .collect())
+}
+
+/// `pos`, or the end of `text` when `pos` is past it: at the end of a text without a final line
+/// break the YAML scanner reports the line after the last one.
+fn within_text(text: &str, pos: Position) -> Position {
+    // YAML ends a line at `\n`, `\r\n` or a lone `\r`.
+    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<&str> = normalized.split('\n').collect();
+    if pos.line <= lines.len() {
+        return pos;
+    }
+    Position {
+        line: lines.len(),
+        column: lines.last().map_or(0, |l| l.chars().count()) + 1,
+    }
 }
 
 #[cfg(test)]

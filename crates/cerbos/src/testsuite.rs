@@ -520,6 +520,7 @@ impl SuiteRun<'_> {
                     now,
                     aux_data,
                     relations: None,
+                    deadline: None,
                 };
                 let response = store.check_resources(&config, &request, options);
                 let result = response.results.into_iter().next().unwrap_or_default();

@@ -50,6 +50,22 @@ fn yaml_syntax_error_names_its_position() {
     assert!(e.line >= 2, "{e}");
 }
 
+/// Found by the `cerbos_policy` fuzz target: without a final line break, the scanner's end-of-input
+/// error named the line after the last one.
+#[test]
+fn a_yaml_error_at_the_end_of_input_is_within_the_file() {
+    let errs = errors(&[file(
+        "roles.yaml",
+        "apiVersion: api.cerbos.dev/v1\nderivedRoles:\n  name: r\n:\n   {",
+    )]);
+    let e = find(&errs, "invalid YAML");
+    assert_eq!(
+        (e.file.as_str(), e.line, e.column),
+        ("roles.yaml", 5, 5),
+        "{e}"
+    );
+}
+
 #[test]
 fn unknown_fields_are_reported_where_they_are() {
     let text = LEAVE.replace(

@@ -38,6 +38,7 @@ fn options() -> CheckOptions<'static> {
         now: chrono::DateTime::parse_from_rfc3339("2024-01-16T10:18:27.395716+13:00").unwrap(),
         aux_data: None,
         relations: None,
+        deadline: None,
     }
 }
 

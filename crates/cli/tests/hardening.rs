@@ -437,3 +437,208 @@ fn requests_are_traced_over_otlp_with_the_callers_trace_id() {
     }
     drop(server);
 }
+
+/// `view` needs every item of the resource to occur once: quadratic in the caller's data.
+const QUADRATIC_POLICY: &str = "apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  version: default
+  resource: album
+  rules:
+    - actions: [view]
+      effect: EFFECT_ALLOW
+      roles: [user]
+      condition:
+        match:
+          expr: R.attr.items.all(x, R.attr.items.filter(y, y == x).size() == 1)
+";
+
+#[test]
+fn cerbos_conditions_are_bounded_in_time_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("album.yaml"), QUADRATIC_POLICY).unwrap();
+    let server = Server::start(
+        &format!(
+            "limits:\n  evaluation_timeout_ms: 300\ncerbos:\n  server:\n    httpListenAddr: 127.0.0.1:0\n    grpcListenAddr: \"\"\n  storage:\n    driver: disk\n    disk:\n      directory: {}\n",
+            dir.path().display()
+        ),
+        false,
+    );
+    let url = server.url("authorizer-rest", "/api/check/resources");
+    let body = |items: usize| {
+        json!({"requestId": "r1",
+               "principal": {"id": "alice", "roles": ["user"]},
+               "resources": [{"actions": ["view"],
+                              "resource": {"kind": "album", "id": "a1",
+                                           "attr": {"items": (0..items).collect::<Vec<_>>()}}}]})
+    };
+
+    let (status, answer) = post(&url, body(20));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["results"][0]["actions"]["view"], "EFFECT_ALLOW");
+
+    // 100,000 items: 10^10 comparisons, hours without the bound.
+    let started = Instant::now();
+    let (status, answer) = post(&url, body(100_000));
+    assert_eq!(status, 504, "{answer}");
+    assert_eq!(answer["code"], 4, "DEADLINE_EXCEEDED: {answer}");
+    assert_eq!(
+        answer["message"],
+        "CheckResources: the policies' conditions took longer than the evaluation time limit of 300 ms (limits.evaluation_timeout_ms); nothing was decided"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        metric(
+            &server,
+            "lictor_evaluation_limits_total{limit=\"cel_time\"}"
+        ),
+        1.0
+    );
+
+    let plan = server.url("authorizer-rest", "/api/plan/resources");
+    let (status, answer) = post(
+        &plan,
+        json!({"requestId": "p1", "action": "view",
+               "principal": {"id": "alice", "roles": ["user"]},
+               "resource": {"kind": "album", "attr": {"items": (0..100_000).collect::<Vec<_>>()}}}),
+    );
+    assert_eq!(status, 504, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("PlanResources: the policies' conditions took longer"),
+        "{answer}"
+    );
+    assert_eq!(
+        metric(
+            &server,
+            "lictor_evaluation_limits_total{limit=\"cel_time\"}"
+        ),
+        2.0
+    );
+
+    // Nothing keeps running once the answer is given.
+    let pid = server.child.id();
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_millis(1000));
+    let busy = cpu_seconds(pid) - before;
+    assert!(busy < 0.3, "the server kept {busy} CPU seconds busy");
+}
+
+#[test]
+fn an_import_over_the_configured_stage_limit_is_refused_naming_the_setting() {
+    let server = Server::start("limits:\n  max_import_bytes: 2000\n", true);
+    let url = server.rest("/api/v3/lictor/import");
+    let lines = |count: usize| {
+        (0..count)
+            .map(|i| {
+                json!({"object": {"type": "user", "id": format!("staged-{i}@example.com")}})
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let import = |body: String| {
+        let response = client(Duration::from_secs(30))
+            .post(&url)
+            .body(body)
+            .send()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().unwrap(),
+        )
+    };
+    let exists = |id: &str| {
+        client(Duration::from_secs(5))
+            .get(server.rest(&format!("/api/v3/directory/object/user/{id}")))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+
+    let (status, body) = import(lines(200));
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["code"], 8, "RESOURCE_EXHAUSTED: {body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("larger than the 2000 bytes one import may stage")
+            && message.contains("limits.max_import_bytes"),
+        "{message}"
+    );
+    assert_eq!(
+        exists("staged-0@example.com"),
+        404,
+        "a refused import left objects"
+    );
+
+    let (status, body) = import(lines(3));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["objects"], 3);
+    assert_eq!(exists("staged-2@example.com"), 200);
+}
+
+#[test]
+fn a_grpc_error_sent_in_trailers_is_logged_with_its_code() {
+    use lictor_proto::directory::importer::v3 as importer;
+    let mut server = Server::start(
+        "log:\n  format: json\nlimits:\n  max_import_bytes: 2000\n",
+        true,
+    );
+    let lines = stderr_lines(&mut server);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = runtime.block_on(async {
+        let channel = tonic::transport::Channel::from_shared(format!(
+            "http://{}",
+            server.ports["directory-grpc"]
+        ))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+        let mut client = importer::importer_client::ImporterClient::new(channel);
+        let messages: Vec<importer::ImportRequest> = (0..200)
+            .map(|i| importer::ImportRequest {
+                op_code: importer::Opcode::Set as i32,
+                msg: Some(importer::import_request::Msg::Object(types::Object {
+                    r#type: "user".into(),
+                    id: format!("staged-{i}@example.com"),
+                    ..Default::default()
+                })),
+            })
+            .collect();
+        let mut request = tonic::Request::new(tokio_stream::iter(messages));
+        request
+            .metadata_mut()
+            .insert("x-request-id", "import-4712".parse().unwrap());
+        // The answer's headers go out at once; the error ends the stream, in its trailers.
+        let mut answers = client.import(request).await.unwrap().into_inner();
+        loop {
+            match answers.message().await {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("an import over the stage limit was applied"),
+                Err(status) => break status,
+            }
+        }
+    });
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    let line = wait_for_line(&lines, |line| line.contains("import-4712"));
+    let record: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(record["transport"], "grpc", "{record}");
+    assert_eq!(
+        record["method"], "/aserto.directory.importer.v3.Importer/Import",
+        "{record}"
+    );
+    assert_eq!(
+        record["grpc_code"], 8,
+        "RESOURCE_EXHAUSTED, from the trailers: {record}"
+    );
+}

@@ -208,61 +208,75 @@ pub async fn layer(
         response.headers_mut().insert("x-request-id", value);
     }
     if let Some((started, method, path)) = logged {
-        let tenant = tenant.as_ref().map_or("-", |t| t.id.as_str());
-        log_request(
-            &request_id,
+        let tenant = tenant.as_ref().map_or("-", |t| t.id.as_str()).to_string();
+        let line = RequestLine {
+            request_id,
             tenant,
-            &method,
-            &path,
-            grpc,
-            &response,
+            method,
+            path,
+            status: response.status().as_u16(),
             started,
-        );
+        };
+        let trailers_only = response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i32>().ok());
+        match (grpc, trailers_only) {
+            (false, _) => line.rest(),
+            (true, Some(code)) => line.grpc(code),
+            // The status comes in the trailers, after the body: logged when they are sent.
+            (true, None) => {
+                response = response.map(|body| {
+                    crate::grpc_trailers::report_status(body, move |code| line.grpc(code))
+                });
+            }
+        }
     }
     response
 }
 
-/// One log line per request. A gRPC error travels in the headers of a trailers-only answer; a
-/// success (or a stream's later error) travels in trailers, so it is logged as code 0.
-fn log_request(
-    request_id: &str,
-    tenant: &str,
-    method: &Method,
-    path: &str,
-    grpc: bool,
-    response: &Response,
+/// What the one log line of a request says.
+struct RequestLine {
+    request_id: Arc<str>,
+    tenant: String,
+    method: Method,
+    path: String,
+    status: u16,
     started: std::time::Instant,
-) {
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let status = response.status().as_u16();
-    if grpc {
-        let code = response
-            .headers()
-            .get("grpc-status")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<i32>().ok())
-            .unwrap_or(0);
+}
+
+impl RequestLine {
+    fn latency_us(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// A gRPC request's line, with its final status code (from the headers of a trailers-only
+    /// answer, or from the trailers); the latency runs to that status.
+    fn grpc(self, code: i32) {
         tracing::info!(
             target: "lictor::request",
-            request_id,
-            tenant,
+            request_id = &*self.request_id,
+            tenant = self.tenant,
             transport = "grpc",
-            method = path,
-            status,
+            method = self.path,
+            status = self.status,
             grpc_code = code,
-            latency_us,
+            latency_us = self.latency_us(),
             "request"
         );
-    } else {
+    }
+
+    fn rest(self) {
         tracing::info!(
             target: "lictor::request",
-            request_id,
-            tenant,
+            request_id = &*self.request_id,
+            tenant = self.tenant,
             transport = "rest",
-            method = %method,
-            path,
-            status,
-            latency_us,
+            method = %self.method,
+            path = self.path,
+            status = self.status,
+            latency_us = self.latency_us(),
             "request"
         );
     }

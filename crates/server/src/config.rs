@@ -227,7 +227,10 @@ pub enum Scope {
     Admin,
 }
 
-/// Bounds on every policy evaluation (Is, DecisionTree, Query, Compile).
+/// Default of `limits.max_import_bytes`: 512 MiB, about ten million relations.
+pub const DEFAULT_MAX_IMPORT_BYTES: usize = 512 << 20;
+
+/// Bounds on every policy evaluation (Is, DecisionTree, Query, Compile), and on one import.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -239,6 +242,10 @@ pub struct Limits {
     /// Ad-hoc Query and Compile evaluations running at once; 0 means one per core. A request that
     /// finds no room within the evaluation timeout answers RESOURCE_EXHAUSTED.
     pub max_concurrent_queries: usize,
+    /// Staged bytes one import (a gRPC Import stream or `POST /api/v3/lictor/import`) may hold
+    /// before it is applied, about 50 bytes a relation; past it RESOURCE_EXHAUSTED, and nothing of
+    /// the import is applied.
+    pub max_import_bytes: usize,
 }
 
 impl Default for Limits {
@@ -249,6 +256,7 @@ impl Default for Limits {
                 .unwrap_or(u64::MAX),
             max_collection_elements: evaluation.max_collection,
             max_concurrent_queries: 0,
+            max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod cerbos;
 mod clock;
 pub mod decision_log;
 pub mod grpc;
+mod grpc_trailers;
 pub mod jwt;
 pub mod listener;
 pub mod logging;

@@ -43,7 +43,7 @@ pub struct DecisionLabels {
 /// Labels of the evaluation-limit counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LimitLabels {
-    /// `time`, `memory` or `concurrency`.
+    /// `time`, `memory` or `concurrency` (Rego), `cel_time` (Cerbos conditions).
     pub limit: &'static str,
 }
 
@@ -89,13 +89,25 @@ impl PolicyReloads {
     }
 }
 
+/// `lictor_evaluation_limits_total`: evaluations stopped by a bound. A handle on the registered
+/// counter, for services built before the server's state (Cerbos's API).
+#[derive(Clone, Default)]
+pub struct EvaluationLimits(Family<LimitLabels, Counter>);
+
+impl EvaluationLimits {
+    /// Counts an evaluation stopped by `limit`.
+    pub fn count(&self, limit: &'static str) {
+        self.0.get_or_create(&LimitLabels { limit }).inc();
+    }
+}
+
 /// Every metric the server keeps.
 pub struct Metrics {
     registry: Registry,
     requests: Family<MethodLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
     decisions: Family<DecisionLabels, Counter>,
-    limits: Family<LimitLabels, Counter>,
+    limits: EvaluationLimits,
     policy_reloads: PolicyReloads,
     log_queue: Gauge,
     log_dropped: Gauge,
@@ -133,11 +145,11 @@ impl Metrics {
             "Decisions made, by kind and outcome",
             decisions.clone(),
         );
-        let limits = Family::<LimitLabels, Counter>::default();
+        let limits = EvaluationLimits::default();
         registry.register(
             "evaluation_limits",
-            "Policy evaluations stopped by a bound, by bound (time, memory, concurrency)",
-            limits.clone(),
+            "Policy evaluations stopped by a bound, by bound (time, memory, concurrency, cel_time)",
+            limits.0.clone(),
         );
         let policy_reloads = PolicyReloads::default();
         registry.register(
@@ -220,7 +232,12 @@ impl Metrics {
 
     /// Counts an evaluation stopped by a bound.
     pub fn evaluation_limit(&self, limit: &'static str) {
-        self.limits.get_or_create(&LimitLabels { limit }).inc();
+        self.limits.count(limit);
+    }
+
+    /// The evaluation-limit counter, for services built before the server's state.
+    pub fn evaluation_limits(&self) -> EvaluationLimits {
+        self.limits.clone()
     }
 
     /// The text exposition, with the decision log's gauges read now.

@@ -95,10 +95,15 @@ pub async fn start(
     let cerbos = match &config.cerbos {
         Some(settings) => {
             crate::cerbos::warn_ignored(settings);
+            let settings = crate::cerbos::CerbosSettings {
+                evaluation_timeout: config.limits.evaluation().timeout,
+                ..settings.clone()
+            };
             let api = crate::cerbos::CerbosApi::new(
-                settings.clone(),
+                settings,
                 decision_log.clone(),
                 Some(tenants.default_tenant()),
+                counters.evaluation_limits(),
             )
             .map_err(crate::cerbos::start_error)?;
             Some(Arc::new(api))

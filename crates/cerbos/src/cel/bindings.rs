@@ -13,6 +13,7 @@ use ::cel::{ExecutionError, Value};
 use chrono::{DateTime, FixedOffset};
 
 use super::convert::{json_to_owned_val, json_to_val, json_to_value, value_to_val};
+use super::deadline::Deadline;
 use super::expr::EvalError;
 use crate::api;
 
@@ -37,6 +38,7 @@ pub struct RequestValues<'a> {
     aux_data_val: OnceLock<Box<dyn Val>>,
     now: CelTimestamp,
     relations: Relations<'a>,
+    deadline: Option<&'a Deadline>,
 }
 
 impl<'a> RequestValues<'a> {
@@ -105,7 +107,15 @@ impl<'a> RequestValues<'a> {
             aux_data_val: OnceLock::new(),
             now: CelTimestamp::from(now),
             relations: Relations(relations),
+            deadline: None,
         }
+    }
+
+    /// Bounds the request's evaluation: once `deadline` has passed, every name an expression reads
+    /// fails to resolve, so conditions stop early and evaluate to errors.
+    pub fn with_deadline(mut self, deadline: Option<&'a Deadline>) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// Whether the resource has the attribute `name` (planning treats the others as unknown).
@@ -555,6 +565,8 @@ trait RequestLookup: Sync {
     fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>>;
     /// Whether the resource has the attribute `name`.
     fn has_resource_attr(&self, name: &str) -> bool;
+    /// Whether the request's time bound has passed.
+    fn expired(&self) -> bool;
 }
 
 impl RequestLookup for RequestValues<'_> {
@@ -588,10 +600,17 @@ impl RequestLookup for RequestValues<'_> {
     fn has_resource_attr(&self, name: &str) -> bool {
         RequestValues::has_resource_attr(self, name)
     }
+
+    fn expired(&self) -> bool {
+        self.deadline.is_some_and(Deadline::expired)
+    }
 }
 
 impl VariableResolver for Bindings<'_> {
     fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        if self.request.expired() {
+            return None;
+        }
         match name {
             "V" | "variables" => Some(named_map(self.variables.map(|v| &v.0))),
             "C" | "constants" => Some(named_map(self.constants.map(|c| &c.0))),

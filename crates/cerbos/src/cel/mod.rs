@@ -45,6 +45,7 @@
 
 mod bindings;
 mod convert;
+mod deadline;
 mod env;
 mod expr;
 mod functions;
@@ -58,6 +59,7 @@ mod text;
 pub use ::cel::Value;
 pub use bindings::{Bindings, Constants, Globals, RelationCheck, RequestValues, Variables};
 pub use convert::{json_to_value, value_to_json};
+pub use deadline::Deadline;
 pub use expr::{CelError, EvalError, Expr};
 pub use plan::{FilterExpression, Operand, PlanBindings, Residual};
 

@@ -91,6 +91,9 @@ pub struct CerbosSettings {
     pub jwt_disable_verification: bool,
     /// Log every decision to Lictor's decision log.
     pub audit_enabled: bool,
+    /// Wall-clock time the conditions of one request may take; past it the request answers
+    /// DEADLINE_EXCEEDED. Not a Cerbos key: Lictor's `limits.evaluation_timeout_ms`.
+    pub evaluation_timeout: std::time::Duration,
     /// Keys present in the configuration that Lictor does not act on, for start-up warnings.
     pub ignored_keys: Vec<String>,
 }
@@ -225,6 +228,7 @@ pub fn settings_for_directory(directory: PathBuf) -> CerbosSettings {
         jwt_key_sets: Vec::new(),
         jwt_disable_verification: false,
         audit_enabled: false,
+        evaluation_timeout: lictor_policy::EvalLimits::default().timeout,
         ignored_keys: Vec::new(),
     }
 }

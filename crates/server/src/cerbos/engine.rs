@@ -3,7 +3,7 @@
 
 use super::config::{CerbosSettings, SchemaEnforcement};
 use lictor_cerbos::api;
-use lictor_cerbos::cel::RelationCheck;
+use lictor_cerbos::cel::{Deadline, RelationCheck};
 use std::path::Path;
 
 /// The policies of one load, ready to evaluate, with the engine settings they run under.
@@ -25,10 +25,9 @@ impl CompiledPolicies {
         request: &api::CheckResourcesRequest,
         aux_data: Option<&serde_json::Value>,
         relations: Option<&dyn RelationCheck>,
+        deadline: &Deadline,
     ) -> api::CheckResourcesResponse {
-        let mut options = lictor_cerbos::CheckOptions::now();
-        options.aux_data = aux_data;
-        options.relations = relations;
+        let options = options(aux_data, relations, deadline);
         self.store.check_resources(&self.config, request, options)
     }
 
@@ -39,10 +38,9 @@ impl CompiledPolicies {
         request: &api::CheckResourcesRequest,
         aux_data: Option<&serde_json::Value>,
         relations: Option<&dyn RelationCheck>,
+        deadline: &Deadline,
     ) -> lictor_cerbos::ExplainResponse {
-        let mut options = lictor_cerbos::CheckOptions::now();
-        options.aux_data = aux_data;
-        options.relations = relations;
+        let options = options(aux_data, relations, deadline);
         self.store.explain_resources(&self.config, request, options)
     }
 
@@ -53,11 +51,25 @@ impl CompiledPolicies {
         request: &api::PlanResourcesRequest,
         aux_data: Option<&serde_json::Value>,
         relations: Option<&dyn RelationCheck>,
+        deadline: &Deadline,
     ) -> api::PlanResourcesResponse {
-        let mut options = lictor_cerbos::CheckOptions::now();
-        options.aux_data = aux_data;
-        options.relations = relations;
+        let options = options(aux_data, relations, deadline);
         self.store.plan_resources(&self.config, request, options)
+    }
+}
+
+/// The options of one request: now, its verified auxiliary data, the directory `lictor.check`
+/// asks, and its time bound.
+fn options<'a>(
+    aux_data: Option<&'a serde_json::Value>,
+    relations: Option<&'a dyn RelationCheck>,
+    deadline: &'a Deadline,
+) -> lictor_cerbos::CheckOptions<'a> {
+    lictor_cerbos::CheckOptions {
+        aux_data,
+        relations,
+        deadline: Some(deadline),
+        ..lictor_cerbos::CheckOptions::now()
     }
 }
 

@@ -174,7 +174,8 @@ pub async fn start(
         ..decision_logs.clone()
     };
     let decision_log = crate::decision_log::DecisionLog::start(&decision_logs)?;
-    let api = Arc::new(CerbosApi::new(settings, decision_log, None).map_err(start_error)?);
+    let limits = crate::metrics::EvaluationLimits::default();
+    let api = Arc::new(CerbosApi::new(settings, decision_log, None, limits).map_err(start_error)?);
     let (shutdown, watcher) = watch::channel(false);
     let (ports, tasks) = serve_ports(&api, &watcher).await?;
     Ok(CerbosServer {

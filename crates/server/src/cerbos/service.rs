@@ -8,10 +8,12 @@ use super::mapping;
 use super::relations::DirectoryRelations;
 use super::store::{PolicySnapshot, PolicyStore};
 use super::validate::{self, RequestLimits};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::decision_log::{DecisionEntry, DecisionLog, Outcomes, Resource, Text};
+use crate::metrics::EvaluationLimits;
 use crate::tenant::Tenant;
 use lictor_cerbos::api;
+use lictor_cerbos::cel::Deadline;
 use lictor_proto::cerbos::request::v1 as request;
 use lictor_proto::cerbos::response::v1 as response;
 use std::hash::{BuildHasher, Hasher};
@@ -38,15 +40,18 @@ pub struct CerbosApi {
     decision_log: DecisionLog,
     call_ids: CallIds,
     directory: Option<Arc<Tenant>>,
+    limits: EvaluationLimits,
 }
 
 impl CerbosApi {
     /// Loads the policies and key sets the settings name; decisions go to `decision_log` when
-    /// `audit.enabled` is on; `lictor.check` in conditions asks `directory`'s store (none: false).
+    /// `audit.enabled` is on; `lictor.check` in conditions asks `directory`'s store (none: false);
+    /// requests stopped by the time bound are counted in `limits`.
     pub fn new(
         settings: CerbosSettings,
         decision_log: DecisionLog,
         directory: Option<Arc<Tenant>>,
+        limits: EvaluationLimits,
     ) -> Result<CerbosApi, CerbosStartError> {
         let settings = Arc::new(settings);
         let aux_data = AuxDataVerifier::new(&settings)?;
@@ -58,6 +63,7 @@ impl CerbosApi {
             decision_log,
             call_ids: CallIds::new(),
             directory,
+            limits,
         })
     }
 
@@ -85,12 +91,15 @@ impl CerbosApi {
         let audit = self.settings.audit_enabled && self.decision_log.enabled();
         input.include_meta |= audit;
         let snapshot = self.store.current();
+        let deadline = Deadline::after(self.settings.evaluation_timeout);
         let relations = self.relations();
         let mut answer = snapshot.policies.check(
             &input,
             aux_data.as_ref(),
             relations.as_ref().map(|r| r as _),
+            &deadline,
         );
+        self.within_time(&deadline, "CheckResources")?;
         answer.request_id.clone_from(&request.request_id);
         answer.cerbos_call_id = self.call_ids.next();
         if audit {
@@ -114,12 +123,15 @@ impl CerbosApi {
         let aux_data = self.aux_data.extract(request.aux_data.as_ref())?;
         let input = mapping::check_request(request);
         let snapshot = self.store.current();
+        let deadline = Deadline::after(self.settings.evaluation_timeout);
         let relations = self.relations();
         let mut answer = snapshot.policies.explain(
             &input,
             aux_data.as_ref(),
             relations.as_ref().map(|r| r as _),
+            &deadline,
         );
+        self.within_time(&deadline, "explain")?;
         answer.request_id.clone_from(&request.request_id);
         Ok(answer)
     }
@@ -133,15 +145,35 @@ impl CerbosApi {
         let aux_data = self.aux_data.extract(request.aux_data.as_ref())?;
         let input = mapping::plan_request(request);
         let snapshot = self.store.current();
+        let deadline = Deadline::after(self.settings.evaluation_timeout);
         let relations = self.relations();
         let mut answer = snapshot.policies.plan(
             &input,
             aux_data.as_ref(),
             relations.as_ref().map(|r| r as _),
+            &deadline,
         );
+        self.within_time(&deadline, "PlanResources")?;
         answer.request_id.clone_from(&request.request_id);
         answer.cerbos_call_id = self.call_ids.next();
         Ok(mapping::plan_response(answer))
+    }
+
+    /// Refuses an answer computed after the time bound passed: its conditions were cut short, so
+    /// its effects are not decisions.
+    fn within_time(&self, deadline: &Deadline, operation: &str) -> Result<(), ApiError> {
+        if !deadline.passed() {
+            return Ok(());
+        }
+        self.limits.count("cel_time");
+        Err(ApiError::new(
+            Code::DeadlineExceeded,
+            format!(
+                "{operation}: the policies' conditions took longer than the evaluation time limit \
+                 of {} ms (limits.evaluation_timeout_ms); nothing was decided",
+                self.settings.evaluation_timeout.as_millis()
+            ),
+        ))
     }
 
     /// The directory as it is now, for this request's `lictor.check` calls.

@@ -83,7 +83,12 @@ pub fn store_error(error: StoreError) -> ApiError {
         | StoreError::ImportLineRefused { .. }
         | StoreError::Nul { .. }
         | StoreError::TooDeep { .. } => Code::InvalidArgument,
-        StoreError::ImportTooLarge { .. } => Code::ResourceExhausted,
+        StoreError::ImportTooLarge { .. } => {
+            return ApiError::new(
+                Code::ResourceExhausted,
+                format!("{error} (or raise limits.max_import_bytes)"),
+            );
+        }
         _ => Code::Internal,
     };
     ApiError::new(code, error.to_string())

@@ -591,10 +591,6 @@ impl model::model_server::Model for DirectoryGrpc {
     }
 }
 
-/// Staged bytes one import may hold before it is applied (about ten million relations); a larger
-/// import is refused with RESOURCE_EXHAUSTED and leaves nothing.
-pub const IMPORT_STAGE_LIMIT: usize = 512 << 20;
-
 /// Running counts of one record kind in an import.
 #[derive(Default)]
 struct Counter {
@@ -739,16 +735,17 @@ type ImportSender = tokio::sync::mpsc::Sender<Result<importer::ImportResponse, S
 /// Runs one import stream. Every message is checked as it arrives: one Topaz refuses is reported
 /// in the response stream and counted, the others are staged. Only when the request stream ends
 /// cleanly is the stage applied, in one revision; a stream that breaks (cancelled, reset, a message
-/// that does not decode, an import over [`IMPORT_STAGE_LIMIT`]) returns its error and leaves
+/// that does not decode, an import over `limits.max_import_bytes`) returns its error and leaves
 /// nothing.
 async fn run_import(
     tenant: Arc<Tenant>,
     mut stream: Streaming<importer::ImportRequest>,
     sender: &ImportSender,
+    stage_limit: usize,
 ) -> Result<(), Status> {
     use importer::import_response::Msg as Out;
     let mut counters = ImportCounters::default();
-    let mut stage = ImportStage::new(IMPORT_STAGE_LIMIT);
+    let mut stage = ImportStage::new(stage_limit);
     let mut number = 0u64;
     while let Some(message) = stream.message().await? {
         number += 1;
@@ -835,8 +832,9 @@ impl importer::importer_server::Importer for DirectoryGrpc {
         let access = access(&request)?;
         let stream = request.into_inner();
         let (sender, receiver) = tokio::sync::mpsc::channel(64);
+        let stage_limit = self.state.config.limits.max_import_bytes;
         tokio::spawn(async move {
-            if let Err(status) = run_import(access.tenant, stream, &sender).await {
+            if let Err(status) = run_import(access.tenant, stream, &sender, stage_limit).await {
                 let _ = sender.send(Err(status)).await;
             }
         });

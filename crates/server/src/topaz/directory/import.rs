@@ -10,8 +10,8 @@ use crate::api_error::{ApiError, Code};
 use crate::server::AppState;
 use crate::service::directory as service;
 use crate::tenant::Tenant;
-use crate::topaz::directory::grpc::IMPORT_STAGE_LIMIT;
 use axum::body::Body;
+use axum::extract::State;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
 use lictor_store::{read_import, ImportChange, ImportRecord, ImportStage, StoreError};
@@ -25,14 +25,19 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/api/v3/lictor/import", post(import))
 }
 
-async fn import(Extension(access): Extension<Access>, body: Body) -> Result<Json<Value>, ApiError> {
+async fn import(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     let chunks = body
         .into_data_stream()
         .map(|chunk| chunk.map_err(std::io::Error::other));
     // The parser is synchronous: it reads the body through a bridge, on a blocking thread.
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(chunks));
     let tenant = access.tenant.clone();
-    let summary = tokio::task::spawn_blocking(move || import_body(&tenant, reader))
+    let stage_limit = state.config.limits.max_import_bytes;
+    let summary = tokio::task::spawn_blocking(move || import_body(&tenant, reader, stage_limit))
         .await
         .map_err(|error| {
             ApiError::new(
@@ -61,8 +66,12 @@ fn refused_at(line: u64) -> impl FnOnce(StoreError) -> StoreError {
     }
 }
 
-fn import_body(tenant: &Tenant, reader: impl BufRead) -> Result<Summary, ApiError> {
-    let mut stage = ImportStage::new(IMPORT_STAGE_LIMIT);
+fn import_body(
+    tenant: &Tenant,
+    reader: impl BufRead,
+    stage_limit: usize,
+) -> Result<Summary, ApiError> {
+    let mut stage = ImportStage::new(stage_limit);
     let (mut objects, mut relations) = (0u64, 0u64);
     read_import(reader, |item| {
         let change = match item.record {

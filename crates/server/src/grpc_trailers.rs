@@ -1,0 +1,79 @@
+//! The final status of a gRPC answer whose status travels in trailers (a stream, or any answer that
+//! is not trailers-only): known only when the body ends, so the body is wrapped to report it then.
+
+use axum::body::{Body, Bytes, HttpBody};
+use http_body::{Frame, SizeHint};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// `CANCELLED`: the client went away before the status was sent.
+const CANCELLED: i32 = 1;
+/// `UNKNOWN`: the body failed, or ended without a status.
+const UNKNOWN: i32 = 2;
+
+type Report = Box<dyn FnOnce(i32) + Send>;
+
+/// A body that calls its report once with the answer's gRPC status code.
+struct StatusReporting {
+    inner: Body,
+    report: Option<Report>,
+}
+
+impl StatusReporting {
+    fn finish(&mut self, code: i32) {
+        if let Some(report) = self.report.take() {
+            report(code);
+        }
+    }
+}
+
+impl HttpBody for StatusReporting {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let code = trailers
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<i32>().ok())
+                        .unwrap_or(UNKNOWN);
+                    this.finish(code);
+                }
+            }
+            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => this.finish(UNKNOWN),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for StatusReporting {
+    fn drop(&mut self) {
+        self.finish(CANCELLED);
+    }
+}
+
+/// `body`, calling `report` with the gRPC status code of its trailers once they are sent
+/// (`CANCELLED` if the body is dropped before, `UNKNOWN` if it ends without one).
+pub fn report_status(body: Body, report: impl FnOnce(i32) + Send + 'static) -> Body {
+    Body::new(StatusReporting {
+        inner: body,
+        report: Some(Box::new(report)),
+    })
+}
