@@ -22,7 +22,6 @@ use std::str::FromStr;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Client, NoTls, Row};
 
 /// The schema versions this build knows, oldest first; each is applied once, in its own transaction.
@@ -257,7 +256,7 @@ impl PostgresRecords {
     fn stream<T: Send + 'static, F>(
         &self,
         context: &str,
-        produce: impl FnOnce(Arc<Client>, mpsc::Sender<T>) -> F,
+        produce: impl FnOnce(Arc<Client>, Batcher<T>) -> F,
         mut each: impl FnMut(T) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>
     where
@@ -267,13 +266,23 @@ impl PostgresRecords {
             return Err(self.unavailable("the client runtime has stopped"));
         };
         let client = Arc::new(self.connect()?);
-        let (sender, mut receiver) = mpsc::channel(4096);
-        let task = runtime.spawn(produce(client, sender));
+        // A plain channel: the caller may be on an async runtime's thread, where tokio's own blocking
+        // receive refuses to run.
+        let (sender, receiver) = std_mpsc::sync_channel(4);
+        let task = runtime.spawn(produce(
+            client,
+            Batcher {
+                sender,
+                items: Vec::with_capacity(BATCH),
+            },
+        ));
         let mut failure = None;
-        while let Some(item) = receiver.blocking_recv() {
-            if let Err(error) = each(item) {
-                failure = Some(error);
-                break;
+        'receiving: while let Ok(items) = receiver.recv() {
+            for item in items {
+                if let Err(error) = each(item) {
+                    failure = Some(error);
+                    break 'receiving;
+                }
             }
         }
         drop(receiver);
@@ -406,12 +415,45 @@ const SELECT_RELATIONS: &str = "SELECT object_type, object_id, relation, subject
      subject_relation FROM lictor_relations ORDER BY object_type, object_id, relation, subject_type, \
      subject_id, subject_relation";
 
+/// Items on their way from the runtime to the thread that asked for them, in batches.
+struct Batcher<T> {
+    sender: std_mpsc::SyncSender<Vec<T>>,
+    items: Vec<T>,
+}
+
+/// Items per batch handed from the runtime to the caller.
+const BATCH: usize = 1024;
+
+impl<T: Send> Batcher<T> {
+    /// Queues `item`; `false` once the receiver has gone.
+    fn send(&mut self, item: T) -> bool {
+        self.items.push(item);
+        self.items.len() < BATCH || self.flush()
+    }
+
+    /// Hands the queued items over, waiting while the receiver is behind; `false` once it has gone.
+    fn flush(&mut self) -> bool {
+        let items = std::mem::replace(&mut self.items, Vec::with_capacity(BATCH));
+        // The receiver applies each batch as it comes; waiting for it parks this worker only.
+        tokio::task::block_in_place(|| self.sender.send(items).is_ok())
+    }
+}
+
+impl<T> Drop for Batcher<T> {
+    fn drop(&mut self) {
+        if !self.items.is_empty() {
+            let items = std::mem::take(&mut self.items);
+            let _ = tokio::task::block_in_place(|| self.sender.send(items));
+        }
+    }
+}
+
 /// Sends the rows of `sql`, decoded, as they arrive.
-async fn send_rows<T>(
+async fn send_rows<T: Send>(
     client: &Client,
     sql: &str,
     decode: fn(&Row) -> PgResult<T>,
-    sender: &mpsc::Sender<T>,
+    mut sender: Batcher<T>,
 ) -> PgResult<()> {
     let rows = client
         .query_raw(
@@ -422,7 +464,7 @@ async fn send_rows<T>(
     let mut rows = std::pin::pin!(rows);
     while let Some(row) = rows.next().await {
         let item = decode(&row?)?;
-        if sender.send(item).await.is_err() {
+        if !sender.send(item) {
             break;
         }
     }
@@ -442,18 +484,14 @@ impl Backend for PostgresRecords {
         let mut revision = 0;
         self.stream(
             "loading the directory",
-            |client, sender| async move {
+            |client, mut sender| async move {
                 client
                     .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
                     .await?;
                 let row = client
                     .query_one("SELECT revision FROM lictor_revision WHERE id = 1", &[])
                     .await?;
-                if sender
-                    .send(Loaded::Revision(row.try_get(0)?))
-                    .await
-                    .is_err()
-                {
+                if !sender.send(Loaded::Revision(row.try_get(0)?)) {
                     return Ok(());
                 }
                 if let Some(row) = client
@@ -461,7 +499,7 @@ impl Backend for PostgresRecords {
                     .await?
                 {
                     let manifest = Loaded::Manifest(row.try_get(0)?, row.try_get(1)?);
-                    if sender.send(manifest).await.is_err() {
+                    if !sender.send(manifest) {
                         return Ok(());
                     }
                 }
@@ -474,7 +512,7 @@ impl Backend for PostgresRecords {
                 let mut objects = std::pin::pin!(objects);
                 while let Some(row) = objects.next().await {
                     let object = decode_object(&row?)?.record;
-                    if sender.send(Loaded::Object(object)).await.is_err() {
+                    if !sender.send(Loaded::Object(object)) {
                         return Ok(());
                     }
                 }
@@ -487,7 +525,7 @@ impl Backend for PostgresRecords {
                 let mut relations = std::pin::pin!(relations);
                 while let Some(row) = relations.next().await {
                     let relation = decode_relation(&row?)?;
-                    if sender.send(Loaded::Relation(relation)).await.is_err() {
+                    if !sender.send(Loaded::Relation(relation)) {
                         return Ok(());
                     }
                 }
@@ -530,7 +568,7 @@ impl Backend for PostgresRecords {
         self.stream(
             "reading the objects",
             |client, sender| async move {
-                send_rows(&client, SELECT_OBJECTS, decode_object, &sender).await
+                send_rows(&client, SELECT_OBJECTS, decode_object, sender).await
             },
             |object| {
                 each(object.record);
@@ -543,7 +581,7 @@ impl Backend for PostgresRecords {
         self.stream(
             "reading the relations",
             |client, sender| async move {
-                send_rows(&client, SELECT_RELATIONS, decode_relation, &sender).await
+                send_rows(&client, SELECT_RELATIONS, decode_relation, sender).await
             },
             |relation| {
                 each(relation);

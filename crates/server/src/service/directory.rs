@@ -84,6 +84,7 @@ pub fn store_error(error: StoreError) -> ApiError {
         | StoreError::Nul { .. }
         | StoreError::TooDeep { .. } => Code::InvalidArgument,
         StoreError::ImportTooLarge { .. } => Code::ResourceExhausted,
+        StoreError::Unavailable { .. } => Code::Unavailable,
         _ => Code::Internal,
     };
     ApiError::new(code, error.to_string())
