@@ -23,7 +23,8 @@ pub struct ReadStoreError {
 }
 
 /// Reads every `.yaml`, `.yml` and `.json` file under `dir`, skipping hidden files and directories (names
-/// starting with `.`) and `testdata` directories. Paths are sorted for a stable order.
+/// starting with `.`). Test fixtures (`testdata/`) and suites are read too; the compiler passes them
+/// over. Paths are sorted for a stable order.
 pub fn read_store(dir: &Path) -> Result<Vec<PolicyFile>, ReadStoreError> {
     let mut files = Vec::new();
     walk(dir, dir, &mut files)?;
@@ -45,9 +46,7 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<PolicyFile>) -> Result<(), Read
         }
         let file_type = entry.file_type().map_err(error(&path))?;
         if file_type.is_dir() {
-            if name != "testdata" {
-                walk(root, &path, files)?;
-            }
+            walk(root, &path, files)?;
             continue;
         }
         if ![".yaml", ".yml", ".json"]

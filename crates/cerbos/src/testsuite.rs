@@ -1,7 +1,8 @@
-//! Cerbos policy test suites (`*_test.yaml`): named principals, resources and auxiliary data, and the
+//! Cerbos policy test suites (`*_test.yaml`): named principals, resources and auxiliary data (in the
+//! suite, or shared by the suites of a directory in its `testdata/` fixtures), groups of them, and the
 //! expected effect of each (principal, resource, action). An action absent from `expected` must be denied.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
@@ -22,12 +23,45 @@ struct Suite {
     #[serde(default)]
     principals: BTreeMap<String, Principal>,
     #[serde(default)]
+    principal_groups: BTreeMap<String, PrincipalGroup>,
+    #[serde(default)]
     resources: BTreeMap<String, Resource>,
+    #[serde(default)]
+    resource_groups: BTreeMap<String, ResourceGroup>,
     #[serde(default)]
     aux_data: BTreeMap<String, Json>,
     #[serde(default)]
     options: Option<SuiteOptions>,
     tests: Vec<Test>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrincipalGroup {
+    principals: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResourceGroup {
+    resources: Vec<String>,
+}
+
+/// The fixtures a `testdata/` directory shares with the suites beside it: `principals.yaml`,
+/// `resources.yaml` and `auxdata.yaml` (or `.yml`, `.json`; `auxData` and `aux_data` also name the last).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Fixtures {
+    #[serde(default)]
+    principals: BTreeMap<String, Principal>,
+    #[serde(default)]
+    principal_groups: BTreeMap<String, PrincipalGroup>,
+    #[serde(default)]
+    resources: BTreeMap<String, Resource>,
+    #[serde(default)]
+    resource_groups: BTreeMap<String, ResourceGroup>,
+    #[serde(default)]
+    aux_data: BTreeMap<String, Json>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -55,18 +89,35 @@ struct Test {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TestInput {
+    #[serde(default)]
     principals: Vec<String>,
+    #[serde(default)]
+    principal_groups: Vec<String>,
+    #[serde(default)]
     resources: Vec<String>,
+    #[serde(default)]
+    resource_groups: Vec<String>,
     actions: Vec<String>,
     #[serde(default)]
     aux_data: Option<String>,
 }
 
+/// Expected effects and outputs of one principal, or several, on one resource, or several.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Expectation {
+    #[serde(default)]
     principal: String,
+    #[serde(default)]
+    principals: Vec<String>,
+    #[serde(default)]
+    principal_groups: Vec<String>,
+    #[serde(default)]
     resource: String,
+    #[serde(default)]
+    resources: Vec<String>,
+    #[serde(default)]
+    resource_groups: Vec<String>,
     actions: BTreeMap<String, Effect>,
     #[serde(default)]
     outputs: Vec<OutputExpectation>,
@@ -194,6 +245,7 @@ pub fn run_test_suites(files: &[PolicyFile], config: &EngineConfig) -> TestRepor
             return report;
         }
     };
+    let fixtures = load_fixtures(files, &mut report);
     for file in files.iter().filter(|f| is_test_suite(&f.path)) {
         let documents = match parse_documents(&file.text) {
             Ok(d) => d,
@@ -204,6 +256,7 @@ pub fn run_test_suites(files: &[PolicyFile], config: &EngineConfig) -> TestRepor
                 continue;
             }
         };
+        let directory = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
         for document in documents {
             let suite: Suite = match serde_json::from_value(document.to_json()) {
                 Ok(s) => s,
@@ -218,34 +271,222 @@ pub fn run_test_suites(files: &[PolicyFile], config: &EngineConfig) -> TestRepor
                     continue;
                 }
             };
-            run_suite(&store, config, &file.path, &suite, &mut report);
+            let run = SuiteRun {
+                suite: &suite,
+                fixtures: fixtures.get(directory),
+                file: &file.path,
+            };
+            if let Err(message) = run.run(&store, config, &mut report) {
+                report.errors.push(file_error(
+                    &file.path,
+                    document.pos.line,
+                    document.pos.column,
+                    message,
+                ));
+            }
         }
     }
     report
 }
 
-fn run_suite(
-    store: &crate::PolicyStore,
-    base: &EngineConfig,
-    file: &str,
-    suite: &Suite,
-    report: &mut TestReport,
-) {
-    for test in &suite.tests {
-        let options: Vec<&SuiteOptions> = suite.options.iter().chain(test.options.iter()).collect();
-        let (config, now) = effective_config(base, &options);
-        let now = now
-            .and_then(|n| chrono::DateTime::parse_from_rfc3339(&n).ok())
-            .unwrap_or_else(|| chrono::Utc::now().fixed_offset());
-        let aux_data = test
-            .input
+/// The fixtures of every `testdata/` directory, by the directory that holds it (`""` for the root).
+fn load_fixtures(files: &[PolicyFile], report: &mut TestReport) -> BTreeMap<String, Fixtures> {
+    let mut all: BTreeMap<String, Fixtures> = BTreeMap::new();
+    for file in files {
+        let (directory, name) = match file.path.rsplit_once('/') {
+            Some((parent, name)) => match parent.rsplit_once('/') {
+                Some((directory, "testdata")) => (directory, name),
+                None if parent == "testdata" => ("", name),
+                _ => continue,
+            },
+            None => continue,
+        };
+        let stem = [".yaml", ".yml", ".json"]
+            .iter()
+            .find_map(|ext| name.strip_suffix(ext))
+            .unwrap_or_default();
+        if !["principals", "resources", "auxdata", "auxData", "aux_data"].contains(&stem) {
+            continue;
+        }
+        let read = parse_documents(&file.text)
+            .map_err(|e| file_error(&file.path, e.pos.line, e.pos.column, e.message))
+            .and_then(|documents| {
+                let Some(document) = documents.into_iter().next() else {
+                    return Ok(Fixtures::default());
+                };
+                serde_json::from_value::<Fixtures>(document.to_json()).map_err(|e| {
+                    file_error(
+                        &file.path,
+                        document.pos.line,
+                        document.pos.column,
+                        format!("invalid test fixtures: {e}"),
+                    )
+                })
+            });
+        match read {
+            Ok(read) => {
+                let fixtures = all.entry(directory.to_owned()).or_default();
+                fixtures.principals.extend(read.principals);
+                fixtures.principal_groups.extend(read.principal_groups);
+                fixtures.resources.extend(read.resources);
+                fixtures.resource_groups.extend(read.resource_groups);
+                fixtures.aux_data.extend(read.aux_data);
+            }
+            Err(error) => report.errors.push(error),
+        }
+    }
+    all
+}
+
+/// What one (principal, resource) of a test expects: the effect of each action (deny when not
+/// named) and, per action, the outputs by source.
+#[derive(Debug, Default, Clone)]
+struct Expected {
+    actions: BTreeMap<String, Effect>,
+    outputs: BTreeMap<String, BTreeMap<String, Json>>,
+}
+
+/// One suite with the fixtures beside it; the suite's own definitions come first, as in Cerbos.
+struct SuiteRun<'a> {
+    suite: &'a Suite,
+    fixtures: Option<&'a Fixtures>,
+    file: &'a str,
+}
+
+impl SuiteRun<'_> {
+    fn principal(&self, name: &str) -> Option<&Principal> {
+        self.suite
+            .principals
+            .get(name)
+            .or_else(|| self.fixtures?.principals.get(name))
+    }
+
+    fn resource(&self, name: &str) -> Option<&Resource> {
+        self.suite
+            .resources
+            .get(name)
+            .or_else(|| self.fixtures?.resources.get(name))
+    }
+
+    fn aux_data(&self, name: &str) -> Result<&Json, String> {
+        self.suite
             .aux_data
-            .as_ref()
-            .and_then(|name| suite.aux_data.get(name));
-        for principal_name in &test.input.principals {
-            for resource_name in &test.input.resources {
+            .get(name)
+            .or_else(|| self.fixtures?.aux_data.get(name))
+            .ok_or_else(|| format!("auxData `{name}` not found"))
+    }
+
+    fn principal_group(&self, name: &str) -> Result<&[String], String> {
+        self.suite
+            .principal_groups
+            .get(name)
+            .or_else(|| self.fixtures?.principal_groups.get(name))
+            .map(|g| g.principals.as_slice())
+            .ok_or_else(|| format!("principal group `{name}` not found"))
+    }
+
+    fn resource_group(&self, name: &str) -> Result<&[String], String> {
+        self.suite
+            .resource_groups
+            .get(name)
+            .or_else(|| self.fixtures?.resource_groups.get(name))
+            .map(|g| g.resources.as_slice())
+            .ok_or_else(|| format!("resource group `{name}` not found"))
+    }
+
+    /// Every (principal, resource) of a test with what it expects; an expectation for a pair the
+    /// input does not have, or two that contradict each other, make the test invalid.
+    fn matrix(&self, test: &Test) -> Result<Vec<(String, String, Expected)>, String> {
+        let in_input: BTreeSet<&str> = test.input.actions.iter().map(String::as_str).collect();
+        let mut expectations: BTreeMap<(String, String), Expected> = BTreeMap::new();
+        for expectation in &test.expected {
+            let extra: Vec<&str> = expectation
+                .actions
+                .keys()
+                .chain(expectation.outputs.iter().map(|o| &o.action))
+                .map(String::as_str)
+                .filter(|a| !in_input.contains(a))
+                .collect();
+            if !extra.is_empty() {
+                return Err(format!(
+                    "expectations for actions that are not in the input: {}",
+                    extra.join(", ")
+                ));
+            }
+            let principals = collect(
+                &expectation.principal,
+                &expectation.principals,
+                &expectation.principal_groups,
+                |g| self.principal_group(g),
+            )?;
+            let resources = collect(
+                &expectation.resource,
+                &expectation.resources,
+                &expectation.resource_groups,
+                |g| self.resource_group(g),
+            )?;
+            for principal in &principals {
+                for resource in &resources {
+                    let expected = expectations
+                        .entry((principal.clone(), resource.clone()))
+                        .or_default();
+                    merge(expected, expectation).map_err(|what| {
+                        format!("inconsistent expectations for principal `{principal}` on resource `{resource}`: {what}")
+                    })?;
+                }
+            }
+        }
+        let principals = collect(
+            "",
+            &test.input.principals,
+            &test.input.principal_groups,
+            |g| self.principal_group(g),
+        )?;
+        let resources = collect(
+            "",
+            &test.input.resources,
+            &test.input.resource_groups,
+            |g| self.resource_group(g),
+        )?;
+        let mut matrix = Vec::new();
+        for principal in &principals {
+            for resource in &resources {
+                let expected = expectations
+                    .remove(&(principal.clone(), resource.clone()))
+                    .unwrap_or_default();
+                matrix.push((principal.clone(), resource.clone(), expected));
+            }
+        }
+        if let Some(((principal, resource), _)) = expectations.into_iter().next() {
+            return Err(format!(
+                "an expectation for principal `{principal}` and resource `{resource}`, which are not both in the input"
+            ));
+        }
+        Ok(matrix)
+    }
+
+    fn run(
+        &self,
+        store: &crate::PolicyStore,
+        base: &EngineConfig,
+        report: &mut TestReport,
+    ) -> Result<(), String> {
+        let suite = self.suite;
+        for test in &suite.tests {
+            let options: Vec<&SuiteOptions> =
+                suite.options.iter().chain(test.options.iter()).collect();
+            let (config, now) = effective_config(base, &options);
+            let now = now
+                .and_then(|n| chrono::DateTime::parse_from_rfc3339(&n).ok())
+                .unwrap_or_else(|| chrono::Utc::now().fixed_offset());
+            let in_test = |message: String| format!("test `{}`: {message}", test.name);
+            let aux_data = match &test.input.aux_data {
+                Some(name) => Some(self.aux_data(name).map_err(in_test)?),
+                None => None,
+            };
+            for (principal_name, resource_name, expected) in self.matrix(test).map_err(in_test)? {
                 let mut outcome = TestOutcome {
-                    file: file.to_owned(),
+                    file: self.file.to_owned(),
                     suite: suite.name.clone(),
                     test: test.name.clone(),
                     principal: principal_name.clone(),
@@ -258,8 +499,8 @@ fn run_suite(
                     continue;
                 }
                 let (Some(principal), Some(resource)) = (
-                    suite.principals.get(principal_name),
-                    suite.resources.get(resource_name),
+                    self.principal(&principal_name),
+                    self.resource(&resource_name),
                 ) else {
                     outcome.failures.push(format!(
                         "unknown principal `{principal_name}` or resource `{resource_name}`"
@@ -281,14 +522,11 @@ fn run_suite(
                     relations: None,
                 };
                 let response = store.check_resources(&config, &request, options);
-                let expected = test
-                    .expected
-                    .iter()
-                    .find(|e| e.principal == *principal_name && e.resource == *resource_name);
                 let result = response.results.into_iter().next().unwrap_or_default();
                 for action in &test.input.actions {
                     let want = expected
-                        .and_then(|e| e.actions.get(action))
+                        .actions
+                        .get(action)
                         .copied()
                         .unwrap_or(Effect::Deny);
                     let have = result.actions.get(action).copied().unwrap_or(Effect::Deny);
@@ -298,25 +536,76 @@ fn run_suite(
                         ));
                     }
                 }
-                for wanted in expected.map(|e| e.outputs.as_slice()).unwrap_or_default() {
-                    for output in &wanted.expected {
+                for (action, outputs) in &expected.outputs {
+                    for (src, val) in outputs {
                         let found = result.outputs.iter().any(|o| {
-                            o.action == wanted.action
-                                && o.src == output.src
-                                && o.val.as_ref() == Some(&output.val)
+                            o.action == *action && o.src == *src && o.val.as_ref() == Some(val)
                         });
                         if !found {
-                            outcome.failures.push(format!(
-                                "action `{}`: missing output {} = {}",
-                                wanted.action, output.src, output.val
-                            ));
+                            outcome
+                                .failures
+                                .push(format!("action `{action}`: missing output {src} = {val}"));
                         }
                     }
                 }
                 report.outcomes.push(outcome);
             }
         }
+        Ok(())
     }
+}
+
+/// The names an expectation or input names: one name (an expectation's `principal`), or a list, and
+/// the members of its groups, each once, in order.
+fn collect<'a>(
+    single: &str,
+    names: &[String],
+    groups: &[String],
+    group: impl Fn(&str) -> Result<&'a [String], String>,
+) -> Result<Vec<String>, String> {
+    let mut all: Vec<String> = if single.is_empty() {
+        names.to_vec()
+    } else {
+        vec![single.to_owned()]
+    };
+    let mut seen: BTreeSet<String> = all.iter().cloned().collect();
+    for name in groups {
+        for member in group(name)? {
+            if seen.insert(member.clone()) {
+                all.push(member.clone());
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// Adds an expectation's effects and outputs to what a pair already expects; names what contradicts.
+fn merge(expected: &mut Expected, expectation: &Expectation) -> Result<(), String> {
+    for (action, effect) in &expectation.actions {
+        match expected.actions.get(action) {
+            Some(old) if old != effect => return Err(format!("action `{action}`")),
+            _ => {
+                expected.actions.insert(action.clone(), *effect);
+            }
+        }
+    }
+    for output in &expectation.outputs {
+        let entries = expected.outputs.entry(output.action.clone()).or_default();
+        for entry in &output.expected {
+            match entries.get(&entry.src) {
+                Some(old) if *old != entry.val => {
+                    return Err(format!(
+                        "output {} of action `{}`",
+                        entry.src, output.action
+                    ))
+                }
+                _ => {
+                    entries.insert(entry.src.clone(), entry.val.clone());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -389,5 +678,137 @@ tests:
             failed.failures
         );
         assert!(!report.success());
+    }
+
+    const GROUP_SUITE: &str = "name: shared fixtures
+principalGroups:
+  readers: {principals: [alice, bob]}
+tests:
+  - name: readers view, nobody edits
+    input:
+      principalGroups: [readers]
+      resourceGroups: [docs]
+      actions: [view, edit]
+      auxData: token
+    expected:
+      - principalGroups: [readers]
+        resources: [d1, d2]
+        actions: {view: EFFECT_ALLOW}
+      - principal: bob
+        resource: d2
+        actions: {edit: EFFECT_DENY}
+";
+
+    fn files(extra: &[(&str, &str)]) -> Vec<PolicyFile> {
+        let mut files = vec![PolicyFile {
+            path: "policies/doc.yaml".into(),
+            text: POLICY.into(),
+        }];
+        files.extend(extra.iter().map(|(path, text)| PolicyFile {
+            path: (*path).into(),
+            text: (*text).into(),
+        }));
+        files
+    }
+
+    #[test]
+    fn fixtures_beside_a_suite_and_groups_expand_into_every_pair() {
+        let files = files(&[
+            ("policies/doc_test.yaml", GROUP_SUITE),
+            (
+                "policies/testdata/principals.yaml",
+                "principals:\n  alice: {id: alice, roles: [user]}\n  bob: {id: bob, roles: [user]}\n",
+            ),
+            (
+                "policies/testdata/resources.yaml",
+                "resources:\n  d1: {id: d1, kind: doc}\n  d2: {id: d2, kind: doc}\nresourceGroups:\n  docs: {resources: [d1, d2]}\n",
+            ),
+            (
+                "policies/testdata/auxdata.yaml",
+                "auxData:\n  token: {jwt: {sub: alice}}\n",
+            ),
+        ]);
+        let report = run_test_suites(&files, &EngineConfig::default());
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let pairs: Vec<(&str, &str)> = report
+            .outcomes
+            .iter()
+            .map(|o| (o.principal.as_str(), o.resource.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("alice", "d1"),
+                ("alice", "d2"),
+                ("bob", "d1"),
+                ("bob", "d2")
+            ]
+        );
+        assert_eq!((report.passed(), report.failed()), (4, 0));
+    }
+
+    #[test]
+    fn fixtures_of_another_directory_do_not_apply() {
+        let files = files(&[
+            ("policies/doc_test.yaml", GROUP_SUITE),
+            (
+                "other/testdata/resources.yaml",
+                "resourceGroups:\n  docs: {resources: [d1]}\n",
+            ),
+        ]);
+        let report = run_test_suites(&files, &EngineConfig::default());
+        assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+        let error = &report.errors[0];
+        assert_eq!(
+            (error.file.as_str(), error.line),
+            ("policies/doc_test.yaml", 1)
+        );
+        assert!(
+            error.message.contains("auxData `token` not found"),
+            "{}",
+            error.message
+        );
+        assert!(!report.success());
+    }
+
+    #[test]
+    fn contradicting_expectations_and_pairs_outside_the_input_are_errors() {
+        let contradicting = "name: s
+principals:
+  alice: {id: alice, roles: [user]}
+resources:
+  d1: {id: d1, kind: doc}
+tests:
+  - name: twice
+    input: {principals: [alice], resources: [d1], actions: [view]}
+    expected:
+      - {principal: alice, resource: d1, actions: {view: EFFECT_ALLOW}}
+      - {principals: [alice], resource: d1, actions: {view: EFFECT_DENY}}
+";
+        let outside = contradicting
+            .replace("{view: EFFECT_DENY}", "{view: EFFECT_ALLOW}")
+            .replace(
+                "principals: [alice], resource: d1",
+                "principal: bob, resource: d1",
+            );
+        for (suite, expected) in [
+            (
+                contradicting.to_owned(),
+                "inconsistent expectations for principal `alice` on resource `d1`: action `view`",
+            ),
+            (
+                outside,
+                "principal `bob` and resource `d1`, which are not both in the input",
+            ),
+        ] {
+            let files = files(&[("policies/doc_test.yaml", &suite)]);
+            let report = run_test_suites(&files, &EngineConfig::default());
+            assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+            assert!(
+                report.errors[0].message.contains(expected),
+                "{}",
+                report.errors[0].message
+            );
+        }
     }
 }

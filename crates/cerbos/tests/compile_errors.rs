@@ -249,7 +249,7 @@ fn json_policies_compile() {
 }
 
 #[test]
-fn read_store_skips_hidden_files_and_testdata() {
+fn read_store_skips_hidden_files_and_the_compiler_skips_fixtures() {
     let dir = tempfile::tempdir().unwrap();
     let write = |path: &str, text: &str| {
         let full = dir.path().join(path);
@@ -264,7 +264,16 @@ fn read_store_skips_hidden_files_and_testdata() {
     write("_schemas/s.json", "{}");
     let files = lictor_cerbos::read_store(dir.path()).unwrap();
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(paths, ["_schemas/s.json", "policies/doc.yaml"]);
+    assert_eq!(
+        paths,
+        [
+            "_schemas/s.json",
+            "policies/doc.yaml",
+            "policies/testdata/fixture.yaml"
+        ]
+    );
+    // Fixtures are for the test suites: not a policy, so not an error however they read.
+    assert_eq!(compile(&files).unwrap().policy_count(), 1);
 }
 
 #[test]
