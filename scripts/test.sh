@@ -40,6 +40,8 @@ stage "cargo fmt --check"
 cargo fmt --all -- --check
 stage "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+stage "PostgreSQL for the store and replica tests"
+./scripts/postgres.sh
 stage "cargo test"
 cargo test --workspace --locked
 # Aserto's own Node and Python clients against the binary the tests just built.

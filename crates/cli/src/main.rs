@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lictor_directory::{CheckRequest, LookupObjectsRequest, LookupSubjectsRequest, Page};
 use lictor_model::{ObjectRecord, RelationRecord, SubjectRef};
-use lictor_store::Store;
+use lictor_store::{Store, StoreLocation};
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,6 +21,10 @@ struct Cli {
     /// Data directory of the embedded store [default: lictor-data, or the config file's data_dir].
     #[arg(long, global = true, env = "LICTOR_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Keep the directory in PostgreSQL instead (`postgres://USER@HOST:PORT/DB`), shared by every
+    /// lictor that names the same database [default: the config file's store].
+    #[arg(long, global = true, env = "LICTOR_STORE")]
+    store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -231,7 +235,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 file,
                 overrides: set,
             });
-            return serve::run(cli.data_dir, config, demo, cerbos).map(|()| ExitCode::SUCCESS);
+            return serve::run(cli.data_dir, cli.store, config, demo, cerbos)
+                .map(|()| ExitCode::SUCCESS);
         }
         Command::Certs(CertsCommand::Generate { force }) => {
             let dir = cli
@@ -257,8 +262,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let data_dir = cli
         .data_dir
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-    let store = Store::open(&data_dir)
-        .with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    let store = match &cli.store {
+        Some(location) => Store::open_at(&StoreLocation::parse(location))
+            .with_context(|| format!("opening store {location}"))?,
+        None => Store::open(&data_dir)
+            .with_context(|| format!("opening data directory {}", data_dir.display()))?,
+    };
     let mut out = BufWriter::new(std::io::stdout().lock());
     match command {
         Command::Model(ModelCommand::Set { file }) => {

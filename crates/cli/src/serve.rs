@@ -13,10 +13,12 @@ pub struct CerbosFlags {
     pub overrides: Vec<String>,
 }
 
-/// Runs the server with the configuration file (if any); `--data-dir` overrides its `data_dir`.
+/// Runs the server with the configuration file (if any); `--data-dir` overrides its `data_dir`, and
+/// `--store` its `store`.
 /// With a Cerbos configuration file and no Lictor one, serves Cerbos's API alone.
 pub fn run(
     data_dir: Option<PathBuf>,
+    store: Option<String>,
     config_path: Option<PathBuf>,
     demo: bool,
     cerbos: Option<CerbosFlags>,
@@ -35,6 +37,9 @@ pub fn run(
     }
     if let Some(dir) = data_dir {
         config.data_dir = dir;
+    }
+    if store.is_some() {
+        config.store = store;
     }
     // The demo's AuthZEN mappings name its Rego and Cerbos policies: only with both.
     let demo_authzen = demo

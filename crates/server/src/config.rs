@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Directory of the embedded store, certificates and tenants.
     pub data_dir: PathBuf,
+    /// Where the default tenant's directory is kept instead of `data_dir`: a
+    /// `postgres://USER@HOST:PORT/DB` URL, shared by every replica that names it.
+    pub store: Option<String>,
     /// Addresses and ports.
     pub listen: Listen,
     /// TLS on the listeners.
@@ -43,6 +46,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("lictor-data"),
+            store: None,
             listen: Listen::default(),
             tls: Tls::default(),
             policies: Policies::default(),

@@ -112,6 +112,8 @@ pub struct Metrics {
     log_queue: Gauge,
     log_dropped: Gauge,
     log_written: Gauge,
+    directory_revision: Gauge,
+    directory_lag: Gauge,
 }
 
 impl Default for Metrics {
@@ -175,6 +177,18 @@ impl Metrics {
             "Decision records written (total)",
             log_written.clone(),
         );
+        let directory_revision = Gauge::default();
+        registry.register(
+            "directory_revision",
+            "The default tenant's directory revision this process has applied",
+            directory_revision.clone(),
+        );
+        let directory_lag = Gauge::default();
+        registry.register(
+            "directory_lag_revisions",
+            "How many revisions the shared store was last seen ahead of this process",
+            directory_lag.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -185,6 +199,8 @@ impl Metrics {
             log_queue,
             log_dropped,
             log_written,
+            directory_revision,
+            directory_lag,
         }
     }
 
@@ -241,7 +257,11 @@ impl Metrics {
     }
 
     /// The text exposition, with the decision log's gauges read now.
-    pub fn render(&self, log: &DecisionLog) -> String {
+    pub fn render(&self, log: &DecisionLog, directory: &lictor_store::Store) -> String {
+        self.directory_revision
+            .set(i64::try_from(directory.revision()).unwrap_or(i64::MAX));
+        self.directory_lag
+            .set(i64::try_from(directory.lag()).unwrap_or(i64::MAX));
         let stats = log.stats();
         self.log_queue
             .set(i64::try_from(log.queue_depth()).unwrap_or(i64::MAX));

@@ -242,11 +242,12 @@ pub async fn start(
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let revision = state.tenants.default_tenant().store.revision();
+    let tenant = state.tenants.default_tenant();
     axum::Json(serde_json::json!({
         "status": "SERVING",
         "uptime_seconds": state.started.elapsed().as_secs(),
-        "directory_revision": revision,
+        "directory_revision": tenant.store.revision(),
+        "directory_lag": tenant.store.lag(),
     }))
 }
 
@@ -257,6 +258,8 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(&state.decision_log),
+        state
+            .metrics
+            .render(&state.decision_log, &state.tenants.default_tenant().store),
     )
 }

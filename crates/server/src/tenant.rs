@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::ServerError;
 use arc_swap::ArcSwapOption;
 use lictor_policy::PolicySet;
-use lictor_store::Store;
+use lictor_store::{Store, StoreLocation};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -30,7 +30,10 @@ impl Tenants {
     pub fn open(config: &Config) -> Result<Tenants, ServerError> {
         let default = Arc::new(Tenant {
             id: String::new(),
-            store: Store::open(&config.data_dir)?,
+            store: match &config.store {
+                Some(location) => Store::open_at(&StoreLocation::parse(location))?,
+                None => Store::open(&config.data_dir)?,
+            },
             policies: ArcSwapOption::empty(),
         });
         let mut others = HashMap::new();

@@ -112,6 +112,42 @@ pub enum StoreError {
         /// Why.
         source: Box<StoreError>,
     },
+    /// The store location (a PostgreSQL URL) does not parse.
+    #[error("store {location}: {message}")]
+    Location {
+        /// The location as given.
+        location: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// PostgreSQL refused a statement.
+    #[error("{database}: {context}: {source}")]
+    Postgres {
+        /// The database, without a password.
+        database: String,
+        /// What was being done.
+        context: String,
+        /// The driver's error, with the server's message.
+        source: tokio_postgres::Error,
+    },
+    /// PostgreSQL cannot be reached (down, restarting, or too slow); the write did not happen.
+    #[error("{database} is unavailable: {message}")]
+    Unavailable {
+        /// The database, without a password.
+        database: String,
+        /// What failed.
+        message: String,
+    },
+    /// The database's schema is newer than this build of Lictor knows.
+    #[error("{database} has Lictor schema version {found}, newer than version {known} that this build knows; run a newer lictor")]
+    SchemaTooNew {
+        /// The database, without a password.
+        database: String,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
     /// A stored value could not be decoded.
     #[error("corrupt stored value for {key}: {message}")]
     Corrupt {

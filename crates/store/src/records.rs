@@ -9,6 +9,7 @@
 //!   `[created, updated]`.
 //! - `meta`: `revision` (u64 LE), `manifest` (source text), `manifest_file` (its file name).
 
+use crate::backend::{Backend, Change, LoadSink, RecordWrites, WriteBody};
 use crate::error::StoreError;
 use lictor_model::{ObjectRecord, RelationRecord};
 use redb::{
@@ -570,6 +571,104 @@ impl WriteBatch<'_> {
             .remove(MANIFEST_UPDATED_KEY)
             .map_err(in_db(self.path))?;
         Ok(removed)
+    }
+}
+
+impl RecordWrites for WriteBatch<'_> {
+    fn put_object(&mut self, object: &ObjectRecord) -> Result<(), StoreError> {
+        WriteBatch::put_object(self, object).map(|_| ())
+    }
+
+    fn delete_object(&mut self, object_type: &str, id: &str) -> Result<(), StoreError> {
+        WriteBatch::delete_object(self, object_type, id).map(|_| ())
+    }
+
+    fn put_relation(&mut self, relation: &RelationRecord) -> Result<(), StoreError> {
+        WriteBatch::put_relation(self, relation).map(|_| ())
+    }
+
+    fn delete_relation(&mut self, relation: &RelationRecord) -> Result<(), StoreError> {
+        WriteBatch::delete_relation(self, relation).map(|_| ())
+    }
+
+    fn set_manifest(&mut self, file: &str, source: &str) -> Result<(), StoreError> {
+        WriteBatch::set_manifest(self, file, source)
+    }
+
+    fn delete_manifest(&mut self) -> Result<(), StoreError> {
+        WriteBatch::delete_manifest(self).map(|_| ())
+    }
+}
+
+/// The embedded file has one writer, this process: there is nothing to follow.
+impl Backend for RecordStore {
+    fn load(&self, sink: LoadSink<'_>) -> Result<u64, StoreError> {
+        if let Some((file, source)) = self.manifest()? {
+            (sink.manifest)(&file, &source)?;
+        }
+        let mut failure = None;
+        self.for_each_object(|object| {
+            if failure.is_none() {
+                failure = (sink.object)(object).err();
+            }
+        })?;
+        self.for_each_relation(|relation| {
+            if failure.is_none() {
+                failure = (sink.relation)(relation).err();
+            }
+        })?;
+        match failure {
+            Some(error) => Err(error),
+            None => RecordStore::revision(self),
+        }
+    }
+
+    fn revision(&self) -> Result<u64, StoreError> {
+        RecordStore::revision(self)
+    }
+
+    fn manifest_updated_at(&self) -> Result<Option<u64>, StoreError> {
+        RecordStore::manifest_updated_at(self)
+    }
+
+    fn for_each_object(&self, each: &mut dyn FnMut(ObjectRecord)) -> Result<(), StoreError> {
+        RecordStore::for_each_object(self, each)
+    }
+
+    fn for_each_relation(&self, each: &mut dyn FnMut(RelationRecord)) -> Result<(), StoreError> {
+        RecordStore::for_each_relation(self, each)
+    }
+
+    fn get_object(&self, object_type: &str, id: &str) -> Result<Option<StoredObject>, StoreError> {
+        RecordStore::get_object(self, object_type, id)
+    }
+
+    fn get_relation(&self, relation: &RelationRecord) -> Result<Option<RelationMeta>, StoreError> {
+        RecordStore::get_relation(self, relation)
+    }
+
+    fn object_count(&self) -> Result<u64, StoreError> {
+        RecordStore::object_count(self)
+    }
+
+    fn relation_count(&self) -> Result<u64, StoreError> {
+        RecordStore::relation_count(self)
+    }
+
+    fn write(&self, _applied: u64, body: &mut WriteBody<'_>) -> Result<u64, StoreError> {
+        RecordStore::write(self, |batch| body(&[], batch)).map(|((), revision)| revision)
+    }
+
+    fn changes_since(&self, applied: u64) -> Result<(Vec<(u64, Change)>, u64), StoreError> {
+        Ok((Vec::new(), applied))
+    }
+
+    fn shared(&self) -> bool {
+        false
+    }
+
+    fn wait_for_changes(&self, _timeout: std::time::Duration) -> bool {
+        false
     }
 }
 

@@ -1,17 +1,23 @@
 //! [`Store`]: the durable directory. Every write is validated against the current manifest, committed
-//! to the embedded database (fsync'd) and only then published as the next immutable [`Directory`].
+//! to the backend (the embedded database, fsync'd, or PostgreSQL) and only then published as the next
+//! immutable [`Directory`]. Where other processes share the backend, a follower thread replays their
+//! changes in revision order.
 //! Readers take the published snapshot without locks and never wait for a writer.
 
+use crate::backend::{Backend, Change, LoadSink, RecordWrites};
 use crate::error::StoreError;
 use crate::jsonl::{read_import, write_object_line, write_relation_line, ImportRecord};
-use crate::records::{check_object_key, check_relation_key, RecordStore, WriteBatch};
+use crate::postgres::PostgresRecords;
+use crate::records::{check_object_key, check_relation_key, RecordStore};
 use crate::staging::{ImportChange, ImportStage};
 use arc_swap::ArcSwap;
 use lictor_directory::{Directory, Schema};
 use lictor_model::{parse_manifest, ObjectRecord, RelationRecord};
 use std::io::{BufRead, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// How many stranded records a refused manifest change lists.
 const VIOLATIONS_LISTED: usize = 20;
@@ -45,55 +51,141 @@ pub struct ExportSummary {
     pub relations: u64,
 }
 
-/// The durable directory of one data directory.
+/// Where a store keeps its records: a data directory (the embedded redb file) or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded store in this directory.
+    Directory(PathBuf),
+    /// A PostgreSQL database, `postgres://USER@HOST:PORT/DB`.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// A `postgres://` or `postgresql://` URL names a database; anything else a data directory.
+    pub fn parse(text: &str) -> StoreLocation {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            StoreLocation::Postgres(text.to_string())
+        } else {
+            StoreLocation::Directory(PathBuf::from(text))
+        }
+    }
+}
+
+/// How long a follower sleeps between catch-ups when no notification wakes it.
+const FOLLOW_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The durable directory: its records (in a [`Backend`]) and the latest published snapshot.
 pub struct Store {
-    records: RecordStore,
-    current: ArcSwap<Directory>,
-    /// One writer at a time; readers never take it.
-    writer: Mutex<()>,
+    records: Arc<dyn Backend>,
+    current: Arc<ArcSwap<Directory>>,
+    /// One writer (or follower catch-up) at a time; readers never take it.
+    writer: Arc<Mutex<()>>,
+    /// The newest revision the backend was known to have, for the lag.
+    head: Arc<AtomicU64>,
+    /// Tells the follower thread to stop.
+    stop: Arc<AtomicBool>,
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir` and loads its latest revision into memory.
+    /// Opens (or creates) the embedded store in `dir` and loads its latest revision into memory.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let records = RecordStore::open(dir)?;
+        Store::with_backend(Arc::new(RecordStore::open(dir)?))
+    }
+
+    /// Opens the store at `location`.
+    pub fn open_at(location: &StoreLocation) -> Result<Store, StoreError> {
+        match location {
+            StoreLocation::Directory(dir) => Store::open(dir),
+            StoreLocation::Postgres(url) => {
+                Store::with_backend(Arc::new(PostgresRecords::open(url)?))
+            }
+        }
+    }
+
+    /// Loads the directory from `records`; where other processes share them, follows their changes
+    /// from then on, on a thread of its own.
+    pub fn with_backend(records: Arc<dyn Backend>) -> Result<Store, StoreError> {
         let mut directory = Directory::new();
-        if let Some((file, source)) = records.manifest()? {
-            let manifest = parse_manifest(&source, &file)?;
-            let schema = Schema::compile(manifest, source, directory.schema().symbols());
-            directory.replace_schema(Arc::new(schema));
-        }
-        let mut failure = None;
-        records.for_each_object(|object| {
-            if failure.is_none() {
-                if let Err(error) = directory.set_object(&object) {
-                    failure = Some(StoreError::Stored {
-                        record: format!("object {}:{}", object.object_type, object.id),
-                        source: error,
-                    });
-                }
-            }
-        })?;
-        records.for_each_relation(|relation| {
-            if failure.is_none() {
-                if let Err(error) = directory.set_relation(&relation) {
-                    failure = Some(StoreError::Stored {
-                        record: format!("relation {relation}"),
-                        source: error,
-                    });
-                }
-            }
-        })?;
-        if let Some(error) = failure {
-            return Err(error);
-        }
+        let revision = {
+            let directory = &mut directory;
+            let cell = std::cell::RefCell::new(directory);
+            records.load(LoadSink {
+                manifest: &mut |file, source| {
+                    let mut directory = cell.borrow_mut();
+                    let manifest = parse_manifest(source, file)?;
+                    let schema =
+                        Schema::compile(manifest, source.to_string(), directory.schema().symbols());
+                    directory.replace_schema(Arc::new(schema));
+                    Ok(())
+                },
+                object: &mut |object| {
+                    cell.borrow_mut()
+                        .set_object(&object)
+                        .map_err(|source| StoreError::Stored {
+                            record: format!("object {}:{}", object.object_type, object.id),
+                            source,
+                        })
+                        .map(|_| ())
+                },
+                relation: &mut |relation| {
+                    cell.borrow_mut()
+                        .set_relation(&relation)
+                        .map_err(|source| StoreError::Stored {
+                            record: format!("relation {relation}"),
+                            source,
+                        })
+                        .map(|_| ())
+                },
+            })?
+        };
         directory.shrink_to_fit();
-        directory.set_revision(records.revision()?);
-        Ok(Store {
+        directory.set_revision(revision);
+        let store = Store {
             records,
-            current: ArcSwap::from_pointee(directory),
-            writer: Mutex::new(()),
-        })
+            current: Arc::new(ArcSwap::from_pointee(directory)),
+            writer: Arc::new(Mutex::new(())),
+            head: Arc::new(AtomicU64::new(revision)),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        if store.records.shared() {
+            let follower = Follower {
+                records: store.records.clone(),
+                current: store.current.clone(),
+                writer: store.writer.clone(),
+                head: store.head.clone(),
+            };
+            let stop = store.stop.clone();
+            std::thread::Builder::new()
+                .name("lictor-follow".to_string())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        follower.records.wait_for_changes(FOLLOW_INTERVAL);
+                        // A failure (the database is down) is retried on the next round.
+                        let _ = follower.catch_up();
+                    }
+                })
+                .map_err(|e| StoreError::io("starting the change-log follower", e))?;
+        }
+        Ok(store)
+    }
+
+    /// Applies every change other processes committed since the published revision, now, rather than
+    /// waiting for the follower to wake. Returns the revision then published.
+    pub fn catch_up(&self) -> Result<u64, StoreError> {
+        Follower {
+            records: self.records.clone(),
+            current: self.current.clone(),
+            writer: self.writer.clone(),
+            head: self.head.clone(),
+        }
+        .catch_up()
+    }
+
+    /// How many revisions the backend was last seen to be ahead of the published one.
+    pub fn lag(&self) -> u64 {
+        self.head
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.revision())
     }
 
     /// The latest published revision, to read from without locks.
@@ -114,28 +206,39 @@ impl Store {
     }
 
     /// The durable records, for metadata that the in-memory index does not keep (timestamps).
-    pub fn records(&self) -> &RecordStore {
-        &self.records
+    pub fn records(&self) -> &dyn Backend {
+        self.records.as_ref()
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        // A writer that panicked left nothing half-published: the snapshot is only swapped after commit.
-        self.writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Runs one write: `change` edits a copy of the latest directory and the batch; on success both are
-    /// committed and the copy is published. On any error nothing changes.
+    /// Runs one write: `change` edits a copy of the latest directory (first brought up to date with
+    /// what other processes wrote) and the batch; on success both are committed and the copy is
+    /// published. On any error nothing changes.
     fn write<T>(
         &self,
-        change: impl FnOnce(&mut Directory, &mut WriteBatch<'_>) -> Result<T, StoreError>,
+        change: impl FnOnce(&mut Directory, &mut dyn RecordWrites) -> Result<T, StoreError>,
     ) -> Result<(T, u64), StoreError> {
-        let _guard = self.lock();
-        let mut next = (*self.current.load_full()).clone();
-        let (value, revision) = self.records.write(|batch| change(&mut next, batch))?;
+        let _guard = lock(&self.writer);
+        let base = self.current.load_full();
+        let mut change = Some(change);
+        let mut done = None;
+        let revision = self.records.write(base.revision(), &mut |pending, batch| {
+            let mut next = (*base).clone();
+            replay(&mut next, pending)?;
+            let change = change.take().ok_or_else(|| StoreError::Corrupt {
+                key: "write".to_string(),
+                message: "a write's body ran twice".to_string(),
+            })?;
+            let value = change(&mut next, batch)?;
+            done = Some((value, next));
+            Ok(())
+        })?;
+        let (value, mut next) = done.ok_or_else(|| StoreError::Corrupt {
+            key: format!("revision {revision}"),
+            message: "committed without running the write".to_string(),
+        })?;
         next.set_revision(revision);
         self.current.store(Arc::new(next));
+        self.head.fetch_max(revision, Ordering::Relaxed);
         Ok((value, revision))
     }
 
@@ -363,7 +466,7 @@ impl Store {
             relations: 0,
         };
         let mut failure = None;
-        self.records.for_each_object(|object| {
+        self.records.for_each_object(&mut |object| {
             if failure.is_none() {
                 match write_object_line(out, &object) {
                     Ok(()) => summary.objects += 1,
@@ -371,7 +474,7 @@ impl Store {
                 }
             }
         })?;
-        self.records.for_each_relation(|relation| {
+        self.records.for_each_relation(&mut |relation| {
             if failure.is_none() {
                 match write_relation_line(out, &relation) {
                     Ok(()) => summary.relations += 1,
@@ -391,7 +494,7 @@ impl Store {
 /// database failure, which abandons the import; the inner one is the change's refusal.
 fn apply_change(
     next: &mut Directory,
-    batch: &mut WriteBatch<'_>,
+    batch: &mut dyn RecordWrites,
     change: &ImportChange,
 ) -> Result<Result<ChangeApplied, StoreError>, StoreError> {
     let refused = |error: StoreError| match error {
@@ -452,6 +555,88 @@ fn apply_change(
             Ok(Ok(ChangeApplied::Deleted))
         }
     }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn lock(writer: &Mutex<()>) -> MutexGuard<'_, ()> {
+    // A writer that panicked left nothing half-published: the snapshot is only swapped after commit.
+    writer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the follower thread needs of a store.
+struct Follower {
+    records: Arc<dyn Backend>,
+    current: Arc<ArcSwap<Directory>>,
+    writer: Arc<Mutex<()>>,
+    head: Arc<AtomicU64>,
+}
+
+impl Follower {
+    fn catch_up(&self) -> Result<u64, StoreError> {
+        let _guard = lock(&self.writer);
+        let base = self.current.load_full();
+        let (changes, head) = self.records.changes_since(base.revision())?;
+        self.head.fetch_max(head, Ordering::Relaxed);
+        if head <= base.revision() {
+            return Ok(base.revision());
+        }
+        let mut next = (*base).clone();
+        replay(&mut next, &changes)?;
+        next.set_revision(head);
+        self.current.store(Arc::new(next));
+        Ok(head)
+    }
+}
+
+/// Applies changes that another process committed, in order.
+fn replay(next: &mut Directory, changes: &[(u64, Change)]) -> Result<(), StoreError> {
+    for (revision, change) in changes {
+        let stored = |record: String| {
+            move |source| StoreError::Stored {
+                record: format!("{record} (revision {revision})"),
+                source,
+            }
+        };
+        match change {
+            Change::SetObject { object } => {
+                next.set_object(object).map_err(stored(format!(
+                    "object {}:{}",
+                    object.object_type, object.id
+                )))?;
+            }
+            Change::DeleteObject {
+                object_type,
+                object_id,
+            } => {
+                next.delete_object(object_type, object_id);
+            }
+            Change::SetRelation { relation } => {
+                next.set_relation(relation)
+                    .map_err(stored(format!("relation {relation}")))?;
+            }
+            Change::DeleteRelation { relation } => {
+                next.delete_relation(relation);
+            }
+            Change::SetManifest { file, source } => {
+                let manifest = parse_manifest(source, file)?;
+                let schema = Schema::compile(manifest, source.clone(), next.schema().symbols());
+                next.replace_schema(Arc::new(schema));
+            }
+            Change::DeleteManifest => {
+                let schema =
+                    Schema::compile(Default::default(), String::new(), next.schema().symbols());
+                next.replace_schema(Arc::new(schema));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_etag(

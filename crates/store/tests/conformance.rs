@@ -9,6 +9,9 @@
 
 use lictor_directory::CheckRequest;
 use lictor_store::Store;
+use support::Kind;
+
+mod support;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
@@ -51,9 +54,8 @@ fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
 }
 
 /// Loads a data set the way Topaz's tests do: its manifest, the citadel users, then its own data.
-fn load(root: &Path, folder: &Path) -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn load(kind: Kind, root: &Path, folder: &Path) -> (support::Backing, Store) {
+    let (dir, store) = support::open(kind);
     let manifest = folder.join("manifest.yaml");
     store
         .set_manifest(
@@ -77,8 +79,9 @@ fn load(root: &Path, folder: &Path) -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-#[test]
-fn every_topaz_data_set_loads_and_passes_its_assertions() {
+on_both_backends!(every_topaz_data_set_loads_and_passes_its_assertions);
+
+fn every_topaz_data_set_loads_and_passes_its_assertions(kind: Kind) {
     let Some(root) = conformance_root() else {
         return;
     };
@@ -91,7 +94,7 @@ fn every_topaz_data_set_loads_and_passes_its_assertions() {
     let mut passed = 0;
     let mut failures = Vec::new();
     for folder in &folders {
-        let (_dir, store) = load(&root, folder);
+        let (_dir, store) = load(kind, &root, folder);
         let snapshot = store.snapshot();
         assert!(snapshot.relation_count() > 0, "{}", folder.display());
         let mut assertion_files = files_ending(&folder.join("test"), "_assertions.json");

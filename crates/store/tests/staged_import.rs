@@ -9,6 +9,15 @@
 
 use lictor_model::{ObjectRecord, RelationRecord};
 use lictor_store::{ChangeApplied, ImportChange, ImportStage, Store, StoreError};
+use support::Kind;
+
+mod support;
+
+on_both_backends!(
+    changes_apply_in_one_revision_and_refused_ones_are_reported_and_left_out,
+    an_import_abandoned_by_its_outcome_leaves_revision_and_contents_unchanged,
+    a_change_is_checked_against_the_current_manifest_and_key_encoding_before_it_is_staged,
+);
 
 const MANIFEST: &str = "model:\n  version: 3\ntypes:\n  user: {}\n  group:\n    relations:\n      member: user | group#member\n";
 
@@ -33,17 +42,15 @@ fn user(id: &str) -> ObjectRecord {
     }
 }
 
-fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn store(kind: Kind) -> (support::Backing, Store) {
+    let (dir, store) = support::open(kind);
     store.set_manifest("manifest.yaml", MANIFEST).unwrap();
     store.set_relation(&relation("eng", "kept"), None).unwrap();
     (dir, store)
 }
 
-#[test]
-fn changes_apply_in_one_revision_and_refused_ones_are_reported_and_left_out() {
-    let (_dir, store) = store();
+fn changes_apply_in_one_revision_and_refused_ones_are_reported_and_left_out(kind: Kind) {
+    let (_dir, store) = store(kind);
     let before = store.revision();
     let mut stage = ImportStage::new(1 << 20);
     let unknown_type = RelationRecord {
@@ -110,9 +117,8 @@ fn changes_apply_in_one_revision_and_refused_ones_are_reported_and_left_out() {
     assert_eq!(store.records().revision().unwrap(), revision);
 }
 
-#[test]
-fn an_import_abandoned_by_its_outcome_leaves_revision_and_contents_unchanged() {
-    let (_dir, store) = store();
+fn an_import_abandoned_by_its_outcome_leaves_revision_and_contents_unchanged(kind: Kind) {
+    let (_dir, store) = store(kind);
     let before = store.revision();
     let mut stage = ImportStage::new(1 << 20);
     for i in 0..1000 {
@@ -146,9 +152,10 @@ fn an_import_abandoned_by_its_outcome_leaves_revision_and_contents_unchanged() {
     assert!(store.snapshot().has_relation(&relation("eng", "kept")));
 }
 
-#[test]
-fn a_change_is_checked_against_the_current_manifest_and_key_encoding_before_it_is_staged() {
-    let (_dir, store) = store();
+fn a_change_is_checked_against_the_current_manifest_and_key_encoding_before_it_is_staged(
+    kind: Kind,
+) {
+    let (_dir, store) = store(kind);
     assert!(store
         .check_import_change(&ImportChange::SetRelation(relation("eng", "beth")))
         .is_ok());

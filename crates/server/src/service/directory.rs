@@ -89,6 +89,7 @@ pub fn store_error(error: StoreError) -> ApiError {
                 format!("{error} (or raise limits.max_import_bytes)"),
             );
         }
+        StoreError::Unavailable { .. } => Code::Unavailable,
         _ => Code::Internal,
     };
     ApiError::new(code, error.to_string())

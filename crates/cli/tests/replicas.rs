@@ -1,0 +1,229 @@
+//! Replicas: several `lictor run --store postgres://…` processes on one database. Writes through any of
+//! them reach all, a replica killed with SIGKILL in the middle of writes loses no acknowledged one, and
+//! checks on a replica never need the database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::Server;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const MANIFEST: &str =
+    "model:\n  version: 3\ntypes:\n  user: {}\n  group:\n    relations:\n      member: user\n";
+/// The longest wait for a replica to apply a revision (its follower wakes on NOTIFY or every second).
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn server_url() -> String {
+    std::env::var("LICTOR_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+fn admin(sql: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&server_url(), tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {}: {e}", server_url()));
+        tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+    });
+}
+
+/// A database of its own, dropped at the end.
+struct Database {
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn new() -> Database {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "lictor_replicas_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        admin(&format!("CREATE DATABASE {name}"));
+        let base = server_url();
+        let prefix = base.rsplit_once('/').map_or(base.as_str(), |(p, _)| p);
+        let url = format!("{prefix}/{name}");
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("manifest.yaml");
+        std::fs::write(&manifest, MANIFEST).unwrap();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_lictor"))
+            .args(["--store", &url, "model", "set"])
+            .arg(&manifest)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Database { name, url }
+    }
+
+    fn replica(&self) -> Server {
+        Server::start(&format!("store: {}\n", self.url), false)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        admin(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn add_member(server: &Server, user: &str) -> Result<(), String> {
+    let response = client()
+        .post(server.rest("/api/v3/directory/relation"))
+        .json(
+            &json!({"relation": {"object_type": "group", "object_id": "eng", "relation": "member",
+                                   "subject_type": "user", "subject_id": user}}),
+        )
+        .send()
+        .map_err(|e| e.to_string())?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(response.text().unwrap_or_default())
+    }
+}
+
+fn is_member(server: &Server, user: &str) -> bool {
+    let body: Value = client()
+        .post(server.rest("/api/v3/directory/check"))
+        .json(
+            &json!({"object_type": "group", "object_id": "eng", "relation": "member",
+                      "subject_type": "user", "subject_id": user}),
+        )
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    body["check"] == json!(true)
+}
+
+fn revision(server: &Server) -> u64 {
+    let body: Value = client()
+        .get(server.url("health", "/healthz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    body["directory_revision"].as_u64().unwrap()
+}
+
+/// Waits until every replica has applied the same revision, the newest, and returns it.
+fn converge(replicas: &[&Server]) -> u64 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let revisions: Vec<u64> = replicas.iter().map(|r| revision(r)).collect();
+        if revisions.windows(2).all(|w| w[0] == w[1]) {
+            return revisions[0];
+        }
+        assert!(Instant::now() < deadline, "replicas at {revisions:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn members(server: &Server) -> Value {
+    client()
+        .get(server.rest("/api/v3/directory/relations?object_type=group&page.size=100"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+#[test]
+fn writes_through_three_replicas_reach_all_of_them() {
+    let database = Database::new();
+    let replicas = [database.replica(), database.replica(), database.replica()];
+    let mut written = Vec::new();
+    for i in 0..30 {
+        let user = format!("u{i}");
+        add_member(&replicas[i % 3], &user).unwrap();
+        // A write is visible on its own replica when acknowledged.
+        assert!(is_member(&replicas[i % 3], &user));
+        written.push(user);
+    }
+    let all: Vec<&Server> = replicas.iter().collect();
+    assert_eq!(converge(&all), 31);
+    let listing = members(&replicas[0]);
+    for replica in &replicas {
+        for user in &written {
+            assert!(is_member(replica, user), "{user}");
+        }
+        assert_eq!(members(replica), listing);
+    }
+}
+
+#[test]
+fn a_replica_killed_during_writes_loses_no_acknowledged_one() {
+    let database = Database::new();
+    let steady = database.replica();
+    let mut acknowledged = Vec::new();
+    for round in 0..3 {
+        let mut victim = database.replica();
+        let mut next = 0;
+        // Kill after a number of acknowledged writes that varies by round, with writes in flight.
+        let kill_after = 5 + round * 7;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let base = victim.rest("");
+        let writer = std::thread::spawn(move || {
+            let client = client();
+            for i in 0.. {
+                let user = format!("r{round}-{i}");
+                let sent = client
+                    .post(format!("{base}/api/v3/directory/relation"))
+                    .json(
+                        &json!({"relation": {"object_type": "group", "object_id": "eng",
+                        "relation": "member", "subject_type": "user", "subject_id": user}}),
+                    )
+                    .send();
+                match sent {
+                    Ok(response) if response.status().is_success() => {
+                        if sender.send(user).is_err() {
+                            return;
+                        }
+                    }
+                    _ => return,
+                }
+            }
+        });
+        while next < kill_after {
+            acknowledged.push(receiver.recv_timeout(PATIENCE).unwrap());
+            next += 1;
+        }
+        let _ = victim.child.kill();
+        let _ = victim.child.wait();
+        writer.join().unwrap();
+        acknowledged.extend(receiver.try_iter());
+    }
+    let restarted = database.replica();
+    converge(&[&steady, &restarted]);
+    for replica in [&steady, &restarted] {
+        for user in &acknowledged {
+            assert!(is_member(replica, user), "{user} acknowledged but missing");
+        }
+    }
+}
