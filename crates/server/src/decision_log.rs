@@ -416,46 +416,66 @@ impl DecisionLog {
         self.shipping.as_ref()
     }
 
-    /// Stores a record received from another instance, unless its id is already held; answers
-    /// whether it was new, once it is written. Waits for room rather than dropping it.
-    pub async fn receive(&self, line: Vec<u8>, id: &str) -> Result<bool, String> {
+    /// Stores records (id, JSON line) received from another instance, skipping ids already held;
+    /// answers how many were new and how many repeated, once the new ones are written. Waits for
+    /// room rather than dropping them.
+    pub async fn receive(&self, records: Vec<(String, Vec<u8>)>) -> Result<(u32, u32), String> {
         let Some(sender) = &self.sender else {
             return Err("this instance keeps no decision log".into());
         };
-        let new = self
-            .seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id);
-        if !new {
-            self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-            return Ok(false);
-        }
-        let (done, written) = tokio::sync::oneshot::channel();
-        let line = if line.ends_with(b"\n") {
-            line
-        } else {
-            let mut line = line;
-            line.push(b'\n');
-            line
-        };
-        let stored = sender
-            .send(Item {
-                line,
-                written: Some(done),
-            })
-            .await
-            .is_ok()
-            && written.await.is_ok();
-        if !stored {
-            self.seen
+        let mut pending = Vec::with_capacity(records.len());
+        let mut duplicates = 0;
+        for (id, mut line) in records {
+            let new = self
+                .seen
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .forget(id);
+                .insert(&id);
+            if !new {
+                duplicates += 1;
+                continue;
+            }
+            if !line.ends_with(b"\n") {
+                line.push(b'\n');
+            }
+            let (done, written) = tokio::sync::oneshot::channel();
+            let queued = sender
+                .send(Item {
+                    line,
+                    written: Some(done),
+                })
+                .await
+                .is_ok();
+            pending.push((id, queued.then_some(written)));
+        }
+        // Every record is queued before any is awaited, so a batch costs one flush, not one each.
+        let mut failed = false;
+        let mut accepted = 0;
+        for (id, written) in pending {
+            let stored = match written {
+                Some(written) => written.await.is_ok(),
+                None => false,
+            };
+            if stored {
+                accepted += 1;
+            } else {
+                failed = true;
+                self.seen
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .forget(&id);
+            }
+        }
+        self.stats
+            .duplicates
+            .fetch_add(u64::from(duplicates), Ordering::Relaxed);
+        self.stats
+            .received
+            .fetch_add(u64::from(accepted), Ordering::Relaxed);
+        if failed {
             return Err("the decision log writer has stopped".into());
         }
-        self.stats.received.fetch_add(1, Ordering::Relaxed);
-        Ok(true)
+        Ok((accepted, duplicates))
     }
 
     /// The kept lines after the record `from_id` (all kept ones when it is empty or no longer

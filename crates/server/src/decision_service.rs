@@ -42,7 +42,7 @@ impl proto::decision_logs_server::DecisionLogs for DecisionLogsGrpc {
         request: Request<proto::ShipRequest>,
     ) -> Result<Response<proto::ShipResponse>, Status> {
         access(&request)?.require(Scope::Write)?;
-        let mut answer = proto::ShipResponse::default();
+        let mut records = Vec::new();
         for (n, record) in request.into_inner().records.into_iter().enumerate() {
             if record.id.is_empty() {
                 return Err(Status::invalid_argument(format!("records[{n}]: empty id")));
@@ -55,18 +55,18 @@ impl proto::decision_logs_server::DecisionLogs for DecisionLogsGrpc {
                     record.id
                 )));
             }
-            let new = self
-                .state
-                .decision_log
-                .receive(record.json.into_bytes(), &record.id)
-                .await
-                .map_err(Status::unavailable)?;
-            if new {
-                answer.accepted += 1;
-            } else {
-                answer.duplicates += 1;
-            }
+            records.push((record.id, record.json.into_bytes()));
         }
+        let (accepted, duplicates) = self
+            .state
+            .decision_log
+            .receive(records)
+            .await
+            .map_err(Status::unavailable)?;
+        let answer = proto::ShipResponse {
+            accepted,
+            duplicates,
+        };
         Ok(Response::new(answer))
     }
 
