@@ -16,8 +16,8 @@ use crate::names::{
 };
 use crate::policy::{
     read_policy, ConditionDoc, ConstantsDoc, DerivedRolesDoc, Located, OutputDoc, PolicyBody,
-    PolicyDoc, PrincipalPolicyDoc, ResourcePolicyDoc, RolePolicyDoc, ScopePermissions,
-    VariablesDoc,
+    PolicyDoc, PrincipalPolicyDoc, ResourcePolicyDoc, RolePolicyDoc, SchemaRefDoc,
+    ScopePermissions, VariablesDoc,
 };
 use crate::schema::SchemaSet;
 use crate::source::{parse_documents, Position};
@@ -106,8 +106,27 @@ pub(crate) struct RoleScope {
 /// The schemas a resource policy names.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PolicySchemas {
-    pub(crate) principal: Option<String>,
-    pub(crate) resource: Option<String>,
+    pub(crate) principal: Option<SchemaRef>,
+    pub(crate) resource: Option<SchemaRef>,
+}
+
+/// One schema of a resource policy: its reference and the actions (globs) it is not checked for.
+#[derive(Debug, Clone)]
+pub(crate) struct SchemaRef {
+    pub(crate) reference: String,
+    pub(crate) ignore_actions: Vec<String>,
+}
+
+impl SchemaRef {
+    /// Whether a request for `actions` is validated: unless every action matches an ignored glob.
+    pub(crate) fn applies_to(&self, actions: &[String]) -> bool {
+        actions.iter().any(|action| {
+            !self
+                .ignore_actions
+                .iter()
+                .any(|ignored| crate::glob::matches(ignored, action))
+        })
+    }
 }
 
 /// A compiled policy store, ready for checks.
@@ -989,9 +1008,13 @@ pub fn compile(files: &[PolicyFile]) -> Result<PolicyStore, CompileErrors> {
         match &l.doc.body {
             PolicyBody::Resource(rp) => {
                 compile_resource_policy(&mut compiler, &mut store, &l.doc, rp);
+                let schema_ref = |doc: &SchemaRefDoc| SchemaRef {
+                    reference: doc.reference.text.clone(),
+                    ignore_actions: doc.ignore_actions.clone(),
+                };
                 let refs = PolicySchemas {
-                    principal: rp.schemas.principal.as_ref().map(|r| r.text.clone()),
-                    resource: rp.schemas.resource.as_ref().map(|r| r.text.clone()),
+                    principal: rp.schemas.principal.as_ref().map(schema_ref),
+                    resource: rp.schemas.resource.as_ref().map(schema_ref),
                 };
                 for r in rp
                     .schemas
@@ -999,6 +1022,7 @@ pub fn compile(files: &[PolicyFile]) -> Result<PolicyStore, CompileErrors> {
                     .iter()
                     .chain(rp.schemas.resource.iter())
                 {
+                    let r = &r.reference;
                     schema_refs.push((l.doc.file.clone(), r.pos, r.text.clone()));
                 }
                 if rp.scope.is_empty() {

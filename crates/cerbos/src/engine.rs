@@ -549,6 +549,7 @@ impl PolicyStore {
         principal: &Principal,
         resource: &Resource,
         resource_policy: &str,
+        actions: &[String],
     ) -> Vec<ValidationError> {
         let mut errors = Vec::new();
         if config.schema_enforcement == SchemaEnforcement::None
@@ -563,7 +564,8 @@ impl PolicyStore {
         if let Some(validator) = schemas
             .principal
             .as_ref()
-            .and_then(|r| self.schemas.resolve(r).ok())
+            .filter(|r| r.applies_to(actions))
+            .and_then(|r| self.schemas.resolve(&r.reference).ok())
         {
             let attr = Json::Object(principal.attr.clone());
             schema::validate(&validator, &attr, ValidationSource::Principal, &mut errors);
@@ -571,7 +573,8 @@ impl PolicyStore {
         if let Some(validator) = schemas
             .resource
             .as_ref()
-            .and_then(|r| self.schemas.resolve(r).ok())
+            .filter(|r| r.applies_to(actions))
+            .and_then(|r| self.schemas.resolve(&r.reference).ok())
         {
             let attr = Json::Object(resource.attr.clone());
             schema::validate(&validator, &attr, ValidationSource::Resource, &mut errors);
@@ -623,7 +626,7 @@ impl PolicyStore {
                 }
                 break 'evaluate;
             }
-            validation_errors = self.validate(config, principal, resource, &resource_key);
+            validation_errors = self.validate(config, principal, resource, &resource_key, actions);
             if !validation_errors.is_empty()
                 && config.schema_enforcement == SchemaEnforcement::Reject
             {

@@ -500,7 +500,13 @@ impl PolicyStore {
         }
 
         let validation_errors: Vec<ValidationError> = self
-            .validate(config, principal, &resource_of(request), &resource_key)
+            .validate(
+                config,
+                principal,
+                &resource_of(request),
+                &resource_key,
+                actions,
+            )
             .into_iter()
             // The resource's attributes are partial when planning: missing ones are not errors.
             .filter(|e| {

@@ -65,8 +65,15 @@ pub(crate) struct ResourceRuleDoc {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SchemasDoc {
-    pub(crate) principal: Option<Located>,
-    pub(crate) resource: Option<Located>,
+    pub(crate) principal: Option<SchemaRefDoc>,
+    pub(crate) resource: Option<SchemaRefDoc>,
+}
+
+/// A schema reference and the actions (globs) whose requests it does not validate.
+#[derive(Debug, Clone)]
+pub(crate) struct SchemaRefDoc {
+    pub(crate) reference: Located,
+    pub(crate) ignore_actions: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -466,8 +473,18 @@ fn resource_policy(node: &Node, diags: &mut Diagnostics) -> Option<ResourcePolic
             ] {
                 if let Some(schema) = sf.take(field) {
                     if let Some(mut rf) = Fields::new(schema, field, diags) {
-                        *slot = rf.take("ref").and_then(|r| located(r, "ref", diags));
-                        rf.take("ignoreWhen");
+                        let reference = rf.take("ref").and_then(|r| located(r, "ref", diags));
+                        let mut ignore_actions = Vec::new();
+                        if let Some(ignore) = rf.take("ignoreWhen") {
+                            if let Some(mut inf) = Fields::new(ignore, "ignoreWhen", diags) {
+                                ignore_actions = string_list(inf.take("actions"), "actions", diags);
+                                inf.finish("ignoreWhen", diags);
+                            }
+                        }
+                        *slot = reference.map(|reference| SchemaRefDoc {
+                            reference,
+                            ignore_actions,
+                        });
                         rf.finish(field, diags);
                     }
                 }

@@ -357,3 +357,50 @@ fn time_one_check() {
         samples[samples.len() * 99 / 100]
     );
 }
+
+#[test]
+fn schemas_are_not_checked_when_every_action_is_ignored() {
+    let policy = "apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  version: default
+  resource: doc
+  schemas:
+    resourceSchema:
+      ref: cerbos:///doc.json
+      ignoreWhen:
+        actions: [create, 'draft:*']
+  rules:
+    - actions: ['*']
+      effect: EFFECT_ALLOW
+      roles: [user]
+";
+    let schema = r#"{"type": "object", "required": ["title"]}"#;
+    let s = store(&[("doc.yaml", policy), ("_schemas/doc.json", schema)]);
+    let config = EngineConfig {
+        schema_enforcement: lictor_cerbos::SchemaEnforcement::Reject,
+        ..EngineConfig::default()
+    };
+    let decide = |actions: &[&str]| {
+        let request: CheckResourcesRequest =
+            serde_json::from_value(request(&["user"], json!({}), "doc", actions)).unwrap();
+        let response = s.check_resources(&config, &request, CheckOptions::now());
+        response.results.into_iter().next().unwrap()
+    };
+    for ignored in [&["create"][..], &["create", "draft:save"]] {
+        let r = decide(ignored);
+        assert!(
+            r.validation_errors.is_empty(),
+            "{ignored:?}: {:?}",
+            r.validation_errors
+        );
+        assert!(
+            r.actions.values().all(|e| *e == Effect::Allow),
+            "{ignored:?}"
+        );
+    }
+    // One action outside the ignored ones: the resource is validated, and rejected.
+    let r = decide(&["create", "view"]);
+    assert_eq!(r.validation_errors.len(), 1, "{:?}", r.validation_errors);
+    assert_eq!(r.actions["view"], Effect::Deny);
+    assert_eq!(r.actions["create"], Effect::Deny);
+}

@@ -617,7 +617,7 @@ const DEFAULT_DATA_DIR: &str = "lictor-data";
 
 /// The demo data set, compiled into the binary so `lictor demo` works from any directory.
 const DEMO_MANIFEST: &str = include_str!("../../../examples/demo/manifest.yaml");
-const DEMO_FILES: [(&str, &str); 4] = [
+const DEMO_FILES: [(&str, &str); 5] = [
     (
         "citadel_objects.json",
         include_str!("../../../examples/demo/citadel_objects.json"),
@@ -634,10 +634,17 @@ const DEMO_FILES: [(&str, &str); 4] = [
         "todo_relations.json",
         include_str!("../../../examples/demo/todo_relations.json"),
     ),
+    (
+        "records_objects.json",
+        include_str!("../../../examples/demo/records_objects.json"),
+    ),
 ];
 
+/// How `lictor run --demo` decides AuthZEN requests (its `authzen` section).
+const DEMO_AUTHZEN: &str = include_str!("../../../examples/demo/authzen.yaml");
+
 /// The demo's policies, written into the data directory by `lictor run --demo`.
-const DEMO_POLICIES: [(&str, &str); 6] = [
+const DEMO_POLICIES: [(&str, &str); 8] = [
     (
         "rebac.rego",
         include_str!("../../../examples/demo/policies/rebac.rego"),
@@ -662,11 +669,19 @@ const DEMO_POLICIES: [(&str, &str); 6] = [
         "todoApp.DELETE.todos.__id.rego",
         include_str!("../../../examples/demo/policies/todoApp.DELETE.todos.__id.rego"),
     ),
+    (
+        "todoApp.authzen.rego",
+        include_str!("../../../examples/demo/policies/todoApp.authzen.rego"),
+    ),
+    (
+        "records.authzen.rego",
+        include_str!("../../../examples/demo/policies/records.authzen.rego"),
+    ),
 ];
 
 /// Writes the demo's policies into `dir` (replacing earlier copies) and returns it.
 /// The demo's Cerbos policies (a resource policy and derived roles for the todo app).
-const DEMO_CERBOS_POLICIES: [(&str, &str); 2] = [
+const DEMO_CERBOS_POLICIES: [(&str, &str); 3] = [
     (
         "todo.yaml",
         include_str!("../../../examples/demo/cerbos/todo.yaml"),
@@ -674,6 +689,10 @@ const DEMO_CERBOS_POLICIES: [(&str, &str); 2] = [
     (
         "todo_roles.yaml",
         include_str!("../../../examples/demo/cerbos/todo_roles.yaml"),
+    ),
+    (
+        "record.yaml",
+        include_str!("../../../examples/demo/cerbos/record.yaml"),
     ),
 ];
 

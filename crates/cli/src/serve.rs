@@ -36,11 +36,24 @@ pub fn run(
     if let Some(dir) = data_dir {
         config.data_dir = dir;
     }
+    // The demo's AuthZEN mappings name its Rego and Cerbos policies: only with both.
+    let demo_authzen = demo
+        && config.policies.dir.is_none()
+        && config.policies.bundle.is_none()
+        && config.cerbos.is_none()
+        && config.authzen.mappings.is_empty();
     if demo && config.policies.dir.is_none() && config.policies.bundle.is_none() {
         // The demo's policies go beside its data, where they can be edited and are hot-reloaded.
         config.policies.dir = Some(super::write_demo_policies(
             &config.data_dir.join("demo-policies"),
         )?);
+    }
+    if demo_authzen {
+        config.authzen = lictor_server::authzen::config::AuthzenSettings::from_yaml(
+            super::DEMO_AUTHZEN,
+            "examples/demo/authzen.yaml",
+        )
+        .map_err(anyhow::Error::msg)?;
     }
     if demo && config.cerbos.is_none() {
         // The demo's Cerbos policies, served on Lictor's own ports only.

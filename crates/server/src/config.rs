@@ -37,6 +37,8 @@ pub struct Config {
     /// `engine`, `schema`, `auxData`, `audit`); absent: not served on Cerbos's ports.
     #[serde(deserialize_with = "crate::cerbos::config::deserialize_section")]
     pub cerbos: Option<crate::cerbos::CerbosSettings>,
+    /// How the default tenant's AuthZEN requests are decided.
+    pub authzen: crate::authzen::config::AuthzenSettings,
 }
 
 impl Default for Config {
@@ -55,6 +57,7 @@ impl Default for Config {
             log: Log::default(),
             traces: Traces::default(),
             cerbos: None,
+            authzen: crate::authzen::config::AuthzenSettings::default(),
         }
     }
 }
@@ -197,6 +200,9 @@ pub struct TenantConfig {
     /// Its policies; none means the default tenant's.
     #[serde(default)]
     pub policies: Option<Policies>,
+    /// How its AuthZEN requests are decided; none means as the default tenant's.
+    #[serde(default)]
+    pub authzen: Option<crate::authzen::config::AuthzenSettings>,
 }
 
 /// An API key and what it may do.
@@ -398,6 +404,15 @@ impl Config {
         format!("{host}:{}", self.listen.authorizer_grpc)
     }
 
+    /// The AuthZEN mappings of the tenant `tenant_id` (empty: the default tenant).
+    pub fn authzen_for(&self, tenant_id: &str) -> &crate::authzen::config::AuthzenSettings {
+        self.tenants
+            .iter()
+            .find(|t| t.id == tenant_id)
+            .and_then(|t| t.authzen.as_ref())
+            .unwrap_or(&self.authzen)
+    }
+
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Config, ServerError> {
         let text = std::fs::read_to_string(path).map_err(|source| ServerError::Io {
@@ -458,6 +473,14 @@ impl Config {
                     "tenants[{i}].id {:?} must be letters, digits, '-' or '_'",
                     tenant.id
                 )));
+            }
+        }
+        self.authzen.validate("authzen").map_err(fail)?;
+        for (i, tenant) in self.tenants.iter().enumerate() {
+            if let Some(authzen) = &tenant.authzen {
+                authzen
+                    .validate(&format!("tenants[{i}].authzen"))
+                    .map_err(fail)?;
             }
         }
         if self.limits.evaluation_timeout_ms == 0 {

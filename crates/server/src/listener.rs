@@ -79,7 +79,11 @@ pub async fn serve(
                 tracing::debug!(%peer, "connection refused: protocol not offered");
                 return;
             };
-            let service = TowerToHyperService::new(router);
+            let scheme = match connection {
+                Connection::Plain(_) => Scheme("http"),
+                Connection::Tls(_) => Scheme("https"),
+            };
+            let service = TowerToHyperService::new(router.layer(axum::Extension(scheme)));
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder
                 .http2()
@@ -108,6 +112,10 @@ pub async fn serve(
         () = tokio::time::sleep(grace) => tracing::warn!("shutdown grace period over; closing open connections"),
     }
 }
+
+/// The scheme a request came in on (`http` or `https`), for answers that name the server's URL.
+#[derive(Debug, Clone, Copy)]
+pub struct Scheme(pub &'static str);
 
 enum Connection {
     Plain(TcpStream),

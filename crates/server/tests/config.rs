@@ -107,3 +107,99 @@ fn open_public_serving_needs_keys_or_an_explicit_override() {
     let allowed = "listen:\n  address: 0.0.0.0\n  allow_unauthenticated_remote: true\n";
     assert!(Config::parse(allowed, Path::new("c.yaml")).is_ok());
 }
+
+#[test]
+fn authzen_mappings_parse_route_and_name_the_field_at_fault() {
+    use lictor_server::authzen::config::Decider;
+    let text = "authzen:
+  mappings:
+    - resource_types: [todo]
+      actions: [can_read_todos]
+      rego: {package: todoApp.authzen}
+    - resource_types: [record]
+      cerbos: {roles_property: role}
+    - actions: [member]
+      directory: {}
+    - rego: {package: catch.all, package_per_action: true, decision: permitted}
+tenants:
+  - id: acme
+    authzen:
+      mappings:
+        - cerbos: {kind: document}
+";
+    let config = Config::parse(text, Path::new("c.yaml")).unwrap();
+    let default = config.authzen_for("");
+    assert!(
+        matches!(default.decider("todo", "can_read_todos"), Decider::Rego(r) if r.package_for("can_read_todos") == "todoApp.authzen")
+    );
+    assert!(matches!(
+        default.decider("record", "view"),
+        Decider::Cerbos(c) if c.roles_property() == "role"
+    ));
+    // The first mapping that covers the request decides: `member` on todo is the directory's.
+    assert!(matches!(
+        default.decider("todo", "member"),
+        Decider::Directory
+    ));
+    assert!(matches!(
+        default.decider("group", "write"),
+        Decider::Rego(r) if r.package_for("write") == "catch.all.write" && r.decision() == "permitted"
+    ));
+    assert!(matches!(
+        config.authzen_for("acme").decider("todo", "can_read_todos"),
+        Decider::Cerbos(c) if c.kind.as_deref() == Some("document")
+    ));
+    // Action search lists the actions the mappings name; the catch-all Rego mapping covers the
+    // rest, so the directory's relations are not candidates.
+    assert_eq!(
+        default.listed_actions("todo"),
+        (
+            vec!["can_read_todos".to_string(), "member".to_string()],
+            false
+        )
+    );
+    assert!(matches!(
+        Config::default().authzen_for("x").decider("a", "b"),
+        Decider::Directory
+    ));
+
+    for (text, field) in [
+        (
+            "authzen:\n  mappings:\n    - resource_types: [a]\n",
+            "authzen.mappings[0] must have exactly one of directory, rego or cerbos (it has 0)",
+        ),
+        (
+            "authzen:\n  mappings:\n    - directory: {}\n    - rego: {package: a}\n      cerbos: {}\n",
+            "authzen.mappings[1] must have exactly one",
+        ),
+        (
+            "authzen:\n  mappings:\n    - rego: {package: \"a..b\"}\n",
+            "authzen.mappings[0].rego.package \"a..b\"",
+        ),
+        (
+            "authzen:\n  mappings:\n    - actions: [\"\"]\n      directory: {}\n",
+            "authzen.mappings[0].actions[0] is empty",
+        ),
+        (
+            "authzen:\n  mappings:\n    - cerbos: {default_roles: []}\n",
+            "authzen.mappings[0].cerbos.default_roles",
+        ),
+        (
+            "tenants:\n  - id: t\n    authzen:\n      mappings:\n        - rego: {package: p, package_per_action: true}\n          actions: [\"a b\"]\n",
+            "tenants[0].authzen.mappings[0].actions",
+        ),
+    ] {
+        let error = Config::parse(text, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(field), "{text}: {error}");
+    }
+    let error = Config::parse(
+        "authzen:\n  mappings:\n    - rego: {pakage: a}\n",
+        Path::new("c.yaml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.starts_with("c.yaml:3"), "{error}");
+    assert!(error.contains("pakage"), "{error}");
+}

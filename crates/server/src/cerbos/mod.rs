@@ -7,7 +7,7 @@ pub mod config;
 pub mod engine;
 pub mod explain;
 pub mod grpc;
-mod mapping;
+pub(crate) mod mapping;
 mod relations;
 pub mod rest;
 pub mod service;

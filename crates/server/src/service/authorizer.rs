@@ -66,7 +66,7 @@ struct Resolved {
     record: IdentityRecord,
 }
 
-fn policy_error(state: &AppState, error: PolicyError) -> ApiError {
+pub(crate) fn policy_error(state: &AppState, error: PolicyError) -> ApiError {
     let code = match &error {
         PolicyError::UnknownPolicy { .. } => Code::NotFound,
         PolicyError::InvalidPath { .. } | PolicyError::Query { .. } => Code::InvalidArgument,
@@ -85,12 +85,12 @@ fn policy_error(state: &AppState, error: PolicyError) -> ApiError {
 }
 
 /// The span of one policy evaluation, for traces.
-fn evaluation_span(target: &str) -> tracing::Span {
+pub(crate) fn evaluation_span(target: &str) -> tracing::Span {
     tracing::debug_span!(target: crate::logging::TRACE_TARGET, "policy.evaluate", target)
 }
 
 /// An evaluation context on `directory` under the configured limits.
-fn context(state: &AppState, directory: Arc<Directory>, input: Value) -> EvalContext {
+pub(crate) fn context(state: &AppState, directory: Arc<Directory>, input: Value) -> EvalContext {
     EvalContext::new(directory, input).with_limits(state.config.limits.evaluation())
 }
 
