@@ -30,6 +30,7 @@ const PROTOS: &[&str] = &[
     "cerbos/request/v1/request.proto",
     "cerbos/response/v1/response.proto",
     "cerbos/svc/v1/svc.proto",
+    "lictor/decisions/v1/decisions.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -64,7 +65,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .preserve_proto_field_names()
         .emit_fields()
         .ignore_unknown_fields()
-        .build(&[".aserto"])?;
+        .build(&[".aserto", ".lictor"])?;
 
     // Cerbos's REST API speaks protojson's defaults: lowerCamelCase names, unpopulated fields left
     // out, and an unknown field refused.

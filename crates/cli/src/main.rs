@@ -113,6 +113,29 @@ enum Command {
     /// Cerbos policy commands.
     #[command(subcommand)]
     Cerbos(CerbosCommand),
+    /// Decision-log commands.
+    #[command(subcommand)]
+    Decisions(DecisionsCommand),
+}
+
+#[derive(Subcommand)]
+enum DecisionsCommand {
+    /// Follow a Lictor's decisions, one JSON line each, until interrupted; reconnects and resumes
+    /// after a dropped connection or a restart of the server, printing every record once.
+    Tail {
+        /// The server's API port.
+        #[arg(long, default_value = "http://127.0.0.1:8282", env = "LICTOR_ADDRESS")]
+        address: String,
+        /// Start after this record id (default: every record the server keeps).
+        #[arg(long)]
+        from: Option<String>,
+        /// Only this instance's decisions.
+        #[arg(long)]
+        instance: Option<String>,
+        /// API key, when the server requires one.
+        #[arg(long, env = "LICTOR_API_KEY")]
+        api_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -251,6 +274,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Decisions(DecisionsCommand::Tail {
+            address,
+            from,
+            instance,
+            api_key,
+        }) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let printed = runtime.block_on(lictor_server::decision_service::tail(
+                &address,
+                from,
+                instance,
+                api_key,
+                |json| {
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "{json}")?;
+                    out.flush()
+                },
+            ));
+            printed.map_err(|e| anyhow::anyhow!("following decisions at {address}: {e}"))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Cerbos(CerbosCommand::Compile { dir, skip_tests }) => {
             let mut out = BufWriter::new(std::io::stdout().lock());
             let code = cerbos_compile::run(&dir, skip_tests, &mut out)?;
@@ -370,7 +416,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Object(command) => object_command(&store, command, &mut out)?,
         Command::Relation(command) => relation_command(&store, command, &mut out)?,
         Command::Demo => demo(&store, &mut out)?,
-        Command::Run { .. } | Command::Certs(_) | Command::Cerbos(_) => {}
+        Command::Run { .. } | Command::Certs(_) | Command::Cerbos(_) | Command::Decisions(_) => {}
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

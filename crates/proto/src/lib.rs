@@ -195,3 +195,15 @@ pub mod cerbos {
         }
     }
 }
+
+/// Lictor's own services (`lictor.*`).
+pub mod lictor {
+    /// Decision-log shipping and following.
+    pub mod decisions {
+        package!(
+            /// `lictor.decisions.v1`: the `DecisionLogs` service.
+            v1,
+            "lictor.decisions.v1"
+        );
+    }
+}

@@ -30,6 +30,10 @@ pub fn routes(state: Arc<AppState>) -> Result<Router, ServerError> {
         .merge(crate::authzen::rest::routes())
         .merge(crate::topaz::authorizer::rest::routes())
         .route("/api/v3/lictor/decisions", get(decisions))
+        .route(
+            "/api/v3/lictor/decisions/stream",
+            get(crate::decision_service::stream),
+        )
         .route("/api/v3/lictor/openapi.json", get(openapi))
         .route("/openapi.json", get(openapi))
         // After every route: the 405 fallback applies to the routes registered before it.

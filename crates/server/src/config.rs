@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// This process's name in decision records; default `HOST:PORT` (the authorizer gRPC port).
+    pub instance: Option<String>,
     /// Directory of the embedded store, certificates and tenants.
     pub data_dir: PathBuf,
     /// Where the default tenant's directory is kept instead of `data_dir`: a
@@ -45,6 +47,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            instance: None,
             data_dir: PathBuf::from("lictor-data"),
             store: None,
             listen: Listen::default(),
@@ -360,6 +363,13 @@ pub struct DecisionLogs {
     pub mask: Vec<String>,
     /// Recent records kept in memory for the query endpoint.
     pub recent: usize,
+    /// A central Lictor (`http://HOST:PORT`, one of its API ports) that every record is shipped to.
+    pub ship_to: Option<String>,
+    /// The API key sent to `ship_to`, when it requires one.
+    pub ship_api_key: Option<String>,
+    /// Bytes of records the shipping buffer holds while the center is unreachable; records made
+    /// while it is full are not shipped (they stay in this instance's own log) and are counted.
+    pub ship_buffer_bytes: u64,
 }
 
 impl Default for DecisionLogs {
@@ -374,6 +384,9 @@ impl Default for DecisionLogs {
             when_full: WhenFull::Drop,
             mask: Vec::new(),
             recent: 10_000,
+            ship_to: None,
+            ship_api_key: None,
+            ship_buffer_bytes: 256 << 20,
         }
     }
 }
@@ -389,6 +402,20 @@ pub enum WhenFull {
 }
 
 impl Config {
+    /// The configured instance name, or this host's name and authorizer gRPC port.
+    pub fn instance_name(&self) -> String {
+        if let Some(name) = self.instance.as_ref().filter(|n| !n.is_empty()) {
+            return name.clone();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        format!("{host}:{}", self.listen.authorizer_grpc)
+    }
+
     /// The AuthZEN mappings of the tenant `tenant_id` (empty: the default tenant).
     pub fn authzen_for(&self, tenant_id: &str) -> &crate::authzen::config::AuthzenSettings {
         self.tenants

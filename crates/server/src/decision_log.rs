@@ -1,5 +1,7 @@
 //! The audit trail: every decision as one JSON line, written off the request path through a bounded
-//! queue to a size-rotated file and/or standard output, with the most recent kept for queries.
+//! queue to a size-rotated file and/or standard output, with the most recent kept for queries and
+//! followers. Every record carries the instance that made it and an id unique across instances, so
+//! records shipped to a central Lictor (see [`crate::decision_ship`]) are stored there once.
 
 use crate::config::{DecisionLogs, WhenFull};
 use crate::ServerError;
@@ -17,6 +19,12 @@ use tokio::sync::mpsc;
 /// One logged decision, as the query endpoint returns it (read back from its JSON line).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DecisionRecord {
+    /// The record's id, unique across instances.
+    #[serde(default)]
+    pub id: String,
+    /// The instance that made the decision.
+    #[serde(default)]
+    pub instance: String,
     /// When it was decided (RFC 3339, UTC).
     pub time: String,
     /// Unix time in microseconds, for range queries.
@@ -145,6 +153,8 @@ pub struct DecisionQuery {
     pub until: Option<String>,
     /// Only this tenant.
     pub tenant: Option<String>,
+    /// Only decisions made by this instance.
+    pub instance: Option<String>,
     /// At most this many, newest first (default 100).
     pub limit: Option<usize>,
 }
@@ -158,17 +168,119 @@ pub struct DecisionLogStats {
     pub dropped: AtomicU64,
     /// Records written.
     pub written: AtomicU64,
+    /// Records received from other instances and stored.
+    pub received: AtomicU64,
+    /// Records received again (resent after a lost answer) and skipped.
+    pub duplicates: AtomicU64,
+    /// Records acknowledged by the center this instance ships to.
+    pub shipped: AtomicU64,
+    /// Records not shipped because the shipping buffer was full.
+    pub ship_dropped: AtomicU64,
+}
+
+/// A line on its way to the writer, with whom to tell once it is written and flushed.
+struct Item {
+    line: Vec<u8>,
+    /// Set for records received from another instance: the sender is answered only once they are
+    /// in the file, and they are not shipped on.
+    written: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A written line as followers receive it.
+pub type SharedLine = Arc<[u8]>;
+
+/// Written lines kept for queries, and the channel that announces each new one.
+struct Recent {
+    lines: VecDeque<SharedLine>,
+    announce: tokio::sync::broadcast::Sender<SharedLine>,
+}
+
+/// Ids of records held, so that one received again is skipped; the oldest are forgotten first.
+struct Seen {
+    ids: std::collections::HashSet<Arc<str>>,
+    order: VecDeque<Arc<str>>,
+    keep: usize,
+}
+
+impl Seen {
+    /// Remembers `id`; false when it was already known.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        let id: Arc<str> = Arc::from(id);
+        if self.order.len() >= self.keep {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+        self.ids.insert(id.clone());
+        self.order.push_back(id);
+        true
+    }
+
+    fn forget(&mut self, id: &str) {
+        self.ids.remove(id);
+        self.order.retain(|known| &**known != id);
+    }
+}
+
+/// Record ids of one process: a random prefix drawn at start and a sequence number, so ids never
+/// repeat across instances or restarts and sort in the order the process made them.
+struct RecordIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl RecordIds {
+    fn new() -> RecordIds {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(crate::clock::unix_micros());
+        hasher.write_u32(std::process::id());
+        RecordIds {
+            prefix: format!("{:016x}", hasher.finish()),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n:010}", self.prefix)
+    }
+}
+
+/// The id and instance of a line, read without decoding the rest.
+#[derive(Deserialize)]
+pub struct RecordKey {
+    /// The record id.
+    #[serde(default)]
+    pub id: String,
+    /// The instance that made it.
+    #[serde(default)]
+    pub instance: String,
+}
+
+impl RecordKey {
+    /// The key of a JSON line, if it is one.
+    pub fn of(line: &[u8]) -> Option<RecordKey> {
+        serde_json::from_slice(line).ok()
+    }
 }
 
 /// The sending side of the decision log; cheap to clone.
 #[derive(Clone)]
 pub struct DecisionLog {
-    sender: Option<mpsc::Sender<Vec<u8>>>,
+    sender: Option<mpsc::Sender<Item>>,
     when_full: WhenFull,
     masks: Arc<[Mask]>,
-    recent: Arc<Mutex<VecDeque<Vec<u8>>>>,
+    recent: Arc<Mutex<Recent>>,
+    seen: Arc<Mutex<Seen>>,
     stats: Arc<DecisionLogStats>,
     capacity: usize,
+    instance: Arc<str>,
+    ids: Arc<RecordIds>,
+    shipping: Option<Arc<crate::decision_ship::ShipBuffer>>,
 }
 
 /// A configured mask (`resource.ssn`) as the path under `resource`; other roots never match.
@@ -177,10 +289,31 @@ type Mask = Vec<String>;
 /// Room reserved for one line; a typical check line is about 400 bytes.
 const LINE_CAPACITY: usize = 512;
 
+/// Ids remembered for skipping resent records.
+const SEEN_IDS: usize = 1_000_000;
+
+/// Room for announcements a slow follower has not read yet before it must resume by id.
+const ANNOUNCE_CAPACITY: usize = 16_384;
+
 impl DecisionLog {
-    /// Starts the writer thread for `config`; a disabled log accepts records and drops them silently.
-    pub fn start(config: &DecisionLogs) -> Result<DecisionLog, ServerError> {
-        let recent = Arc::new(Mutex::new(VecDeque::with_capacity(config.recent.min(1024))));
+    /// Starts the writer thread for `config`, logging as `instance`; a shipping buffer (when
+    /// `ship_to` is set) lives under `data_dir`. A disabled log accepts records and drops them
+    /// silently. When a file is configured, its newest records are read back for queries.
+    pub fn start(
+        config: &DecisionLogs,
+        instance: &str,
+        data_dir: &Path,
+    ) -> Result<DecisionLog, ServerError> {
+        let (announce, _) = tokio::sync::broadcast::channel(ANNOUNCE_CAPACITY);
+        let recent = Arc::new(Mutex::new(Recent {
+            lines: VecDeque::with_capacity(config.recent.min(1024)),
+            announce,
+        }));
+        let seen = Arc::new(Mutex::new(Seen {
+            ids: std::collections::HashSet::new(),
+            order: VecDeque::new(),
+            keep: SEEN_IDS,
+        }));
         let stats = Arc::new(DecisionLogStats::default());
         let masks: Arc<[Mask]> = config
             .mask
@@ -188,32 +321,49 @@ impl DecisionLog {
             .filter_map(|m| m.strip_prefix("resource."))
             .map(|m| m.split('.').map(String::from).collect())
             .collect();
+        let mut log = DecisionLog {
+            sender: None,
+            when_full: config.when_full,
+            masks,
+            recent,
+            seen,
+            stats,
+            capacity: 0,
+            instance: Arc::from(instance),
+            ids: Arc::new(RecordIds::new()),
+            shipping: None,
+        };
         if !config.enabled {
-            return Ok(DecisionLog {
-                sender: None,
-                when_full: config.when_full,
-                masks,
-                recent,
-                stats,
-                capacity: 0,
-            });
+            return Ok(log);
         }
         let file = match &config.file {
-            Some(path) => Some(RotatingFile::open(
-                path,
-                config.max_file_bytes,
-                config.max_files,
-            )?),
+            Some(path) => {
+                log.read_back(path, config.recent)?;
+                Some(RotatingFile::open(
+                    path,
+                    config.max_file_bytes,
+                    config.max_files,
+                )?)
+            }
             None => None,
         };
+        if config.ship_to.is_some() {
+            let dir = data_dir.join("decision-ship");
+            log.shipping = Some(Arc::new(crate::decision_ship::ShipBuffer::open(
+                &dir,
+                config.ship_buffer_bytes,
+            )?));
+        }
         let capacity = config.queue_capacity.max(1);
         let (sender, receiver) = mpsc::channel(capacity);
         let writer = Writer {
             file,
             stdout: config.stdout,
-            recent: recent.clone(),
+            recent: log.recent.clone(),
             keep: config.recent,
-            stats: stats.clone(),
+            stats: log.stats.clone(),
+            shipping: log.shipping.clone(),
+            written: Vec::new(),
         };
         std::thread::Builder::new()
             .name("decision-log".into())
@@ -222,14 +372,133 @@ impl DecisionLog {
                 path: PathBuf::from("decision-log thread"),
                 source,
             })?;
-        Ok(DecisionLog {
-            sender: Some(sender),
-            when_full: config.when_full,
-            masks,
-            recent,
-            stats,
-            capacity,
-        })
+        log.sender = Some(sender);
+        log.capacity = capacity;
+        Ok(log)
+    }
+
+    /// Reads the newest `keep` records of an existing log file back into memory, and every id in
+    /// it, so a restarted center answers queries as before and still skips resent records.
+    fn read_back(&self, path: &Path, keep: usize) -> Result<(), ServerError> {
+        let text = match std::fs::read(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(ServerError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        for line in text.split_inclusive(|b| *b == b'\n') {
+            if let Some(key) = RecordKey::of(line).filter(|k| !k.id.is_empty()) {
+                seen.insert(&key.id);
+            }
+            if keep > 0 && line.ends_with(b"\n") {
+                if recent.lines.len() >= keep {
+                    recent.lines.pop_front();
+                }
+                recent.lines.push_back(Arc::from(line));
+            }
+        }
+        Ok(())
+    }
+
+    /// The instance this log records decisions as.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The shipping buffer, when records are shipped to a center.
+    pub fn shipping(&self) -> Option<&Arc<crate::decision_ship::ShipBuffer>> {
+        self.shipping.as_ref()
+    }
+
+    /// Stores records (id, JSON line) received from another instance, skipping ids already held;
+    /// answers how many were new and how many repeated, once the new ones are written. Waits for
+    /// room rather than dropping them.
+    pub async fn receive(&self, records: Vec<(String, Vec<u8>)>) -> Result<(u32, u32), String> {
+        let Some(sender) = &self.sender else {
+            return Err("this instance keeps no decision log".into());
+        };
+        let mut pending = Vec::with_capacity(records.len());
+        let mut duplicates = 0;
+        for (id, mut line) in records {
+            let new = self
+                .seen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(&id);
+            if !new {
+                duplicates += 1;
+                continue;
+            }
+            if !line.ends_with(b"\n") {
+                line.push(b'\n');
+            }
+            let (done, written) = tokio::sync::oneshot::channel();
+            let queued = sender
+                .send(Item {
+                    line,
+                    written: Some(done),
+                })
+                .await
+                .is_ok();
+            pending.push((id, queued.then_some(written)));
+        }
+        // Every record is queued before any is awaited, so a batch costs one flush, not one each.
+        let mut failed = false;
+        let mut accepted = 0;
+        for (id, written) in pending {
+            let stored = match written {
+                Some(written) => written.await.is_ok(),
+                None => false,
+            };
+            if stored {
+                accepted += 1;
+            } else {
+                failed = true;
+                self.seen
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .forget(&id);
+            }
+        }
+        self.stats
+            .duplicates
+            .fetch_add(u64::from(duplicates), Ordering::Relaxed);
+        self.stats
+            .received
+            .fetch_add(u64::from(accepted), Ordering::Relaxed);
+        if failed {
+            return Err("the decision log writer has stopped".into());
+        }
+        Ok((accepted, duplicates))
+    }
+
+    /// The kept lines after the record `from_id` (all kept ones when it is empty or no longer
+    /// kept), and a receiver of every line written after them.
+    pub fn follow(
+        &self,
+        from_id: &str,
+    ) -> (
+        Vec<SharedLine>,
+        tokio::sync::broadcast::Receiver<SharedLine>,
+    ) {
+        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let receiver = recent.announce.subscribe();
+        let start = if from_id.is_empty() {
+            0
+        } else {
+            recent
+                .lines
+                .iter()
+                .rposition(|line| RecordKey::of(line).is_some_and(|k| k.id == from_id))
+                .map_or(0, |at| at + 1)
+        };
+        (recent.lines.iter().skip(start).cloned().collect(), receiver)
     }
 
     /// Encodes and queues a decision; in `drop` mode never waits, in `block` mode waits for room.
@@ -237,13 +506,29 @@ impl DecisionLog {
         let Some(sender) = &self.sender else {
             return;
         };
-        let Ok(bytes) = encode(entry, crate::clock::unix_micros(), &self.masks) else {
+        let id = self.ids.next();
+        let origin = Origin {
+            id: &id,
+            instance: &self.instance,
+        };
+        let Ok(bytes) = encode(entry, origin, crate::clock::unix_micros(), &self.masks) else {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
         let queued = match self.when_full {
-            WhenFull::Drop => sender.try_send(bytes).is_ok(),
-            WhenFull::Block => sender.send(bytes).await.is_ok(),
+            WhenFull::Drop => sender
+                .try_send(Item {
+                    line: bytes,
+                    written: None,
+                })
+                .is_ok(),
+            WhenFull::Block => sender
+                .send(Item {
+                    line: bytes,
+                    written: None,
+                })
+                .await
+                .is_ok(),
         };
         let counter = if queued {
             &self.stats.queued
@@ -278,6 +563,7 @@ impl DecisionLog {
         let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         // Lines are read back only here: queries are rare, decisions are not.
         Ok(recent
+            .lines
             .iter()
             .rev()
             .filter_map(|line| serde_json::from_slice::<DecisionRecord>(line).ok())
@@ -291,6 +577,7 @@ impl DecisionLog {
                         .outcome
                         .is_none_or(|o| r.decisions.iter().any(|d| d.is == o))
                     && query.tenant.as_ref().is_none_or(|t| &r.tenant == t)
+                    && query.instance.as_ref().is_none_or(|i| &r.instance == i)
                     && since.is_none_or(|s| r.time_us >= s)
                     && until.is_none_or(|u| r.time_us <= u)
             })
@@ -311,6 +598,7 @@ fn parse_time(text: &str) -> Result<u64, String> {
 /// The JSON line of an entry decided at `time_us`, masks applied, newline included.
 fn encode(
     entry: &DecisionEntry<'_>,
+    origin: Origin<'_>,
     time_us: u64,
     masks: &[Mask],
 ) -> Result<Vec<u8>, serde_json::Error> {
@@ -319,6 +607,7 @@ fn encode(
         &mut bytes,
         &Line {
             entry,
+            origin,
             time_us,
             masks,
         },
@@ -327,10 +616,18 @@ fn encode(
     Ok(bytes)
 }
 
+/// Where a record comes from: its id and the instance that made it.
+#[derive(Clone, Copy)]
+struct Origin<'a> {
+    id: &'a str,
+    instance: &'a str,
+}
+
 /// An entry with its time and the masks to apply: what one JSON line holds, in the field order of
 /// [`DecisionRecord`].
 struct Line<'e, 'a> {
     entry: &'e DecisionEntry<'a>,
+    origin: Origin<'e>,
     time_us: u64,
     masks: &'e [Mask],
 }
@@ -338,7 +635,9 @@ struct Line<'e, 'a> {
 impl Serialize for Line<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let e = self.entry;
-        let mut s = serializer.serialize_struct("DecisionRecord", 13)?;
+        let mut s = serializer.serialize_struct("DecisionRecord", 15)?;
+        s.serialize_field("id", self.origin.id)?;
+        s.serialize_field("instance", self.origin.instance)?;
         s.serialize_field("time", &Rfc3339(self.time_us))?;
         s.serialize_field("time_us", &self.time_us)?;
         s.serialize_field("tenant", e.tenant)?;
@@ -484,27 +783,30 @@ const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 struct Writer {
     file: Option<RotatingFile>,
     stdout: bool,
-    recent: Arc<Mutex<VecDeque<Vec<u8>>>>,
+    recent: Arc<Mutex<Recent>>,
     keep: usize,
     stats: Arc<DecisionLogStats>,
+    shipping: Option<Arc<crate::decision_ship::ShipBuffer>>,
+    /// Senders of received records waiting for the next flush.
+    written: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Writer {
-    fn run(mut self, mut receiver: mpsc::Receiver<Vec<u8>>) {
+    fn run(mut self, mut receiver: mpsc::Receiver<Item>) {
         use mpsc::error::TryRecvError;
         // Blocks only when idle. While records keep coming it drains them in batches with a short
         // pause between, so a sender rarely finds the writer asleep and has to wake it.
         while let Some(first) = receiver.blocking_recv() {
             let mut next = Some(first);
             loop {
-                while let Some(line) = next.take() {
-                    self.handle(line);
+                while let Some(item) = next.take() {
+                    self.handle(item);
                     next = receiver.try_recv().ok();
                 }
                 self.flush();
                 std::thread::sleep(BATCH_PAUSE);
                 match receiver.try_recv() {
-                    Ok(line) => next = Some(line),
+                    Ok(item) => next = Some(item),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => return,
                 }
@@ -513,17 +815,30 @@ impl Writer {
         self.flush();
     }
 
-    /// Writes and remembers one line.
-    fn handle(&mut self, line: Vec<u8>) {
-        self.write(&line);
+    /// Writes, ships and remembers one line.
+    fn handle(&mut self, item: Item) {
+        self.write(&item.line);
         self.stats.written.fetch_add(1, Ordering::Relaxed);
-        self.remember(line);
+        match item.written {
+            Some(done) => self.written.push(done),
+            None => {
+                if let Some(shipping) = &self.shipping {
+                    if !shipping.append(&item.line) {
+                        self.stats.ship_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        self.remember(item.line);
     }
 
-    /// Makes what was written visible.
+    /// Makes what was written visible, then answers the senders of received records.
     fn flush(&mut self) {
         if let Some(file) = &mut self.file {
             file.flush();
+        }
+        for done in self.written.drain(..) {
+            let _ = done.send(());
         }
     }
 
@@ -539,15 +854,19 @@ impl Writer {
         }
     }
 
+    /// Keeps the line for queries and announces it to followers, under one lock so a follower
+    /// that subscribes misses none and sees none twice.
     fn remember(&self, line: Vec<u8>) {
-        if self.keep == 0 {
-            return;
-        }
+        let line: SharedLine = Arc::from(line);
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        if recent.len() >= self.keep {
-            recent.pop_front();
+        if self.keep > 0 {
+            if recent.lines.len() >= self.keep {
+                recent.lines.pop_front();
+            }
+            recent.lines.push_back(line.clone());
         }
-        recent.push_back(line);
+        // No follower is not an error.
+        let _ = recent.announce.send(line);
     }
 }
 
@@ -641,6 +960,35 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const ORIGIN: Origin<'static> = Origin {
+        id: "id-1",
+        instance: "test",
+    };
+
+    #[test]
+    fn record_ids_are_unique_and_ordered_within_a_process_and_differ_across() {
+        let (one, two) = (RecordIds::new(), RecordIds::new());
+        let ids: Vec<String> = (0..3).map(|_| one.next()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert_ne!(one.prefix, two.prefix);
+    }
+
+    #[test]
+    fn seen_ids_skip_repeats_and_forget_the_oldest_beyond_the_bound() {
+        let mut seen = Seen {
+            ids: Default::default(),
+            order: VecDeque::new(),
+            keep: 2,
+        };
+        assert!(seen.insert("a"));
+        assert!(!seen.insert("a"));
+        assert!(seen.insert("b"));
+        assert!(seen.insert("c"));
+        assert!(seen.insert("a"), "the oldest id was forgotten");
+        seen.forget("c");
+        assert!(seen.insert("c"));
+    }
+
     fn masks(paths: &[&str]) -> Vec<Mask> {
         paths
             .iter()
@@ -670,12 +1018,24 @@ mod tests {
             directory_revision: 7,
             latency_us: 12,
         };
-        let line = encode(&entry, 1_795_636_948_772_040, &masks(&["object_id"])).unwrap();
+        let origin = Origin {
+            id: "0123456789abcdef-0000000001",
+            instance: "edge-1",
+        };
+        let line = encode(
+            &entry,
+            origin,
+            1_795_636_948_772_040,
+            &masks(&["object_id"]),
+        )
+        .unwrap();
         assert_eq!(line.last(), Some(&b'\n'));
         let record: DecisionRecord = serde_json::from_slice(&line).unwrap();
         assert_eq!(
             record,
             DecisionRecord {
+                id: "0123456789abcdef-0000000001".into(),
+                instance: "edge-1".into(),
                 time: "2026-11-25T20:02:28.772040Z".into(),
                 time_us: 1_795_636_948_772_040,
                 tenant: "acme".into(),
@@ -722,7 +1082,7 @@ mod tests {
         };
         let all = masks(&["ssn", "owner.card", "missing.field", "owner.name.deeper"]);
         let record: DecisionRecord =
-            serde_json::from_slice(&encode(&entry, 0, &all).unwrap()).unwrap();
+            serde_json::from_slice(&encode(&entry, ORIGIN, 0, &all).unwrap()).unwrap();
         assert_eq!(
             record.resource,
             json!({"ssn": "***", "owner": {"card": "***", "name": "rick"}})
@@ -744,7 +1104,7 @@ mod tests {
         );
         // Unmasked, the context is written as it came.
         let record: DecisionRecord =
-            serde_json::from_slice(&encode(&entry, 0, &[]).unwrap()).unwrap();
+            serde_json::from_slice(&encode(&entry, ORIGIN, 0, &[]).unwrap()).unwrap();
         assert_eq!(record.resource, context);
     }
 }

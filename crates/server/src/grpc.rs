@@ -45,6 +45,7 @@ impl GrpcRoutes {
             "aserto.directory.importer.v3.Importer",
             "aserto.directory.exporter.v3.Exporter",
             "aserto.authorizer.v2.Authorizer",
+            "lictor.decisions.v1.DecisionLogs",
         ] {
             // The reporter's channel has no other writer; this resolves at once.
             let reporter = health_reporter.clone();
@@ -102,6 +103,10 @@ impl GrpcRoutes {
             .route_service(
                 "/aserto.authorizer.v2.Authorizer/{*method}",
                 AuthorizerServer::new(authorizer),
+            )
+            .route_service(
+                "/lictor.decisions.v1.DecisionLogs/{*method}",
+                crate::decision_service::DecisionLogsGrpc::server(state.clone()),
             )
             .route_service("/grpc.health.v1.Health/{*method}", health)
             .route_service(

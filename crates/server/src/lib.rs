@@ -15,6 +15,8 @@ pub mod authzen;
 pub mod cerbos;
 mod clock;
 pub mod decision_log;
+pub mod decision_service;
+pub mod decision_ship;
 pub mod grpc;
 mod grpc_trailers;
 pub mod jwt;

@@ -114,6 +114,7 @@ pub struct Metrics {
     log_written: Gauge,
     directory_revision: Gauge,
     directory_lag: Gauge,
+    log_shipping: ShippingGauges,
 }
 
 impl Default for Metrics {
@@ -189,7 +190,9 @@ impl Metrics {
             "How many revisions the shared store was last seen ahead of this process",
             directory_lag.clone(),
         );
+        let log_shipping = ShippingGauges::register(&mut registry);
         Metrics {
+            log_shipping,
             registry,
             requests,
             latency,
@@ -269,10 +272,67 @@ impl Metrics {
             .set(i64::try_from(stats.dropped.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
         self.log_written
             .set(i64::try_from(stats.written.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
+        self.log_shipping.read(log);
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             tracing::error!("metrics encoding failed");
         }
         out
+    }
+}
+
+/// Gauges of decision-log shipping: what a shipping instance sent, dropped and still holds, and what
+/// a center received.
+#[derive(Clone)]
+struct ShippingGauges {
+    shipped: Gauge,
+    dropped: Gauge,
+    pending: Gauge,
+    received: Gauge,
+    duplicates: Gauge,
+}
+
+impl ShippingGauges {
+    fn register(registry: &mut Registry) -> ShippingGauges {
+        let mut gauge = |name: &str, help: &str| {
+            let gauge = Gauge::default();
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        ShippingGauges {
+            shipped: gauge(
+                "decision_log_shipped",
+                "Decision records acknowledged by the center they are shipped to (total)",
+            ),
+            dropped: gauge(
+                "decision_log_ship_dropped",
+                "Decision records not shipped because the shipping buffer was full (total)",
+            ),
+            pending: gauge(
+                "decision_log_ship_pending_bytes",
+                "Bytes of decision records buffered for the center",
+            ),
+            received: gauge(
+                "decision_log_received",
+                "Decision records received from other instances and stored (total)",
+            ),
+            duplicates: gauge(
+                "decision_log_received_duplicates",
+                "Decision records received again and skipped (total)",
+            ),
+        }
+    }
+
+    fn read(&self, log: &DecisionLog) {
+        let stats = log.stats();
+        let set = |gauge: &Gauge, value: u64| gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+        set(&self.shipped, stats.shipped.load(Ordering::Relaxed));
+        set(&self.dropped, stats.ship_dropped.load(Ordering::Relaxed));
+        set(
+            &self.pending,
+            log.shipping().map_or(0, |buffer| buffer.pending_bytes()),
+        );
+        set(&self.received, stats.received.load(Ordering::Relaxed));
+        set(&self.duplicates, stats.duplicates.load(Ordering::Relaxed));
     }
 }

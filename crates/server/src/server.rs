@@ -85,7 +85,12 @@ pub async fn start(
     let counters = Metrics::new();
     let reload_tasks =
         crate::policy_source::load_all(&config, &tenants, &watcher, &counters.policy_reloads())?;
-    let decision_log = DecisionLog::start(&config.decision_logs)?;
+    let decision_log = DecisionLog::start(
+        &config.decision_logs,
+        &config.instance_name(),
+        &config.data_dir,
+    )?;
+    let ship_task = crate::decision_ship::spawn(&config.decision_logs, &decision_log, &watcher);
     let tokens = TokenVerifier::new(&config.jwt, &config_path)?;
     let key_refresh: Vec<_> = tokens
         .remote_keys()
@@ -222,6 +227,7 @@ pub async fn start(
         .into_iter()
         .chain(cerbos_tasks)
         .chain(key_refresh)
+        .chain(ship_task)
         .chain(bound.into_iter().map(|(socket, router, transport)| {
             tokio::spawn(listener::serve(
                 socket,

@@ -171,9 +171,15 @@ pub async fn start(
     warn_ignored(&settings);
     let decision_logs = crate::config::DecisionLogs {
         enabled: settings.audit_enabled,
+        // Standalone Cerbos serving has no shipping task.
+        ship_to: None,
         ..decision_logs.clone()
     };
-    let decision_log = crate::decision_log::DecisionLog::start(&decision_logs)?;
+    let decision_log = crate::decision_log::DecisionLog::start(
+        &decision_logs,
+        &crate::Config::default().instance_name(),
+        std::path::Path::new("lictor-data"),
+    )?;
     let limits = crate::metrics::EvaluationLimits::default();
     let api = Arc::new(CerbosApi::new(settings, decision_log, None, limits).map_err(start_error)?);
     let (shutdown, watcher) = watch::channel(false);
