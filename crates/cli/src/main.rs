@@ -679,8 +679,8 @@ const DEMO_POLICIES: [(&str, &str); 8] = [
         include_str!("../../../examples/demo/policies/todoApp.DELETE.todos.__id.rego"),
     ),
     (
-        "todoApp.authzen.rego",
-        include_str!("../../../examples/demo/policies/todoApp.authzen.rego"),
+        "authzen.todo.rego",
+        include_str!("../../../examples/demo/policies/authzen.todo.rego"),
     ),
     (
         "records.authzen.rego",

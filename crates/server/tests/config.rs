@@ -115,7 +115,7 @@ fn authzen_mappings_parse_route_and_name_the_field_at_fault() {
   mappings:
     - resource_types: [todo]
       actions: [can_read_todos]
-      rego: {package: todoApp.authzen}
+      rego: {package: authzen.todo}
     - resource_types: [record]
       cerbos: {roles_property: role}
     - actions: [member]
@@ -130,7 +130,7 @@ tenants:
     let config = Config::parse(text, Path::new("c.yaml")).unwrap();
     let default = config.authzen_for("");
     assert!(
-        matches!(default.decider("todo", "can_read_todos"), Decider::Rego(r) if r.package_for("can_read_todos") == "todoApp.authzen")
+        matches!(default.decider("todo", "can_read_todos"), Decider::Rego(r) if r.package_for("can_read_todos") == "authzen.todo")
     );
     assert!(matches!(
         default.decider("record", "view"),

@@ -39,7 +39,7 @@ pub struct DirectoryDecider {}
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegoDecider {
-    /// The package path (`todoApp.authzen`).
+    /// The package path (`authzen.todo`).
     pub package: String,
     /// One package per action, named `<package>.<action>`.
     pub package_per_action: bool,

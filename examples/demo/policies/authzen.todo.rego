@@ -1,7 +1,7 @@
 # The AuthZEN interop's todo application, one package for every action (`input.action.name`):
 # a known user reads users and todos; editors and admins create todos; admins and evil geniuses
 # update and delete any todo, editors only the todos they own (the resource's `ownerID`).
-package todoApp.authzen
+package authzen.todo
 
 default allowed := false
 
