@@ -253,6 +253,7 @@ fn descriptor_set_lists_every_service() {
             "aserto.directory.reader.v3.Reader",
             "aserto.directory.writer.v3.Writer",
             "cerbos.svc.v1.CerbosService",
+            "lictor.decisions.v1.DecisionLogs",
         ]
     );
     assert!(fds
