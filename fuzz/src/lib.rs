@@ -109,6 +109,7 @@ impl Fixture {
             tenants: vec![TenantConfig {
                 id: SINK_TENANT.to_string(),
                 policies: None,
+                authzen: None,
             }],
             decision_logs: DecisionLogs {
                 enabled: true,
@@ -146,7 +147,12 @@ impl Fixture {
         let state = Arc::new(AppState {
             cerbos: None,
             tenants: tenants.clone(),
-            decision_log: DecisionLog::start(&config.decision_logs).expect("decision log"),
+            decision_log: DecisionLog::start(
+                &config.decision_logs,
+                &config.instance_name(),
+                &config.data_dir,
+            )
+            .expect("decision log"),
             metrics,
             tokens: TokenVerifier::new(&config.jwt, &config_path).expect("JWT issuer"),
             started: Instant::now(),
