@@ -116,6 +116,7 @@ struct TreeBuilder<'t> {
     documents: Vec<Node>,
     anchors: HashMap<usize, Node>,
     lines: Vec<&'t str>,
+    end: TextEnd,
 }
 
 impl TreeBuilder<'_> {
@@ -178,11 +179,11 @@ impl TreeBuilder<'_> {
 
 impl MarkedEventReceiver for TreeBuilder<'_> {
     fn on_event(&mut self, event: Event, mark: Marker) {
-        let pos = position(mark);
+        let pos = self.end.clamp(position(mark));
         match event {
             Event::Scalar(text, style, anchor, _) => {
                 let plain = matches!(style, TScalarStyle::Plain);
-                let pos = self.content_position(pos, style);
+                let pos = self.end.clamp(self.content_position(pos, style));
                 self.push_node(
                     Node {
                         value: NodeValue::Scalar { text, plain },
@@ -239,20 +240,16 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
 
 /// Parses every document of a YAML stream; empty documents are dropped.
 pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    let end = TextEnd::of(text);
     let mut builder = TreeBuilder {
         lines: text.lines().collect(),
+        end,
         ..TreeBuilder::default()
     };
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, true).map_err(|e| SyntaxError {
         message: e.info().to_owned(),
-        pos: within_text(
-            text,
-            Position {
-                line: e.marker().line(),
-                column: e.marker().col() + 1,
-            },
-        ),
+        pos: end.clamp(position(*e.marker())),
     })?;
     Ok(builder
         .documents
@@ -261,18 +258,35 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
         .collect())
 }
 
-/// `pos`, or the end of `text` when `pos` is past it: at the end of a text without a final line
-/// break the YAML scanner reports the line after the last one.
-fn within_text(text: &str, pos: Position) -> Position {
-    // YAML ends a line at `\n`, `\r\n` or a lone `\r`.
-    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
-    let lines: Vec<&str> = normalized.split('\n').collect();
-    if pos.line <= lines.len() {
-        return pos;
+/// The last line of a text and its length, to keep positions within the text: at the end of a text
+/// without a final line break, and for a block scalar's content on the last line, the YAML scanner
+/// reports the line after the last one.
+#[derive(Debug, Clone, Copy, Default)]
+struct TextEnd {
+    lines: usize,
+    last_line_chars: usize,
+}
+
+impl TextEnd {
+    fn of(text: &str) -> Self {
+        // YAML ends a line at `\n`, `\r\n` or a lone `\r`.
+        let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+        let lines: Vec<&str> = normalized.split('\n').collect();
+        TextEnd {
+            lines: lines.len(),
+            last_line_chars: lines.last().map_or(0, |l| l.chars().count()),
+        }
     }
-    Position {
-        line: lines.len(),
-        column: lines.last().map_or(0, |l| l.chars().count()) + 1,
+
+    /// `pos`, or the end of the text when `pos` is past its last line.
+    fn clamp(self, pos: Position) -> Position {
+        if pos.line <= self.lines {
+            return pos;
+        }
+        Position {
+            line: self.lines,
+            column: self.last_line_chars + 1,
+        }
     }
 }
 
@@ -304,6 +318,24 @@ mod tests {
         };
         assert_eq!(entries[0].1.pos, Position { line: 1, column: 5 });
         assert_eq!(entries[1].1.pos, Position { line: 3, column: 5 });
+    }
+
+    #[test]
+    fn positions_stay_within_a_text_without_a_final_line_break() {
+        // An empty sequence item on the last line: the scanner marks it on the line after.
+        let docs = parse_documents("a:\n  -").unwrap();
+        let NodeValue::Map(entries) = &docs[0].value else {
+            unreachable!()
+        };
+        let NodeValue::Seq(items) = &entries[0].1.value else {
+            unreachable!()
+        };
+        assert_eq!(items[0].pos, Position { line: 2, column: 4 });
+        let docs = parse_documents("a: |").unwrap();
+        let NodeValue::Map(entries) = &docs[0].value else {
+            unreachable!()
+        };
+        assert!(entries[0].1.pos.line <= 1, "{:?}", entries[0].1.pos);
     }
 
     #[test]
