@@ -591,20 +591,8 @@ fn a_grpc_error_sent_in_trailers_is_logged_with_its_code() {
         true,
     );
     let lines = stderr_lines(&mut server);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let status = runtime.block_on(async {
-        let channel = tonic::transport::Channel::from_shared(format!(
-            "http://{}",
-            server.ports["directory-grpc"]
-        ))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-        let mut client = importer::importer_client::ImporterClient::new(channel);
+    let status = current_thread().block_on(async {
+        let mut client = importer_client(&server).await;
         let messages: Vec<importer::ImportRequest> = (0..200)
             .map(|i| importer::ImportRequest {
                 op_code: importer::Opcode::Set as i32,
@@ -641,4 +629,141 @@ fn a_grpc_error_sent_in_trailers_is_logged_with_its_code() {
         record["grpc_code"], 8,
         "RESOURCE_EXHAUSTED, from the trailers: {record}"
     );
+    // The request counter reads the same status, not the 200 of the answer's headers.
+    let counted = r#"lictor_requests_total{method="/aserto.directory.importer.v3.Importer/Import",transport="grpc",code="resource_exhausted"}"#;
+    assert_eq!(metric(&server, counted), 1.0, "{counted}");
+    let as_ok = r#"lictor_requests_total{method="/aserto.directory.importer.v3.Importer/Import",transport="grpc",code="ok"}"#;
+    assert_eq!(metric(&server, as_ok), 0.0, "{as_ok}");
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A gRPC Importer client on the server's directory port.
+async fn importer_client(
+    server: &Server,
+) -> lictor_proto::directory::importer::v3::importer_client::ImporterClient<tonic::transport::Channel>
+{
+    let channel = tonic::transport::Channel::from_shared(format!(
+        "http://{}",
+        server.ports["directory-grpc"]
+    ))
+    .unwrap()
+    .connect()
+    .await
+    .unwrap();
+    lictor_proto::directory::importer::v3::importer_client::ImporterClient::new(channel)
+}
+
+/// Reads from `stream` until the server closes it, or 10 s pass (then panics); returns what it read.
+fn read_until_closed(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return String::from_utf8_lossy(&answer).into_owned(),
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {
+                return String::from_utf8_lossy(&answer).into_owned()
+            }
+            Err(error) => panic!(
+                "still open after 10 s ({error}); read so far: {}",
+                String::from_utf8_lossy(&answer)
+            ),
+        }
+    }
+}
+
+#[test]
+fn clients_that_stall_are_cut_off() {
+    use std::io::Write;
+    let server = Server::start(
+        "limits:\n  handshake_timeout_ms: 400\n  body_idle_timeout_ms: 400\n",
+        true,
+    );
+    let address = server.ports["directory-rest"].clone();
+
+    // A connection that never sends a byte.
+    let started = Instant::now();
+    let mut silent = std::net::TcpStream::connect(&address).unwrap();
+    read_until_closed(&mut silent);
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // HTTP/1 headers that never end (slowloris).
+    let started = Instant::now();
+    let mut slow = std::net::TcpStream::connect(&address).unwrap();
+    slow.write_all(b"GET /api/v3/directory/objects HTTP/1.1\r\nHost: lictor\r\n")
+        .unwrap();
+    let answer = read_until_closed(&mut slow);
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // A body that stops halfway: refused with the error body, and nothing written.
+    let body = r#"{"object":{"type":"user","id":"stalled@example.com","display_name":"Stalled"}}"#;
+    let mut stalled = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stalled,
+        "POST /api/v3/directory/object HTTP/1.1\r\nHost: lictor\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        &body[..20]
+    )
+    .unwrap();
+    let answer = read_until_closed(&mut stalled);
+    let status = answer.split(' ').nth(1).unwrap_or_default();
+    assert!(status.starts_with('4'), "a 4xx answer: {answer}");
+    assert!(
+        answer.contains("\"code\"") && answer.contains("sent nothing for 400 ms"),
+        "{answer}"
+    );
+    let exists = client(Duration::from_secs(5))
+        .get(server.rest("/api/v3/directory/object/user/stalled@example.com"))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(exists, 404);
+
+    // A gRPC import stream that stalls after one message fails, and applies nothing.
+    use lictor_proto::directory::importer::v3 as importer;
+    let status = current_thread().block_on(async {
+        let mut client = importer_client(&server).await;
+        let first = importer::ImportRequest {
+            op_code: importer::Opcode::Set as i32,
+            msg: Some(importer::import_request::Msg::Object(types::Object {
+                r#type: "user".into(),
+                id: "stalled-import@example.com".into(),
+                ..Default::default()
+            })),
+        };
+        let messages =
+            tokio_stream::StreamExt::chain(tokio_stream::iter([first]), tokio_stream::pending());
+        let call = async {
+            let mut answers = client.import(messages).await?.into_inner();
+            while answers.message().await?.is_some() {}
+            Ok::<(), tonic::Status>(())
+        };
+        tokio::time::timeout(Duration::from_secs(10), call)
+            .await
+            .expect("the stalled import is cut off within 10 s")
+    });
+    let status = status.expect_err("a stalled import fails");
+    assert!(
+        status.message().contains("sent nothing for 400 ms"),
+        "{status:?}"
+    );
+    let exists = client(Duration::from_secs(5))
+        .get(server.rest("/api/v3/directory/object/user/stalled-import@example.com"))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(exists, 404, "a stalled import applied its first message");
 }

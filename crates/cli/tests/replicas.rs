@@ -109,17 +109,23 @@ fn add_member(server: &Server, user: &str) -> Result<(), String> {
 }
 
 fn is_member(server: &Server, user: &str) -> bool {
-    let body: Value = client()
-        .post(server.rest("/api/v3/directory/check"))
-        .json(
-            &json!({"object_type": "group", "object_id": "eng", "relation": "member",
-                      "subject_type": "user", "subject_id": user}),
-        )
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    body["check"] == json!(true)
+    check_member(server, user, None).json::<Value>().unwrap()["check"] == json!(true)
+}
+
+/// Asks whether `user` is a member of eng, at least as fresh as `min_revision` when given.
+fn check_member(
+    server: &Server,
+    user: &str,
+    min_revision: Option<&str>,
+) -> reqwest::blocking::Response {
+    let mut request = client().post(server.rest("/api/v3/directory/check")).json(
+        &json!({"object_type": "group", "object_id": "eng", "relation": "member",
+                  "subject_type": "user", "subject_id": user}),
+    );
+    if let Some(revision) = min_revision {
+        request = request.header("x-lictor-min-revision", revision);
+    }
+    request.send().unwrap()
 }
 
 fn revision(server: &Server) -> u64 {
@@ -226,4 +232,164 @@ fn a_replica_killed_during_writes_loses_no_acknowledged_one() {
             assert!(is_member(replica, user), "{user} acknowledged but missing");
         }
     }
+}
+
+/// `x-lictor-revision` of a write's answer.
+fn written_revision(response: &reqwest::blocking::Response) -> u64 {
+    response.headers()["x-lictor-revision"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_write_token_makes_another_replica_read_the_write() {
+    let database = Database::new();
+    let writer = database.replica();
+    let reader = Server::start(
+        &format!(
+            "store: {}\nlimits:\n  min_revision_wait_ms: 300\n",
+            database.url
+        ),
+        false,
+    );
+    let client = client();
+    let mut last = 0;
+    for i in 0..200 {
+        let user = format!("t{i}");
+        let response = client
+            .post(writer.rest("/api/v3/directory/relation"))
+            .json(
+                &json!({"relation": {"object_type": "group", "object_id": "eng", "relation": "member",
+                                       "subject_type": "user", "subject_id": user}}),
+            )
+            .send()
+            .unwrap();
+        assert!(response.status().is_success());
+        let token = written_revision(&response);
+        assert!(token > last, "revision {token} after {last}");
+        last = token;
+        // Read at once on the other replica, whose follower may not have woken yet.
+        let body: Value = check_member(&reader, &user, Some(&token.to_string()))
+            .json()
+            .unwrap();
+        assert_eq!(body["check"], json!(true), "{user} at revision {token}");
+    }
+
+    // A deletion answers its revision too, and reads honour it.
+    let response = client
+        .delete(writer.rest(
+            "/api/v3/directory/relation?object_type=group&object_id=eng&relation=member&subject_type=user&subject_id=t0",
+        ))
+        .send()
+        .unwrap();
+    assert!(response.status().is_success());
+    let token = written_revision(&response);
+    assert!(token > last);
+    let body: Value = check_member(&reader, "t0", Some(&token.to_string()))
+        .json()
+        .unwrap();
+    assert_eq!(body["check"], json!(false));
+
+    // A revision no replica has: UNAVAILABLE after the configured wait, naming what the replica holds.
+    let started = Instant::now();
+    let response = check_member(&reader, "t1", Some(&(token + 1_000).to_string()));
+    let waited = started.elapsed();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["code"], json!(14));
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("revision {}", token + 1_000))
+            && message.contains(&format!("this replica is at revision {token}")),
+        "{message}"
+    );
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+
+    // A token that is not a revision number is refused, naming the header.
+    let response = check_member(&reader, "t1", Some("abc"));
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().unwrap();
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("x-lictor-min-revision"));
+
+    // Reads answer no token: only writes do.
+    let response = client
+        .get(reader.rest("/api/v3/directory/relations?object_type=group"))
+        .send()
+        .unwrap();
+    assert!(response.headers().get("x-lictor-revision").is_none());
+}
+
+#[test]
+fn write_tokens_travel_as_grpc_metadata() {
+    use lictor_proto::directory::common::v3 as types;
+    use lictor_proto::directory::reader::v3 as reader;
+    use lictor_proto::directory::writer::v3 as writer;
+
+    let database = Database::new();
+    let first = database.replica();
+    let second = database.replica();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let channel = |server: &Server| {
+            tonic::transport::Endpoint::from_shared(server.url("directory-grpc", ""))
+                .unwrap()
+                .connect_lazy()
+        };
+        let mut write = writer::writer_client::WriterClient::new(channel(&first));
+        let mut read = reader::reader_client::ReaderClient::new(channel(&second));
+        let answer = write
+            .set_relation(writer::SetRelationRequest {
+                relation: Some(types::Relation {
+                    object_type: "group".into(),
+                    object_id: "eng".into(),
+                    relation: "member".into(),
+                    subject_type: "user".into(),
+                    subject_id: "grpc".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
+        let token: u64 = answer
+            .metadata()
+            .get("x-lictor-revision")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let check = |revision: u64| {
+            let mut request = tonic::Request::new(reader::CheckRequest {
+                object_type: "group".into(),
+                object_id: "eng".into(),
+                relation: "member".into(),
+                subject_type: "user".into(),
+                subject_id: "grpc".into(),
+                trace: false,
+            });
+            request.metadata_mut().insert(
+                "x-lictor-min-revision",
+                revision.to_string().parse().unwrap(),
+            );
+            request
+        };
+        assert!(read.check(check(token)).await.unwrap().into_inner().check);
+        let refused = read.check(check(token + 1_000)).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unavailable);
+        assert!(
+            refused
+                .message()
+                .contains(&format!("revision {}", token + 1_000)),
+            "{}",
+            refused.message()
+        );
+    });
 }

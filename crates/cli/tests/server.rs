@@ -382,6 +382,20 @@ api_keys:
     let (status, body) =
         send(globex(client().post(server.rest("/api/v3/directory/relation"))).json(&relation));
     assert_eq!((status, &body["code"]), (403, &json!(7)), "{body}");
+    // Nor import: an import is a write, whichever path it takes.
+    let (status, body) = send(
+        globex(client().post(server.rest("/api/v3/lictor/import")))
+            .body(r#"{"object_type":"user","object_id":"eve"}"#),
+    );
+    assert_eq!((status, &body["code"]), (403, &json!(7)), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("write scope"),
+        "{body}"
+    );
+    let (status, body) = send(globex(
+        client().get(server.rest("/api/v3/directory/objects")),
+    ));
+    assert_eq!(body["results"], json!([]), "{status} {body}");
     let (status, _) = send(acme(
         client().get(server.rest("/api/v3/directory/manifest")),
     ));

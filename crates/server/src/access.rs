@@ -4,6 +4,7 @@
 
 use crate::api_error::{ApiError, Code};
 use crate::config::{ApiKey, Scope};
+use crate::consistency;
 use crate::tenant::{Tenant, Tenants};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
@@ -11,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::Instrument as _;
 
 /// The header naming the tenant.
@@ -45,6 +47,7 @@ impl Access {
 pub struct AccessPolicy {
     keys: HashMap<String, ApiKey>,
     tenants: Arc<Tenants>,
+    revision_wait: Duration,
 }
 
 impl AccessPolicy {
@@ -53,7 +56,14 @@ impl AccessPolicy {
         AccessPolicy {
             keys: keys.iter().map(|k| (k.key.clone(), k.clone())).collect(),
             tenants,
+            revision_wait: Duration::from_secs(1),
         }
+    }
+
+    /// Sets how long a request naming a revision (`x-lictor-min-revision`) waits for it.
+    pub fn with_revision_wait(mut self, wait: Duration) -> AccessPolicy {
+        self.revision_wait = wait;
+        self
     }
 
     /// Resolves the tenant and the granted scopes of a request's headers.
@@ -142,7 +152,8 @@ pub fn required_scope(method: &Method, path: &str) -> Scope {
         Scope::Admin
     } else if (path.starts_with("/api/v3/directory/object")
         || path.starts_with("/api/v3/directory/relation")
-        || path.starts_with("/api/v3/directory/import"))
+        || path.starts_with("/api/v3/directory/import")
+        || path.starts_with("/api/v3/lictor/import"))
         && writes
     {
         Scope::Write
@@ -178,6 +189,7 @@ pub async fn layer(
             request.uri().path().to_string(),
         )
     });
+    let scope = required_scope(request.method(), request.uri().path());
     let resolved = policy
         .resolve(request.headers())
         .and_then(|(tenant, scopes)| {
@@ -186,7 +198,7 @@ pub async fn layer(
                 scopes,
                 request_id: request_id.clone(),
             };
-            access.require(required_scope(request.method(), request.uri().path()))?;
+            access.require(scope)?;
             Ok(access)
         });
     let tenant = resolved
@@ -198,8 +210,30 @@ pub async fn layer(
             let span = crate::logging::request_span(request.headers(), request.uri().path());
             span.record("request_id", &*request_id);
             span.record("tenant", access.tenant.id.as_str());
+            let tenant = Arc::clone(&access.tenant);
+            let fresh = match consistency::min_revision(request.headers()) {
+                Ok(Some(wanted)) => {
+                    consistency::wait_for(&tenant, wanted, policy.revision_wait).await
+                }
+                Ok(None) => Ok(()),
+                Err(error) => Err(error),
+            };
             request.extensions_mut().insert(access);
-            next.run(request).instrument(span).await
+            match fresh {
+                Ok(()) => {
+                    let mut response = next.run(request).instrument(span).await;
+                    if matches!(scope, Scope::Write | Scope::Admin) && succeeded(&response) {
+                        // The revision published after the write, which holds it.
+                        response.headers_mut().insert(
+                            consistency::REVISION_HEADER,
+                            consistency::revision_value(tenant.store.revision()),
+                        );
+                    }
+                    response
+                }
+                Err(error) if grpc => error.grpc_response(),
+                Err(error) => error.into_response(),
+            }
         }
         Err(error) if grpc => error.grpc_response(),
         Err(error) => error.into_response(),
@@ -234,6 +268,15 @@ pub async fn layer(
         }
     }
     response
+}
+
+/// Whether an answer is a success: a 2xx status without an error status in gRPC's headers.
+fn succeeded(response: &Response) -> bool {
+    response.status().is_success()
+        && response
+            .headers()
+            .get("grpc-status")
+            .is_none_or(|code| code.as_bytes() == b"0")
 }
 
 /// What the one log line of a request says.

@@ -77,6 +77,36 @@ impl Code {
     }
 }
 
+/// The metrics name of any gRPC status code: `ok`, a [`Code`]'s name, or the name of a code
+/// Lictor does not answer itself but a handler below it might.
+pub fn grpc_code_name(code: i32) -> &'static str {
+    const CODES: [Code; 14] = [
+        Code::Cancelled,
+        Code::Unknown,
+        Code::InvalidArgument,
+        Code::DeadlineExceeded,
+        Code::NotFound,
+        Code::AlreadyExists,
+        Code::PermissionDenied,
+        Code::ResourceExhausted,
+        Code::FailedPrecondition,
+        Code::Aborted,
+        Code::Unimplemented,
+        Code::Internal,
+        Code::Unavailable,
+        Code::Unauthenticated,
+    ];
+    match code {
+        0 => "ok",
+        11 => "out_of_range",
+        15 => "data_loss",
+        _ => CODES
+            .iter()
+            .find(|c| **c as i32 == code)
+            .map_or("unknown", |c| c.name()),
+    }
+}
+
 /// A failed request: a code and a message naming the field or input at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -237,7 +237,8 @@ pub enum Scope {
 /// Default of `limits.max_import_bytes`: 512 MiB, about ten million relations.
 pub const DEFAULT_MAX_IMPORT_BYTES: usize = 512 << 20;
 
-/// Bounds on every policy evaluation (Is, DecisionTree, Query, Compile), and on one import.
+/// Bounds on every policy evaluation (Is, DecisionTree, Query, Compile), on one import, and on
+/// clients that hold connections without making progress.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -253,6 +254,17 @@ pub struct Limits {
     /// before it is applied, about 50 bytes a relation; past it RESOURCE_EXHAUSTED, and nothing of
     /// the import is applied.
     pub max_import_bytes: usize,
+    /// Time a new connection has to finish its TLS handshake and, on HTTP/1, to send a request's
+    /// headers; slower clients are disconnected.
+    pub handshake_timeout_ms: u64,
+    /// Longest pause within a request body or gRPC request stream; past it the request fails and
+    /// nothing it sent is applied.
+    pub body_idle_timeout_ms: u64,
+    /// HTTP/2 (gRPC) streams one connection may have open at once.
+    pub max_concurrent_streams: u32,
+    /// How long a request naming a revision (`x-lictor-min-revision`) waits for this replica to
+    /// apply it, in milliseconds; past it UNAVAILABLE.
+    pub min_revision_wait_ms: u64,
 }
 
 impl Default for Limits {
@@ -264,6 +276,10 @@ impl Default for Limits {
             max_collection_elements: evaluation.max_collection,
             max_concurrent_queries: 0,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
+            handshake_timeout_ms: 10_000,
+            body_idle_timeout_ms: 60_000,
+            max_concurrent_streams: 256,
+            min_revision_wait_ms: 1000,
         }
     }
 }
@@ -274,6 +290,15 @@ impl Limits {
         lictor_policy::EvalLimits {
             timeout: std::time::Duration::from_millis(self.evaluation_timeout_ms),
             max_collection: self.max_collection_elements,
+        }
+    }
+
+    /// The bounds on each connection of the API ports.
+    pub fn connections(&self) -> crate::listener::ConnectionLimits {
+        crate::listener::ConnectionLimits {
+            handshake_timeout: std::time::Duration::from_millis(self.handshake_timeout_ms),
+            body_idle_timeout: std::time::Duration::from_millis(self.body_idle_timeout_ms),
+            max_concurrent_streams: self.max_concurrent_streams,
         }
     }
 
@@ -500,10 +525,20 @@ impl Config {
                 "limits.evaluation_timeout_ms must be at least 1".to_string(),
             ));
         }
-        if self.limits.max_collection_elements == 0 {
-            return Err(fail(
-                "limits.max_collection_elements must be at least 1".to_string(),
-            ));
+        let positive = [
+            (
+                "max_collection_elements",
+                self.limits.max_collection_elements as u64,
+            ),
+            ("handshake_timeout_ms", self.limits.handshake_timeout_ms),
+            ("body_idle_timeout_ms", self.limits.body_idle_timeout_ms),
+            (
+                "max_concurrent_streams",
+                u64::from(self.limits.max_concurrent_streams),
+            ),
+        ];
+        if let Some((field, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(fail(format!("limits.{field} must be at least 1")));
         }
         if !(0.0..=1.0).contains(&self.traces.sample_ratio) {
             return Err(fail(format!(

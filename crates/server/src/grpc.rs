@@ -147,22 +147,31 @@ pub async fn dispatch(
         Ok(response) => response,
         Err(never) => match never {},
     };
-    // Unary errors come back trailers-only, with the status in the headers.
-    let code = response
-        .headers()
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok())
-        .map_or("ok", |c| tonic::Code::from_i32(c).description());
     let route = if is_known_method(&path) {
         path
     } else {
         "unmatched".into()
     };
-    state
-        .metrics
-        .request(&route, "grpc", code, started.elapsed());
-    response
+    // Unary errors come back trailers-only, with the status in the headers; any other answer has it
+    // in the trailers, counted when they are sent.
+    let trailers_only = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok());
+    let count = move |code: i32| {
+        let code = crate::api_error::grpc_code_name(code);
+        state
+            .metrics
+            .request(&route, "grpc", code, started.elapsed());
+    };
+    match trailers_only {
+        Some(code) => {
+            count(code);
+            response
+        }
+        None => response.map(|body| crate::grpc_trailers::report_status(body, count)),
+    }
 }
 
 /// A request stream that broke off before its end: the client cancelled or reset it, or the

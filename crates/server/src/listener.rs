@@ -3,7 +3,8 @@
 
 use crate::ServerError;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -30,6 +31,18 @@ const STREAM_WINDOW: u32 = 64 << 10;
 /// buffer. It also sets h2's small-frame budget (half of it, 2 MiB).
 const CONNECTION_WINDOW: u32 = 4 << 20;
 
+/// How often an HTTP/2 connection is pinged, so that a peer that vanished without closing it
+/// (a dead network path, a frozen client) frees its streams.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How long a ping may go unanswered before the connection is closed.
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Streams an HTTP/2 client may reset before the server has accepted them, and streams the
+/// server may reset for protocol errors, before the connection is closed (the "rapid reset" and
+/// "made you reset" floods).
+const MAX_RESET_STREAMS: usize = 20;
+
 /// What a port accepts.
 #[derive(Clone)]
 pub struct Transport {
@@ -37,6 +50,31 @@ pub struct Transport {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Whether plaintext connections are served.
     pub plaintext: bool,
+    /// Bounds on slow and idle clients.
+    pub limits: ConnectionLimits,
+}
+
+/// Bounds on what a client may hold open without making progress.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// From accepting a connection to its TLS handshake done, and to an HTTP/1 request's headers
+    /// read: a client that sends them slower is disconnected.
+    pub handshake_timeout: Duration,
+    /// Longest pause within a request body (a REST body, a gRPC request stream): past it the
+    /// request fails as a broken stream, and nothing it sent is applied.
+    pub body_idle_timeout: Duration,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            handshake_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(60),
+            max_concurrent_streams: 256,
+        }
+    }
 }
 
 /// Binds `address` now, so that a taken port is a start-up error.
@@ -73,9 +111,11 @@ pub async fn serve(
         let router = router.clone();
         let acceptor = acceptor.clone();
         let plaintext = transport.plaintext;
+        let limits = transport.limits;
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let Some(connection) = Connection::open(stream, acceptor, plaintext).await else {
+            let Some(connection) = Connection::open(stream, acceptor, plaintext, &limits).await
+            else {
                 tracing::debug!(%peer, "connection refused: protocol not offered");
                 return;
             };
@@ -83,12 +123,29 @@ pub async fn serve(
                 Connection::Plain(_) => Scheme("http"),
                 Connection::Tls(_) => Scheme("https"),
             };
-            let service = TowerToHyperService::new(router.layer(axum::Extension(scheme)));
+            let idle = limits.body_idle_timeout;
+            let service = TowerToHyperService::new(
+                tower::ServiceBuilder::new()
+                    .map_request(move |request: axum::http::Request<Incoming>| {
+                        request.map(|body| crate::idle_body::IdleBody::new(body, idle))
+                    })
+                    .service(router.layer(axum::Extension(scheme))),
+            );
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.handshake_timeout);
+            builder
                 .http2()
+                .timer(TokioTimer::new())
                 .initial_stream_window_size(STREAM_WINDOW)
-                .initial_connection_window_size(CONNECTION_WINDOW);
+                .initial_connection_window_size(CONNECTION_WINDOW)
+                .max_concurrent_streams(limits.max_concurrent_streams)
+                .max_pending_accept_reset_streams(MAX_RESET_STREAMS)
+                .max_local_error_reset_streams(MAX_RESET_STREAMS)
+                .keep_alive_interval(KEEP_ALIVE_INTERVAL)
+                .keep_alive_timeout(KEEP_ALIVE_TIMEOUT);
             let result = match connection {
                 Connection::Plain(stream) => {
                     let conn =
@@ -127,19 +184,32 @@ impl Connection {
         stream: TcpStream,
         acceptor: Option<TlsAcceptor>,
         plaintext: bool,
+        limits: &ConnectionLimits,
     ) -> Option<Connection> {
         let mut first = [0u8; 1];
         // A client that sends nothing for long is not worth a task.
-        let peeked = tokio::time::timeout(Duration::from_secs(30), stream.peek(&mut first)).await;
-        let is_tls = matches!(peeked, Ok(Ok(1))) && first == [TLS_HANDSHAKE];
+        let started = tokio::time::Instant::now();
+        let deadline = started + limits.handshake_timeout;
+        let peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first)).await;
+        if !matches!(peeked, Ok(Ok(1))) {
+            // Silent past the deadline, closed, or failed: nothing to serve.
+            return None;
+        }
+        let is_tls = first == [TLS_HANDSHAKE];
         match (is_tls, acceptor) {
-            (true, Some(acceptor)) => match acceptor.accept(stream).await {
-                Ok(tls) => Some(Connection::Tls(Box::new(tls))),
-                Err(error) => {
-                    tracing::debug!(%error, "TLS handshake failed");
-                    None
+            (true, Some(acceptor)) => {
+                match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => Some(Connection::Tls(Box::new(tls))),
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "TLS handshake failed");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::debug!("TLS handshake too slow");
+                        None
+                    }
                 }
-            },
+            }
             (false, _) if plaintext => Some(Connection::Plain(stream)),
             _ => None,
         }

@@ -151,13 +151,19 @@ pub async fn start(
     let api_transport = Transport {
         tls: tls_config,
         plaintext: config.tls.plaintext || !config.tls.enabled,
+        limits: config.limits.connections(),
     };
     let plain = Transport {
         tls: None,
         plaintext: true,
+        limits: config.limits.connections(),
     };
 
-    let access_policy = Arc::new(AccessPolicy::new(&config.api_keys, tenants));
+    let access_policy = Arc::new(
+        AccessPolicy::new(&config.api_keys, tenants).with_revision_wait(
+            std::time::Duration::from_millis(config.limits.min_revision_wait_ms),
+        ),
+    );
     let api = api_routes(state.clone())?
         .layer(axum::middleware::from_fn_with_state(
             access_policy,

@@ -18,7 +18,7 @@ pub use config::CerbosSettings;
 pub use service::CerbosApi;
 
 use crate::api_error::{ApiError, Code};
-use crate::listener::{self, Transport};
+use crate::listener::{self, ConnectionLimits, Transport};
 use crate::server::BoundPort;
 use crate::ServerError;
 use axum::extract::Request;
@@ -125,6 +125,7 @@ pub async fn serve_ports(
     let plain = Transport {
         tls: None,
         plaintext: true,
+        limits: ConnectionLimits::default(),
     };
     let mut tasks: Vec<JoinHandle<()>> = sockets
         .into_iter()
