@@ -27,6 +27,7 @@ import type {
   RelationFilter,
   RelationInit,
   RelationKey,
+  Written,
 } from "./types.js";
 
 /** How to reach a Lictor server. */
@@ -45,6 +46,30 @@ export interface LictorOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
+
+/** The header a write's answer carries the revision that holds it in. */
+const REVISION_HEADER = "x-lictor-revision";
+/** The header a call names the revision it must see in ({@link CallOptions.minRevision}). */
+const MIN_REVISION_HEADER = "x-lictor-min-revision";
+
+/** The revision a write's answer names in `x-lictor-revision`; 0 when it names none. */
+function revisionOf(headers: Headers): number {
+  const value = headers.get(REVISION_HEADER)?.trim() ?? "";
+  if (!/^[0-9]+$/.test(value)) return 0;
+  const revision = Number(value);
+  return Number.isSafeInteger(revision) ? revision : 0;
+}
+
+/** Checks {@link CallOptions.minRevision}; the error names the call. */
+function checkMinRevision(value: unknown, operation: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    const shown = typeof value === "number" ? String(value) : JSON.stringify(value);
+    throw new TypeError(
+      `${operation}: options.minRevision must be a non-negative integer (the revision of a write), got ${shown}`,
+    );
+  }
+  return value;
+}
 
 /** A request body or query, and how to read the answer. */
 interface Call {
@@ -148,6 +173,9 @@ function resourceContext(resource: Record<string, unknown> | undefined, field: s
  * lookups, and directory and manifest reads and writes. Calls go through Node's `fetch`, whose
  * connection pool keeps connections alive between calls. Every failure is a {@link LictorError}; a
  * malformed argument is a `TypeError` naming it, thrown before anything is sent.
+ *
+ * Directory writes answer the revision that holds them ({@link Written}); passing it as
+ * {@link CallOptions.minRevision} to a later call makes that call see the write on any replica.
  */
 export class Lictor {
   /** The base URL calls go to, without a trailing slash. */
@@ -345,12 +373,15 @@ export class Lictor {
     return { results: (body.results ?? []).map(fromWireObject), nextPageToken: body.page?.next_token ?? "" };
   }
 
-  /** Creates or replaces an object; its type must be declared in the manifest. */
-  async setObject(object: ObjectInit, options?: CallOptions): Promise<DirectoryObject> {
+  /**
+   * Creates or replaces an object; its type must be declared in the manifest. The answer carries the
+   * {@link Written.revision} that holds the write.
+   */
+  async setObject(object: ObjectInit, options?: CallOptions): Promise<DirectoryObject & Written> {
     if (object === null || typeof object !== "object") {
       throw new TypeError("setObject(): object must be {type, id, displayName?, properties?, etag?}");
     }
-    const body = await this.#json<{ result: WireObject }>(
+    const { body, revision } = await this.#write<{ result: WireObject }>(
       "POST",
       "/api/v3/directory/object",
       {
@@ -366,22 +397,26 @@ export class Lictor {
       },
       options,
     );
-    return fromWireObject(body.result);
+    return { ...fromWireObject(body.result), revision };
   }
 
-  /** Deletes an object; with `withRelations`, the relations it is part of too. */
+  /**
+   * Deletes an object; with `withRelations`, the relations it is part of too. Answers the
+   * {@link Written.revision} that holds the deletion.
+   */
   async deleteObject(
     object: ObjectInput,
     request: { withRelations?: boolean } = {},
     options?: CallOptions,
-  ): Promise<void> {
+  ): Promise<Written> {
     const ref = toObjectRef(object, "deleteObject(): object");
-    await this.#json(
+    const { revision } = await this.#write(
       "DELETE",
       `/api/v3/directory/object/${encodeURIComponent(ref.type)}/${encodeURIComponent(ref.id)}`,
       { query: { with_relations: request.withRelations ? true : undefined } },
       options,
     );
+    return { revision };
   }
 
   /** One relation; `NOT_FOUND` when there is none. */
@@ -417,25 +452,32 @@ export class Lictor {
     return { results: (body.results ?? []).map(fromWireRelation), nextPageToken: body.page?.next_token ?? "" };
   }
 
-  /** Creates a relation (or rewrites it, with `etag`); both ends must fit the manifest. */
-  async setRelation(relation: RelationInit, options?: CallOptions): Promise<Relation> {
-    const body = await this.#json<{ result: WireRelation }>(
+  /**
+   * Creates a relation (or rewrites it, with `etag`); both ends must fit the manifest. The answer carries
+   * the {@link Written.revision} that holds the write.
+   */
+  async setRelation(relation: RelationInit, options?: CallOptions): Promise<Relation & Written> {
+    const { body, revision } = await this.#write<{ result: WireRelation }>(
       "POST",
       "/api/v3/directory/relation",
       { json: { relation: { ...relationFields(relation, "setRelation()"), etag: relation.etag ?? "" } } },
       options,
     );
-    return fromWireRelation(body.result);
+    return { ...fromWireRelation(body.result), revision };
   }
 
-  /** Deletes a relation; deleting one that does not exist succeeds. */
-  async deleteRelation(key: RelationKey, options?: CallOptions): Promise<void> {
-    await this.#json(
+  /**
+   * Deletes a relation; deleting one that does not exist succeeds. Answers the {@link Written.revision}
+   * that holds the deletion.
+   */
+  async deleteRelation(key: RelationKey, options?: CallOptions): Promise<Written> {
+    const { revision } = await this.#write(
       "DELETE",
       "/api/v3/directory/relation",
       { query: relationFields(key, "deleteRelation()") },
       options,
     );
+    return { revision };
   }
 
   /** The manifest's YAML and etag. */
@@ -447,9 +489,9 @@ export class Lictor {
   /**
    * Replaces the manifest; refused (`FAILED_PRECONDITION` or `INVALID_ARGUMENT`, naming the objects,
    * relations or `line:column` at fault) when it does not parse or stored data would no longer fit it.
-   * Returns the directory revision that holds it.
+   * Returns the directory revision that holds it, a {@link Written.revision} like any write's.
    */
-  async setManifest(yaml: string, options?: CallOptions): Promise<{ revision: number }> {
+  async setManifest(yaml: string, options?: CallOptions): Promise<Written> {
     const answer = await this.#send(
       "POST",
       "/api/v3/directory/manifest",
@@ -457,12 +499,23 @@ export class Lictor {
       options,
     );
     const body = this.#parse<{ revision?: number }>(answer, "POST /api/v3/directory/manifest");
-    return { revision: body.revision ?? 0 };
+    return { revision: body.revision ?? revisionOf(answer.headers) };
   }
 
   async #json<T>(method: string, path: string, call: Call, options: CallOptions | undefined): Promise<T> {
     const answer = await this.#send(method, path, call, options);
     return this.#parse<T>(answer, `${method} ${path}`);
+  }
+
+  /** A directory write: its answer's body and the revision that holds it. */
+  async #write<T>(
+    method: string,
+    path: string,
+    call: Call,
+    options: CallOptions | undefined,
+  ): Promise<{ body: T; revision: number }> {
+    const answer = await this.#send(method, path, call, options);
+    return { body: this.#parse<T>(answer, `${method} ${path}`), revision: revisionOf(answer.headers) };
   }
 
   #parse<T>(answer: Answer, operation: string): T {
@@ -482,6 +535,8 @@ export class Lictor {
 
   async #send(method: string, path: string, call: Call, options: CallOptions | undefined): Promise<Answer> {
     const operation = `${method} ${path}`;
+    const minRevision =
+      options?.minRevision === undefined ? undefined : checkMinRevision(options.minRevision, operation);
     const sentId = options?.requestId || randomUUID();
     const url = new URL(this.url + path);
     for (const [key, value] of Object.entries(call.query ?? {})) {
@@ -490,6 +545,7 @@ export class Lictor {
     const headers: Record<string, string> = { accept: "application/json", "x-request-id": sentId };
     if (this.#apiKey) headers.authorization = `basic ${this.#apiKey}`;
     if (this.#tenantId) headers["aserto-tenant-id"] = this.#tenantId;
+    if (minRevision !== undefined) headers[MIN_REVISION_HEADER] = String(minRevision);
     let body: string | undefined;
     if (call.json !== undefined) {
       headers["content-type"] = "application/json";

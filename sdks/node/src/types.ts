@@ -36,6 +36,33 @@ export type Identity =
 export interface CallOptions {
   /** Sent as `x-request-id` (e.g. the id of the incoming request being authorized); a UUID when absent. */
   requestId?: string;
+  /**
+   * A consistency token: the {@link Written.revision} of an earlier write, sent as `x-lictor-min-revision`.
+   * The server answers only once its copy of the directory has applied that revision, so the call sees
+   * the write even on a replica that has not caught up yet. It waits up to its bound
+   * (`limits.min_revision_wait_ms`, 1000 ms by default) and then fails with `UNAVAILABLE` (HTTP 503),
+   * naming the revision it wanted and the one it holds. A non-negative integer; anything else is a
+   * `TypeError`, thrown before anything is sent.
+   */
+  minRevision?: number;
+}
+
+/**
+ * What a directory write answers: the directory revision that holds it, from the answer's
+ * `x-lictor-revision` header (0 when the server sends none). Revisions grow with every write.
+ *
+ * To read your own writes through any replica, write, keep `revision`, and pass it as
+ * {@link CallOptions.minRevision} to the later check, decision or read:
+ *
+ * ```ts
+ * const { revision } = await lictor.setRelation({ object: "resource:1", relation: "owner", subject: "user:beth" });
+ * // Sees the new owner, whichever replica answers.
+ * await lictor.check({ subject: "user:beth", permission: "can_delete", object: "resource:1" }, { minRevision: revision });
+ * ```
+ */
+export interface Written {
+  /** The directory revision that includes the write. */
+  revision: number;
 }
 
 /** A decision request for {@link Lictor.is}. */

@@ -207,9 +207,12 @@ describe("directory", () => {
     assert.equal(written.displayName, "SDK doc");
     assert.deepEqual(written.properties, { pages: 3 });
     assert.ok(written.etag && written.createdAt && written.updatedAt);
+    assert.ok(written.revision > 0, `revision ${written.revision}`);
 
+    // A read answers the object as stored; only a write's answer carries a revision.
+    const { revision: _, ...stored } = written;
     const read = await lictor.getObject("resource:sdk-doc");
-    assert.deepEqual(read, written);
+    assert.deepEqual(read, stored);
 
     // The etag guards against lost updates.
     const updated = await lictor.setObject({ type: "resource", id: "sdk-doc", displayName: "v2", etag: written.etag });
@@ -243,8 +246,9 @@ describe("directory", () => {
     const writers = await lictor.setRelation({ object: "resource:sdk-rel", relation: "writer", subject: "group:editor#member" });
     assert.deepEqual(writers.subject, { type: "group", id: "editor", relation: "member" });
 
+    const { revision: _, ...stored } = owner;
     const read = await lictor.getRelation({ object: "resource:sdk-rel", relation: "owner", subject: `user:${BETH}` });
-    assert.deepEqual(read, owner);
+    assert.deepEqual(read, stored);
     const listed = await lictor.getRelations({ objectType: "resource", objectId: "sdk-rel" });
     assert.deepEqual(listed.results.map((r) => r.relation).sort(), ["owner", "writer"]);
     assert.equal(listed.nextPageToken, "");
@@ -281,6 +285,89 @@ describe("manifest", () => {
       message: /manifest\.yaml:\d+:\d+/,
     });
     assert.equal((await lictor.getManifest()).yaml, manifest.yaml);
+  });
+});
+
+describe("consistency tokens: reading your own writes", () => {
+  test("every write answers a revision, growing with each write", async () => {
+    const object = await lictor.setObject({ type: "resource", id: "sdk-token" });
+    const relation = await lictor.setRelation({ object: "resource:sdk-token", relation: "owner", subject: `user:${BETH}` });
+    const unlinked = await lictor.deleteRelation({ object: "resource:sdk-token", relation: "owner", subject: `user:${BETH}` });
+    const deleted = await lictor.deleteObject("resource:sdk-token");
+    const revisions = [object, relation, unlinked, deleted].map((w) => w.revision);
+    assert.ok(revisions.every(Number.isSafeInteger), JSON.stringify(revisions));
+    assert.ok(revisions[0] > 0, JSON.stringify(revisions));
+    for (let i = 1; i < revisions.length; i++) {
+      assert.ok(revisions[i] > revisions[i - 1], `revisions do not grow: ${JSON.stringify(revisions)}`);
+    }
+    assert.deepEqual(unlinked, { revision: revisions[2] });
+    assert.deepEqual(deleted, { revision: revisions[3] });
+    // Rewriting the manifest answers a revision that holds it, no older than the writes before it.
+    const { revision: manifest } = await lictor.setManifest((await lictor.getManifest()).yaml);
+    assert.ok(manifest >= revisions[3], `manifest revision ${manifest} after ${JSON.stringify(revisions)}`);
+  });
+
+  test("a call with minRevision set to a write's revision sees the write", async () => {
+    await lictor.setObject({ type: "resource", id: "sdk-ryow" });
+    const { revision } = await lictor.setRelation({ object: "resource:sdk-ryow", relation: "owner", subject: `user:${BETH}` });
+    const minRevision = revision;
+    const check = { subject: `user:${BETH}`, permission: "can_delete", object: "resource:sdk-ryow" };
+    assert.deepEqual(await lictor.check(check, { minRevision }), { allowed: true });
+    assert.equal((await lictor.check({ ...check, explain: true }, { minRevision })).explanation.revision >= revision, true);
+    assert.deepEqual(await lictor.checks([check], { minRevision }), [{ allowed: true }]);
+    const owner = await lictor.getRelation({ object: "resource:sdk-ryow", relation: "owner", subject: `user:${BETH}` }, { minRevision });
+    assert.deepEqual(owner.subject, { type: "user", id: BETH });
+    const found = await lictor.lookupObjects({ subject: `user:${BETH}`, permission: "can_delete", objectType: "resource" }, { minRevision });
+    assert.ok(found.ids.includes("sdk-ryow"), JSON.stringify(found));
+    assert.ok(found.revision >= revision);
+    assert.deepEqual(
+      await lictor.is({ identity: BETH, policyPath: "todoApp.DELETE.todos.__id", resource: { object_id: "sdk-ryow" } }, { minRevision }),
+      { allowed: true },
+    );
+    // 0 is a valid token: every directory has applied revision 0.
+    assert.deepEqual(await lictor.check(check, { minRevision: 0 }), { allowed: true });
+
+    const { revision: gone } = await lictor.deleteRelation({ object: "resource:sdk-ryow", relation: "owner", subject: `user:${BETH}` });
+    assert.ok(gone > revision);
+    assert.deepEqual(await lictor.check(check, { minRevision: gone }), { allowed: false });
+    await lictor.deleteObject("resource:sdk-ryow", { withRelations: true });
+  });
+
+  test("a revision the server has not reached fails UNAVAILABLE after its wait bound, naming the revision", async () => {
+    const { revision } = await lictor.setObject({ type: "resource", id: "sdk-ahead" });
+    const ahead = revision + 1_000_000;
+    const started = performance.now();
+    const error = await rejectsWith(
+      lictor.check({ subject: `user:${BETH}`, permission: "can_read", object: "resource:sdk-ahead" }, { minRevision: ahead }),
+      {
+        code: "UNAVAILABLE",
+        status: 503,
+        operation: "POST /api/v3/directory/check",
+        message: new RegExp(`revision ${ahead} \\(x-lictor-min-revision\\) is not applied here within \\d+ ms`),
+      },
+    );
+    const waited = performance.now() - started;
+    assert.ok(waited >= 900, `failed after ${Math.round(waited)} ms, before the server's 1000 ms bound`);
+    assert.equal(error.unavailable, true);
+    assert.match(error.message, /this replica is at revision \d+/);
+    await lictor.deleteObject("resource:sdk-ahead");
+  });
+
+  test("a malformed minRevision is a TypeError, sent nowhere", async () => {
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, "7", null]) {
+      await assert.rejects(
+        lictor.check({ subject: `user:${BETH}`, permission: "member", object: "group:viewer" }, { minRevision: bad }),
+        (error) => {
+          assert.equal(error.name, "TypeError", String(error));
+          assert.match(error.message, /^POST \/api\/v3\/directory\/check: options\.minRevision must be a non-negative integer/);
+          return true;
+        },
+      );
+    }
+    await assert.rejects(lictor.getObject("user:x", { minRevision: -5 }), {
+      name: "TypeError",
+      message: "GET /api/v3/directory/object/user/x: options.minRevision must be a non-negative integer (the revision of a write), got -5",
+    });
   });
 });
 

@@ -77,6 +77,74 @@ describe("requests", () => {
   });
 });
 
+describe("consistency tokens", () => {
+  let stand;
+  before(async () => {
+    // Writes answer x-lictor-revision 41 for objects and relations; the manifest's body names no revision.
+    stand = await standIn((req) => {
+      const path = req.url.split("?")[0];
+      const revision = { "x-lictor-revision": "41" };
+      if (path === "/api/v3/directory/manifest") return { status: 200, body: "{}", headers: { "x-lictor-revision": "43" } };
+      if (path === "/api/v3/directory/object" && req.method === "POST") {
+        return { status: 200, body: JSON.stringify({ result: { type: "t", id: "x" } }), headers: revision };
+      }
+      if (path === "/api/v3/directory/relation" && req.method === "POST") {
+        const result = { object_type: "t", object_id: "x", relation: "r", subject_type: "u", subject_id: "y" };
+        return { status: 200, body: JSON.stringify({ result }), headers: revision };
+      }
+      if (req.method === "DELETE" && path === "/api/v3/directory/relation") return { status: 200, body: "{}", headers: revision };
+      if (req.method === "DELETE") return { status: 200, body: "{}" }; // a server that sends no revision
+      return { status: 200, body: JSON.stringify({ check: true }) };
+    });
+  });
+  after(() => stand.close());
+
+  test("minRevision is sent as x-lictor-min-revision, and only when given", async () => {
+    const lictor = new Lictor({ url: stand.url });
+    const check = { subject: "user:a", permission: "p", object: "t:o" };
+    await lictor.check(check, { minRevision: 42 });
+    assert.equal(stand.seen.at(-1).headers["x-lictor-min-revision"], "42");
+    await lictor.check(check, { minRevision: 0 });
+    assert.equal(stand.seen.at(-1).headers["x-lictor-min-revision"], "0");
+    await lictor.check(check, { minRevision: Number.MAX_SAFE_INTEGER });
+    assert.equal(stand.seen.at(-1).headers["x-lictor-min-revision"], "9007199254740991");
+    await lictor.check(check);
+    assert.equal(stand.seen.at(-1).headers["x-lictor-min-revision"], undefined);
+    await lictor.check(check, { requestId: "r-2", minRevision: undefined });
+    assert.equal(stand.seen.at(-1).headers["x-lictor-min-revision"], undefined);
+  });
+
+  test("a malformed minRevision is a TypeError thrown before anything is sent", async () => {
+    const lictor = new Lictor({ url: stand.url });
+    const sent = stand.seen.length;
+    for (const bad of [-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, "3", null, {}]) {
+      await assert.rejects(lictor.check({ subject: "user:a", permission: "p", object: "t:o" }, { minRevision: bad }), {
+        name: "TypeError",
+        message: /^POST \/api\/v3\/directory\/check: options\.minRevision must be a non-negative integer \(the revision of a write\), got /,
+      });
+      await assert.rejects(lictor.setObject({ type: "t", id: "x" }, { minRevision: bad }), { name: "TypeError" });
+    }
+    await assert.rejects(lictor.is({ policyPath: "p" }, { minRevision: -1 }), {
+      message: "POST /api/v2/authz/is: options.minRevision must be a non-negative integer (the revision of a write), got -1",
+    });
+    assert.equal(stand.seen.length, sent, "a request went out");
+  });
+
+  test("writes answer the revision of x-lictor-revision, 0 when the server sends none", async () => {
+    const lictor = new Lictor({ url: stand.url });
+    const object = await lictor.setObject({ type: "t", id: "x" });
+    assert.equal(object.revision, 41);
+    assert.equal(object.id, "x");
+    const relation = await lictor.setRelation({ object: "t:x", relation: "r", subject: "u:y" });
+    assert.equal(relation.revision, 41);
+    assert.deepEqual(relation.subject, { type: "u", id: "y" });
+    assert.deepEqual(await lictor.deleteRelation({ object: "t:x", relation: "r", subject: "u:y" }), { revision: 41 });
+    assert.deepEqual(await lictor.deleteObject("t:x"), { revision: 0 });
+    // The manifest's answer names its revision in the body; the header stands in when the body does not.
+    assert.deepEqual(await lictor.setManifest("model: {version: 3}\n"), { revision: 43 });
+  });
+});
+
 describe("failures", () => {
   test("a refused connection is UNAVAILABLE with status 0 and the request id sent", async () => {
     const url = await closedUrl();

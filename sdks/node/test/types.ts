@@ -12,6 +12,7 @@ import {
   type Decisions,
   type Identity,
   type LictorErrorCode,
+  type Written,
 } from "@lictor/node";
 
 const client = new Lictor({ url: "http://127.0.0.1:8383", apiKey: "key", tenantId: "acme", timeoutMs: 1000 });
@@ -45,6 +46,13 @@ async function usage(): Promise<void> {
       void [code, id, error.status, error.unavailable];
     }
   }
-  void [allowed, kind];
+  const written: Written = await client.setRelation({ object: "resource:1", relation: "owner", subject: "user:beth" });
+  const etag: string = (await client.setObject({ type: "resource", id: "1" })).etag;
+  const deleted: Written = await client.deleteObject("resource:1", { withRelations: true });
+  const seen: CheckResult = await client.check(
+    { subject: "user:beth", permission: "can_read", object: "resource:1" },
+    { minRevision: Math.max(written.revision, deleted.revision), requestId: "r" },
+  );
+  void [allowed, kind, etag, seen];
 }
 void usage;

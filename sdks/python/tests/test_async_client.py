@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import AsyncIterator
 
 import pytest
@@ -86,6 +87,31 @@ async def test_manifest(aclient: AsyncLictor) -> None:
     with pytest.raises(LictorError) as e:
         await aclient.set_manifest("types: [")
     assert e.value.code == StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.asyncio
+async def test_consistency_tokens(aclient: AsyncLictor) -> None:
+    created = await aclient.set_object("resource:async-token")
+    relation = await aclient.set_relation(object="resource:async-token", relation="owner", subject=f"user:{MORTY}")
+    assert created.revision is not None and relation.revision is not None
+    assert 0 < created.revision < relation.revision
+    assert await aclient.check(
+        subject=f"user:{MORTY}", permission="can_delete", object="resource:async-token", min_revision=relation.revision
+    )
+    ahead = relation.revision + 1_000_000
+    started = time.monotonic()
+    with pytest.raises(LictorError) as e:
+        await aclient.get_relations(object_type="resource", object_id="async-token", min_revision=ahead)
+    assert e.value.code == StatusCode.UNAVAILABLE and e.value.status == 503
+    assert f"revision {ahead}" in e.value.message
+    assert time.monotonic() - started >= 0.9
+    with pytest.raises(ValueError, match="min_revision must be a non-negative integer"):
+        await aclient.is_allowed(identity=MORTY, policy_path="todoApp.GET.todos", min_revision=-1)
+    deleted = await aclient.delete_object("resource:async-token", with_relations=True)
+    assert deleted > relation.revision
+    assert not await aclient.check(
+        subject=f"user:{MORTY}", permission="can_delete", object="resource:async-token", min_revision=deleted
+    )
 
 
 @pytest.mark.asyncio

@@ -3,7 +3,8 @@ errors."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator
+import time
+from typing import Any, Dict, Iterator, Type
 
 import pytest
 from conftest import BETH, JERRY, JWT_SECRET, MORTY, RICK, SUMMER, Server, dead_url, run_server, token
@@ -251,6 +252,94 @@ def test_manifest_get_and_set(client: Lictor) -> None:
     assert e.value.code == StatusCode.INVALID_ARGUMENT
     assert "nosuch" in e.value.message
     assert client.get_manifest() == manifest
+
+
+# Consistency tokens: reading your own writes.
+
+
+def test_writes_answer_growing_revisions(client: Lictor) -> None:
+    created = client.set_object("resource:token-1", display_name="token")
+    related = client.set_relation(object="resource:token-1", relation="owner", subject=f"user:{BETH}")
+    unlinked = client.delete_relation(object="resource:token-1", relation="owner", subject=f"user:{BETH}")
+    deleted = client.delete_object("resource:token-1")
+    assert created.revision is not None and related.revision is not None
+    revisions = [created.revision, related.revision, unlinked, deleted]
+    assert all(type(r) is int for r in revisions), revisions
+    assert revisions[0] > 0
+    assert all(a < b for a, b in zip(revisions, revisions[1:])), f"revisions do not grow: {revisions}"
+    # Rewriting the manifest answers a revision that holds it, no older than the writes before it.
+    assert client.set_manifest(client.get_manifest().yaml) >= deleted
+    # Objects that were read carry no revision; it takes no part in comparisons.
+    again = client.set_object("resource:token-1", display_name="token")
+    fetched = client.get_object("resource:token-1")
+    assert fetched.revision is None and again.revision is not None and again.revision > deleted
+    assert fetched == again
+    client.delete_object("resource:token-1")
+
+
+def test_min_revision_reads_your_writes(client: Lictor) -> None:
+    client.set_object("resource:token-2")
+    written = client.set_relation(object="resource:token-2", relation="owner", subject=f"user:{BETH}")
+    assert written.revision is not None and written.revision > 0
+    token = written.revision
+    assert client.check(subject=f"user:{BETH}", permission="can_delete", object="resource:token-2", min_revision=token)
+    batch = client.checks([(f"user:{BETH}", "can_delete", "resource:token-2")], min_revision=token)
+    assert [r.allowed for r in batch] == [True]
+    owner = client.get_relation(object="resource:token-2", relation="owner", subject=f"user:{BETH}", min_revision=token)
+    assert owner == written and owner.revision is None
+    found = client.lookup_objects(
+        subject=f"user:{BETH}", permission="can_delete", object_type="resource", min_revision=token
+    )
+    assert "token-2" in found.ids and found.revision >= token
+    assert client.is_allowed(
+        identity=BETH, policy_path="todoApp.DELETE.todos.__id", resource={"object_id": "token-2"}, min_revision=token
+    )
+    assert client.get_object("resource:token-2", min_revision=token).id == "token-2"
+    # Every directory has applied revision 0.
+    assert client.check(subject=f"user:{BETH}", permission="can_delete", object="resource:token-2", min_revision=0)
+    gone = client.delete_relation(object="resource:token-2", relation="owner", subject=f"user:{BETH}")
+    assert gone > token
+    assert not client.check(
+        subject=f"user:{BETH}", permission="can_delete", object="resource:token-2", min_revision=gone
+    )
+    client.delete_object("resource:token-2", with_relations=True)
+
+
+def test_min_revision_not_reached_is_unavailable_after_the_wait(client: Lictor) -> None:
+    ahead = client.set_object("resource:token-3").revision
+    assert ahead is not None
+    ahead += 1_000_000
+    started = time.monotonic()
+    with pytest.raises(LictorError) as e:
+        client.check(subject=f"user:{BETH}", permission="can_read", object="resource:token-3", min_revision=ahead)
+    waited = time.monotonic() - started
+    assert not isinstance(e.value, LictorConnectionError)
+    assert e.value.code == StatusCode.UNAVAILABLE and e.value.status == 503 and e.value.unavailable
+    assert e.value.operation == "POST /api/v3/directory/check"
+    assert f"revision {ahead} (x-lictor-min-revision) is not applied here" in e.value.message
+    assert "this replica is at revision" in e.value.message
+    assert waited >= 0.9, f"failed after {waited:.3f}s, before the server's 1000 ms bound"
+    client.delete_object("resource:token-3")
+
+
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (-1, ValueError, "min_revision must be a non-negative integer"),
+        (2**64, ValueError, "min_revision must be a non-negative integer"),
+        (1.5, TypeError, "min_revision must be an int .* got float"),
+        ("7", TypeError, "min_revision must be an int .* got str"),
+        (True, TypeError, "min_revision must be an int .* got bool"),
+    ],
+)
+def test_bad_min_revision_is_refused(client: Lictor, bad: Any, error: Type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        client.check(subject=f"user:{RICK}", permission="member", object="group:admin", min_revision=bad)
+    with pytest.raises(error, match=message):
+        client.set_object("resource:never-written", min_revision=bad)
+    with pytest.raises(LictorError) as e:
+        client.get_object("resource:never-written")
+    assert e.value.code == StatusCode.NOT_FOUND
 
 
 def test_errors_carry_code_message_and_operation(client: Lictor) -> None:

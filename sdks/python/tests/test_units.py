@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, List, Optional, Type
+
+import httpx
 import pytest
 
-from lictor import CheckResult, Identity, IdentityType, LictorError, Ref, StatusCode
+from lictor import (
+    CheckResult,
+    DirectoryObject,
+    Identity,
+    IdentityType,
+    Lictor,
+    LictorError,
+    Ref,
+    Relation,
+    StatusCode,
+    _api,
+)
 from lictor._api import identity_context
 from lictor._guard import FLASK_PARAM, STARLETTE_PARAM, Source, check_spec, gateway_object_id, policy_path, to_identity
 
@@ -99,3 +113,85 @@ def test_check_result_truthiness_and_error_text() -> None:
     assert str(err) == "GET /x: NOT_FOUND: gone (request id r1)"
     assert LictorError(99, "odd").code == 99
     assert LictorError(StatusCode.DEADLINE_EXCEEDED, "slow").unavailable
+
+
+# Consistency tokens: x-lictor-min-revision on requests, x-lictor-revision on writes' answers.
+
+
+def test_send_args_carry_min_revision_only_when_given() -> None:
+    call = _api.check("user:a", "member", "group:b", False)
+    assert call.send_args("r1")["headers"] == {"x-request-id": "r1"}
+    assert call.send_args("r1", None)["headers"] == {"x-request-id": "r1"}
+    assert call.send_args("r1", 42)["headers"] == {"x-request-id": "r1", "x-lictor-min-revision": "42"}
+    assert call.send_args("r1", 0)["headers"]["x-lictor-min-revision"] == "0"
+    assert call.send_args("r1", 2**64 - 1)["headers"]["x-lictor-min-revision"] == "18446744073709551615"
+    manifest = _api.set_manifest("model: {version: 3}\n").send_args("r2", 7)["headers"]
+    assert manifest == {"content-type": "application/yaml", "x-request-id": "r2", "x-lictor-min-revision": "7"}
+
+
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (-1, ValueError, r"min_revision must be a non-negative integer \(the revision of a write\), got -1"),
+        (2**64, ValueError, "min_revision must be a non-negative integer"),
+        (1.0, TypeError, r"min_revision must be an int \(the revision of a write\), got float"),
+        ("3", TypeError, "got str"),
+        (False, TypeError, "got bool"),
+    ],
+)
+def test_send_args_refuse_a_bad_min_revision(bad: Any, error: Type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        _api.check("user:a", "member", "group:b", False).send_args("r1", bad)
+
+
+def _answer(call: "_api.Call[Any]", body: str = "{}", headers: Optional[Dict[str, str]] = None) -> httpx.Response:
+    """A successful answer to ``call``."""
+    request = httpx.Request(call.method, "http://lictor" + call.path)
+    return httpx.Response(200, text=body, headers=headers or {}, request=request)
+
+
+def test_writes_parse_the_revision_header() -> None:
+    set_object = _api.set_object("resource:1", "", None, "")
+    object_body = '{"result": {"type": "resource", "id": "1"}}'
+    written = set_object.parse(_answer(set_object, object_body, {"x-lictor-revision": "12"}))
+    assert written == DirectoryObject("resource", "1") and written.revision == 12
+    unmarked = set_object.parse(_answer(set_object, object_body))
+    assert unmarked.revision == 0
+    set_relation = _api.set_relation("resource:1", "owner", "user:b", "")
+    body = (
+        '{"result": {"object_type": "resource", "object_id": "1", "relation": "owner",'
+        ' "subject_type": "user", "subject_id": "b"}}'
+    )
+    relation = set_relation.parse(_answer(set_relation, body, {"x-lictor-revision": "13"}))
+    assert relation == Relation("resource", "1", "owner", "user", "b") and relation.revision == 13
+    delete_object = _api.delete_object("resource:1", True)
+    assert delete_object.parse(_answer(delete_object, "{}", {"x-lictor-revision": "14"})) == 14
+    assert delete_object.parse(_answer(delete_object, "{}", {"x-lictor-revision": "garbage"})) == 0
+    delete_relation = _api.delete_relation("resource:1", "owner", "user:b")
+    assert delete_relation.parse(_answer(delete_relation, "{}", {"x-lictor-revision": "15"})) == 15
+    assert delete_relation.parse(_answer(delete_relation)) == 0
+    set_manifest = _api.set_manifest("model: {version: 3}\n")
+    assert set_manifest.parse(_answer(set_manifest, "{}", {"x-lictor-revision": "16"})) == 16
+    assert set_manifest.parse(_answer(set_manifest, '{"revision": 17}', {"x-lictor-revision": "17"})) == 17
+    assert set_manifest.parse(_answer(set_manifest, '{"revision": 18}')) == 18
+
+
+def test_the_client_sends_min_revision_and_refuses_a_bad_one_before_sending() -> None:
+    seen: List[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"check": True})
+
+    with Lictor(url="http://lictor.test") as client:
+        client._http.close()
+        client._http = httpx.Client(base_url=client.url, transport=httpx.MockTransport(answer))
+        assert client.check(subject="user:a", permission="member", object="group:b", min_revision=9)
+        assert seen[-1].headers["x-lictor-min-revision"] == "9"
+        assert client.check(subject="user:a", permission="member", object="group:b")
+        assert "x-lictor-min-revision" not in seen[-1].headers
+        bad_values: List[Any] = [-1, 0.5, "9"]
+        for bad in bad_values:
+            with pytest.raises((ValueError, TypeError), match="min_revision must be"):
+                client.check(subject="user:a", permission="member", object="group:b", min_revision=bad)
+        assert len(seen) == 2, "a request went out"

@@ -33,6 +33,12 @@ DecisionTree = Dict[str, Dict[str, bool]]
 
 _SEPARATORS = {"dot": "PATH_SEPARATOR_DOT", "slash": "PATH_SEPARATOR_SLASH"}
 
+REVISION_HEADER = "x-lictor-revision"
+"""The header a write's answer carries the directory revision that holds it in."""
+MIN_REVISION_HEADER = "x-lictor-min-revision"
+"""The header a request names the directory revision it must see in."""
+_MAX_REVISION = 2**64 - 1
+
 # HTTP statuses of answers without a JSON error body (e.g. from a proxy), as gRPC codes.
 _HTTP_CODES = {
     400: StatusCode.INVALID_ARGUMENT,
@@ -60,14 +66,37 @@ class Call(Generic[T]):
     content: Optional[bytes] = None
     headers: Dict[str, str] = field(default_factory=dict)
 
-    def send_args(self, request_id: str) -> Dict[str, Any]:
-        """Keyword arguments for ``httpx.Client.request``, sending ``request_id`` as ``x-request-id``."""
-        args: Dict[str, Any] = {"params": self.params, "headers": {**self.headers, "x-request-id": request_id}}
+    def send_args(self, request_id: str, min_revision: Optional[int] = None) -> Dict[str, Any]:
+        """Keyword arguments for ``httpx.Client.request``, sending ``request_id`` as ``x-request-id``
+        and ``min_revision``, when given, as ``x-lictor-min-revision``.
+
+        Raises:
+            TypeError, ValueError: ``min_revision`` is not a non-negative integer.
+        """
+        headers = {**self.headers, "x-request-id": request_id}
+        if min_revision is not None:
+            headers[MIN_REVISION_HEADER] = str(check_min_revision(min_revision))
+        args: Dict[str, Any] = {"params": self.params, "headers": headers}
         if self.content is not None:
             args["content"] = self.content
         elif self.json is not None:
             args["json"] = self.json
         return args
+
+
+def check_min_revision(min_revision: int) -> int:
+    """Checks a ``min_revision`` argument: a revision number, as a write answered it."""
+    if isinstance(min_revision, bool) or not isinstance(min_revision, int):
+        raise TypeError(f"min_revision must be an int (the revision of a write), got {type(min_revision).__name__}")
+    if not 0 <= min_revision <= _MAX_REVISION:
+        raise ValueError(f"min_revision must be a non-negative integer (the revision of a write), got {min_revision!r}")
+    return min_revision
+
+
+def revision_of(response: httpx.Response) -> int:
+    """The revision a write's answer names in ``x-lictor-revision``; 0 when it names none."""
+    value = response.headers.get(REVISION_HEADER, "").strip()
+    return int(value) if value.isascii() and value.isdigit() else 0
 
 
 def _operation(response: httpx.Response) -> str:
@@ -120,10 +149,6 @@ def _json(response: httpx.Response) -> Dict[str, Any]:
             status=response.status_code,
         )
     return data
-
-
-def _nothing(response: httpx.Response) -> None:
-    return None
 
 
 def _nonempty(value: str, name: str) -> str:
@@ -403,15 +428,15 @@ def set_object(
     return Call(
         "POST",
         "/api/v3/directory/object",
-        lambda r: DirectoryObject.from_json(_json(r).get("result") or {}),
+        lambda r: DirectoryObject.from_json(_json(r).get("result") or {}, revision=revision_of(r)),
         json={"object": body},
     )
 
 
-def delete_object(object: RefLike, with_relations: bool) -> Call[None]:
-    """``DELETE /api/v3/directory/object/{type}/{id}``."""
+def delete_object(object: RefLike, with_relations: bool) -> Call[int]:
+    """``DELETE /api/v3/directory/object/{type}/{id}``; parses the revision that holds the deletion."""
     params = {"with_relations": "true"} if with_relations else None
-    return Call("DELETE", _object_path(object), _nothing, params=params)
+    return Call("DELETE", _object_path(object), revision_of, params=params)
 
 
 def _relation_key(object: RefLike, relation: str, subject: RefLike) -> Dict[str, str]:
@@ -460,14 +485,14 @@ def set_relation(object: RefLike, relation: str, subject: RefLike, etag: str) ->
     return Call(
         "POST",
         "/api/v3/directory/relation",
-        lambda r: Relation.from_json(_json(r).get("result") or {}),
+        lambda r: Relation.from_json(_json(r).get("result") or {}, revision=revision_of(r)),
         json={"relation": body},
     )
 
 
-def delete_relation(object: RefLike, relation: str, subject: RefLike) -> Call[None]:
-    """``DELETE /api/v3/directory/relation``."""
-    return Call("DELETE", "/api/v3/directory/relation", _nothing, params=_relation_key(object, relation, subject))
+def delete_relation(object: RefLike, relation: str, subject: RefLike) -> Call[int]:
+    """``DELETE /api/v3/directory/relation``; parses the revision that holds the deletion."""
+    return Call("DELETE", "/api/v3/directory/relation", revision_of, params=_relation_key(object, relation, subject))
 
 
 def get_manifest() -> Call[Manifest]:
@@ -479,14 +504,19 @@ def get_manifest() -> Call[Manifest]:
     )
 
 
+def _manifest_revision(response: httpx.Response) -> int:
+    return revision_of(response) or int(_json(response).get("revision", 0))
+
+
 def set_manifest(yaml: str) -> Call[int]:
-    """``POST /api/v3/directory/manifest`` with the YAML as the body; parses the new revision."""
+    """``POST /api/v3/directory/manifest`` with the YAML as the body; parses the new revision (from
+    ``x-lictor-revision``, else from the body)."""
     if not isinstance(yaml, str):
         raise TypeError(f"yaml must be a string, got {type(yaml).__name__}")
     return Call(
         "POST",
         "/api/v3/directory/manifest",
-        lambda r: int(_json(r).get("revision", 0)),
+        _manifest_revision,
         content=yaml.encode("utf-8"),
         headers={"content-type": "application/yaml"},
     )

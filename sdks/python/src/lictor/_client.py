@@ -83,6 +83,14 @@ class Lictor(_Base):
     Every method takes ``request_id=``, sent as ``x-request-id`` (e.g. the id of the incoming request
     being authorized; a random one when absent), raises :class:`~lictor.LictorError` when the server
     answers with an error, and :class:`~lictor.LictorConnectionError` when no answer comes back.
+
+    Every method also takes ``min_revision=``, a consistency token sent as ``x-lictor-min-revision``:
+    the revision an earlier write answered (``set_object(...).revision``, ``set_relation(...).revision``,
+    what ``delete_object``, ``delete_relation`` and ``set_manifest`` return). The server answers only
+    once its copy of the directory has applied that revision, so the call sees the write on any
+    replica; past its wait bound (``limits.min_revision_wait_ms``, 1000 ms by default) it fails with
+    ``LictorError`` code ``UNAVAILABLE`` (HTTP 503), naming the revision. It must be a non-negative
+    ``int`` (``TypeError`` / ``ValueError`` before anything is sent); ``None`` sends nothing.
     Use it as a context manager, or call :meth:`close`, to release its connections.
     """
 
@@ -98,10 +106,11 @@ class Lictor(_Base):
         super().__init__(url, api_key, tenant_id, timeout, ca_file)
         self._http = httpx.Client(**self._client_args)
 
-    def _send(self, call: Call[T], request_id: Optional[str]) -> T:
+    def _send(self, call: Call[T], request_id: Optional[str], min_revision: Optional[int]) -> T:
         request_id = request_id or uuid.uuid4().hex
+        args = call.send_args(request_id, min_revision)
         try:
-            response = self._http.request(call.method, call.path, **call.send_args(request_id))
+            response = self._http.request(call.method, call.path, **args)
         except httpx.TransportError as e:
             raise self._transport_error(call, request_id, e) from e
         return self._finish(call, response)
@@ -131,6 +140,7 @@ class Lictor(_Base):
         decisions: Sequence[str] = DEFAULT_DECISIONS,
         resource: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Dict[str, bool]:
         """Evaluates decisions of a policy package (Topaz's ``Is``).
 
@@ -144,7 +154,7 @@ class Lictor(_Base):
         Returns:
             Each requested decision's outcome; a decision the policy does not define is ``False``.
         """
-        return self._send(_api.is_(identity, policy_path, decisions, resource), request_id)
+        return self._send(_api.is_(identity, policy_path, decisions, resource), request_id, min_revision)
 
     def is_allowed(
         self,
@@ -154,6 +164,7 @@ class Lictor(_Base):
         decisions: Sequence[str] = DEFAULT_DECISIONS,
         resource: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> bool:
         """Like :meth:`is_`, but answers whether every requested decision is true."""
         return all(
@@ -163,6 +174,7 @@ class Lictor(_Base):
                 decisions=decisions,
                 resource=resource,
                 request_id=request_id,
+                min_revision=min_revision,
             ).values()
         )
 
@@ -175,6 +187,7 @@ class Lictor(_Base):
         resource: Optional[Mapping[str, Any]] = None,
         separator: str = "dot",
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> DecisionTree:
         """Evaluates decisions of every policy package under ``policy_root``.
 
@@ -189,7 +202,9 @@ class Lictor(_Base):
         Returns:
             Full package path -> decision -> outcome.
         """
-        return self._send(_api.decision_tree(identity, policy_root, decisions, resource, separator), request_id)
+        return self._send(
+            _api.decision_tree(identity, policy_root, decisions, resource, separator), request_id, min_revision
+        )
 
     # Relationship checks and lookups
 
@@ -201,6 +216,7 @@ class Lictor(_Base):
         object: RefLike,
         explain: bool = False,
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> CheckResult:
         """Does ``subject`` hold ``permission`` (a permission or relation) on ``object``?
 
@@ -213,10 +229,14 @@ class Lictor(_Base):
         Returns:
             The answer; truthy when allowed.
         """
-        return self._send(_api.check(subject, permission, object, explain), request_id)
+        return self._send(_api.check(subject, permission, object, explain), request_id, min_revision)
 
     def checks(
-        self, checks: Sequence[Tuple[RefLike, str, RefLike]], *, request_id: Optional[str] = None
+        self,
+        checks: Sequence[Tuple[RefLike, str, RefLike]],
+        *,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> List[CheckResult]:
         """Runs a batch of checks in one call.
 
@@ -227,7 +247,7 @@ class Lictor(_Base):
             One answer per check, in order. A check that cannot be evaluated (e.g. an unknown type)
             answers not allowed with its ``error`` set, and does not fail the batch.
         """
-        return self._send(_api.checks(checks), request_id)
+        return self._send(_api.checks(checks), request_id, min_revision)
 
     def lookup_objects(
         self,
@@ -238,6 +258,7 @@ class Lictor(_Base):
         page_size: int = 0,
         after: Optional[str] = None,
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Lookup:
         """The objects of ``object_type`` on which ``subject`` holds ``permission``.
 
@@ -248,7 +269,9 @@ class Lictor(_Base):
             page_size: the most ids to return; 0 returns them all.
             after: the ``next`` of the previous page.
         """
-        return self._send(_api.lookup_objects(subject, permission, object_type, page_size, after), request_id)
+        return self._send(
+            _api.lookup_objects(subject, permission, object_type, page_size, after), request_id, min_revision
+        )
 
     def lookup_subjects(
         self,
@@ -260,6 +283,7 @@ class Lictor(_Base):
         page_size: int = 0,
         after: Optional[str] = None,
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Lookup:
         """The subjects of ``subject_type`` that hold ``permission`` on ``object``.
 
@@ -272,14 +296,22 @@ class Lictor(_Base):
             after: the ``next`` of the previous page.
         """
         return self._send(
-            _api.lookup_subjects(object, permission, subject_type, subject_relation, page_size, after), request_id
+            _api.lookup_subjects(object, permission, subject_type, subject_relation, page_size, after),
+            request_id,
+            min_revision,
         )
 
     # Directory
 
-    def get_object(self, object: RefLike, *, request_id: Optional[str] = None) -> DirectoryObject:
+    def get_object(
+        self,
+        object: RefLike,
+        *,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
+    ) -> DirectoryObject:
         """The object ``type:id``; raises ``LictorError`` with code ``NOT_FOUND`` if absent."""
-        return self._send(_api.get_object(object), request_id)
+        return self._send(_api.get_object(object), request_id, min_revision)
 
     def get_objects(
         self,
@@ -288,9 +320,10 @@ class Lictor(_Base):
         page_size: int = 0,
         page_token: str = "",
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Page[DirectoryObject]:
         """One page of objects, of one type or of all types."""
-        return self._send(_api.get_objects(object_type, page_size, page_token), request_id)
+        return self._send(_api.get_objects(object_type, page_size, page_token), request_id, min_revision)
 
     def set_object(
         self,
@@ -300,6 +333,7 @@ class Lictor(_Base):
         properties: Optional[Mapping[str, Any]] = None,
         etag: str = "",
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> DirectoryObject:
         """Creates or replaces the object ``type:id``.
 
@@ -309,18 +343,35 @@ class Lictor(_Base):
             properties: free-form JSON attributes.
             etag: update only if the stored object still has this etag (``FAILED_PRECONDITION``
                 otherwise); empty writes unconditionally.
-        """
-        return self._send(_api.set_object(object, display_name, properties, etag), request_id)
 
-    def delete_object(self, object: RefLike, *, with_relations: bool = False, request_id: Optional[str] = None) -> None:
-        """Deletes the object ``type:id``, and with ``with_relations`` every relation naming it."""
-        self._send(_api.delete_object(object, with_relations), request_id)
+        Returns:
+            The object as stored, its ``revision`` the directory revision that holds the write.
+        """
+        return self._send(_api.set_object(object, display_name, properties, etag), request_id, min_revision)
+
+    def delete_object(
+        self,
+        object: RefLike,
+        *,
+        with_relations: bool = False,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
+    ) -> int:
+        """Deletes the object ``type:id``, and with ``with_relations`` every relation naming it.
+        Returns the directory revision that holds the deletion."""
+        return self._send(_api.delete_object(object, with_relations), request_id, min_revision)
 
     def get_relation(
-        self, *, object: RefLike, relation: str, subject: RefLike, request_id: Optional[str] = None
+        self,
+        *,
+        object: RefLike,
+        relation: str,
+        subject: RefLike,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Relation:
         """The relation ``object#relation@subject``; ``NOT_FOUND`` if absent."""
-        return self._send(_api.get_relation(object, relation, subject), request_id)
+        return self._send(_api.get_relation(object, relation, subject), request_id, min_revision)
 
     def get_relations(
         self,
@@ -334,6 +385,7 @@ class Lictor(_Base):
         page_size: int = 0,
         page_token: str = "",
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Page[Relation]:
         """One page of the relations matching every non-empty filter."""
         filters = {
@@ -344,28 +396,43 @@ class Lictor(_Base):
             "subject_id": subject_id,
             "subject_relation": subject_relation,
         }
-        return self._send(_api.get_relations(filters, page_size, page_token), request_id)
+        return self._send(_api.get_relations(filters, page_size, page_token), request_id, min_revision)
 
     def set_relation(
-        self, *, object: RefLike, relation: str, subject: RefLike, etag: str = "", request_id: Optional[str] = None
+        self,
+        *,
+        object: RefLike,
+        relation: str,
+        subject: RefLike,
+        etag: str = "",
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Relation:
-        """Creates or replaces the relation ``object#relation@subject``."""
-        return self._send(_api.set_relation(object, relation, subject, etag), request_id)
+        """Creates or replaces the relation ``object#relation@subject``. Returns it as stored, its
+        ``revision`` the directory revision that holds the write."""
+        return self._send(_api.set_relation(object, relation, subject, etag), request_id, min_revision)
 
     def delete_relation(
-        self, *, object: RefLike, relation: str, subject: RefLike, request_id: Optional[str] = None
-    ) -> None:
-        """Deletes the relation ``object#relation@subject``."""
-        self._send(_api.delete_relation(object, relation, subject), request_id)
+        self,
+        *,
+        object: RefLike,
+        relation: str,
+        subject: RefLike,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
+    ) -> int:
+        """Deletes the relation ``object#relation@subject`` (deleting one that does not exist succeeds).
+        Returns the directory revision that holds the deletion."""
+        return self._send(_api.delete_relation(object, relation, subject), request_id, min_revision)
 
-    def get_manifest(self, *, request_id: Optional[str] = None) -> Manifest:
+    def get_manifest(self, *, request_id: Optional[str] = None, min_revision: Optional[int] = None) -> Manifest:
         """The directory's manifest (YAML) and its ETag."""
-        return self._send(_api.get_manifest(), request_id)
+        return self._send(_api.get_manifest(), request_id, min_revision)
 
-    def set_manifest(self, yaml: str, *, request_id: Optional[str] = None) -> int:
+    def set_manifest(self, yaml: str, *, request_id: Optional[str] = None, min_revision: Optional[int] = None) -> int:
         """Replaces the manifest; refused (``INVALID_ARGUMENT`` / ``FAILED_PRECONDITION``) when it
         does not parse or the stored data would not fit it. Returns the new directory revision."""
-        return self._send(_api.set_manifest(yaml), request_id)
+        return self._send(_api.set_manifest(yaml), request_id, min_revision)
 
 
 class AsyncLictor(_Base):
@@ -387,10 +454,11 @@ class AsyncLictor(_Base):
         super().__init__(url, api_key, tenant_id, timeout, ca_file)
         self._http = httpx.AsyncClient(**self._client_args)
 
-    async def _send(self, call: Call[T], request_id: Optional[str]) -> T:
+    async def _send(self, call: Call[T], request_id: Optional[str], min_revision: Optional[int]) -> T:
         request_id = request_id or uuid.uuid4().hex
+        args = call.send_args(request_id, min_revision)
         try:
-            response = await self._http.request(call.method, call.path, **call.send_args(request_id))
+            response = await self._http.request(call.method, call.path, **args)
         except httpx.TransportError as e:
             raise self._transport_error(call, request_id, e) from e
         return self._finish(call, response)
@@ -418,9 +486,10 @@ class AsyncLictor(_Base):
         decisions: Sequence[str] = DEFAULT_DECISIONS,
         resource: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Dict[str, bool]:
         """See :meth:`Lictor.is_`."""
-        return await self._send(_api.is_(identity, policy_path, decisions, resource), request_id)
+        return await self._send(_api.is_(identity, policy_path, decisions, resource), request_id, min_revision)
 
     async def is_allowed(
         self,
@@ -430,10 +499,16 @@ class AsyncLictor(_Base):
         decisions: Sequence[str] = DEFAULT_DECISIONS,
         resource: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> bool:
         """See :meth:`Lictor.is_allowed`."""
         outcomes = await self.is_(
-            identity=identity, policy_path=policy_path, decisions=decisions, resource=resource, request_id=request_id
+            identity=identity,
+            policy_path=policy_path,
+            decisions=decisions,
+            resource=resource,
+            request_id=request_id,
+            min_revision=min_revision,
         )
         return all(outcomes.values())
 
@@ -446,9 +521,12 @@ class AsyncLictor(_Base):
         resource: Optional[Mapping[str, Any]] = None,
         separator: str = "dot",
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> DecisionTree:
         """See :meth:`Lictor.decision_tree`."""
-        return await self._send(_api.decision_tree(identity, policy_root, decisions, resource, separator), request_id)
+        return await self._send(
+            _api.decision_tree(identity, policy_root, decisions, resource, separator), request_id, min_revision
+        )
 
     async def check(
         self,
@@ -458,15 +536,20 @@ class AsyncLictor(_Base):
         object: RefLike,
         explain: bool = False,
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> CheckResult:
         """See :meth:`Lictor.check`."""
-        return await self._send(_api.check(subject, permission, object, explain), request_id)
+        return await self._send(_api.check(subject, permission, object, explain), request_id, min_revision)
 
     async def checks(
-        self, checks: Sequence[Tuple[RefLike, str, RefLike]], *, request_id: Optional[str] = None
+        self,
+        checks: Sequence[Tuple[RefLike, str, RefLike]],
+        *,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> List[CheckResult]:
         """See :meth:`Lictor.checks`."""
-        return await self._send(_api.checks(checks), request_id)
+        return await self._send(_api.checks(checks), request_id, min_revision)
 
     async def lookup_objects(
         self,
@@ -477,9 +560,12 @@ class AsyncLictor(_Base):
         page_size: int = 0,
         after: Optional[str] = None,
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Lookup:
         """See :meth:`Lictor.lookup_objects`."""
-        return await self._send(_api.lookup_objects(subject, permission, object_type, page_size, after), request_id)
+        return await self._send(
+            _api.lookup_objects(subject, permission, object_type, page_size, after), request_id, min_revision
+        )
 
     async def lookup_subjects(
         self,
@@ -491,15 +577,24 @@ class AsyncLictor(_Base):
         page_size: int = 0,
         after: Optional[str] = None,
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Lookup:
         """See :meth:`Lictor.lookup_subjects`."""
         return await self._send(
-            _api.lookup_subjects(object, permission, subject_type, subject_relation, page_size, after), request_id
+            _api.lookup_subjects(object, permission, subject_type, subject_relation, page_size, after),
+            request_id,
+            min_revision,
         )
 
-    async def get_object(self, object: RefLike, *, request_id: Optional[str] = None) -> DirectoryObject:
+    async def get_object(
+        self,
+        object: RefLike,
+        *,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
+    ) -> DirectoryObject:
         """See :meth:`Lictor.get_object`."""
-        return await self._send(_api.get_object(object), request_id)
+        return await self._send(_api.get_object(object), request_id, min_revision)
 
     async def get_objects(
         self,
@@ -508,9 +603,10 @@ class AsyncLictor(_Base):
         page_size: int = 0,
         page_token: str = "",
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Page[DirectoryObject]:
         """See :meth:`Lictor.get_objects`."""
-        return await self._send(_api.get_objects(object_type, page_size, page_token), request_id)
+        return await self._send(_api.get_objects(object_type, page_size, page_token), request_id, min_revision)
 
     async def set_object(
         self,
@@ -520,21 +616,33 @@ class AsyncLictor(_Base):
         properties: Optional[Mapping[str, Any]] = None,
         etag: str = "",
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> DirectoryObject:
         """See :meth:`Lictor.set_object`."""
-        return await self._send(_api.set_object(object, display_name, properties, etag), request_id)
+        return await self._send(_api.set_object(object, display_name, properties, etag), request_id, min_revision)
 
     async def delete_object(
-        self, object: RefLike, *, with_relations: bool = False, request_id: Optional[str] = None
-    ) -> None:
+        self,
+        object: RefLike,
+        *,
+        with_relations: bool = False,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
+    ) -> int:
         """See :meth:`Lictor.delete_object`."""
-        await self._send(_api.delete_object(object, with_relations), request_id)
+        return await self._send(_api.delete_object(object, with_relations), request_id, min_revision)
 
     async def get_relation(
-        self, *, object: RefLike, relation: str, subject: RefLike, request_id: Optional[str] = None
+        self,
+        *,
+        object: RefLike,
+        relation: str,
+        subject: RefLike,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Relation:
         """See :meth:`Lictor.get_relation`."""
-        return await self._send(_api.get_relation(object, relation, subject), request_id)
+        return await self._send(_api.get_relation(object, relation, subject), request_id, min_revision)
 
     async def get_relations(
         self,
@@ -548,6 +656,7 @@ class AsyncLictor(_Base):
         page_size: int = 0,
         page_token: str = "",
         request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Page[Relation]:
         """See :meth:`Lictor.get_relations`."""
         filters = {
@@ -558,24 +667,43 @@ class AsyncLictor(_Base):
             "subject_id": subject_id,
             "subject_relation": subject_relation,
         }
-        return await self._send(_api.get_relations(filters, page_size, page_token), request_id)
+        return await self._send(_api.get_relations(filters, page_size, page_token), request_id, min_revision)
 
     async def set_relation(
-        self, *, object: RefLike, relation: str, subject: RefLike, etag: str = "", request_id: Optional[str] = None
+        self,
+        *,
+        object: RefLike,
+        relation: str,
+        subject: RefLike,
+        etag: str = "",
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
     ) -> Relation:
         """See :meth:`Lictor.set_relation`."""
-        return await self._send(_api.set_relation(object, relation, subject, etag), request_id)
+        return await self._send(_api.set_relation(object, relation, subject, etag), request_id, min_revision)
 
     async def delete_relation(
-        self, *, object: RefLike, relation: str, subject: RefLike, request_id: Optional[str] = None
-    ) -> None:
+        self,
+        *,
+        object: RefLike,
+        relation: str,
+        subject: RefLike,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
+    ) -> int:
         """See :meth:`Lictor.delete_relation`."""
-        await self._send(_api.delete_relation(object, relation, subject), request_id)
+        return await self._send(_api.delete_relation(object, relation, subject), request_id, min_revision)
 
-    async def get_manifest(self, *, request_id: Optional[str] = None) -> Manifest:
+    async def get_manifest(self, *, request_id: Optional[str] = None, min_revision: Optional[int] = None) -> Manifest:
         """See :meth:`Lictor.get_manifest`."""
-        return await self._send(_api.get_manifest(), request_id)
+        return await self._send(_api.get_manifest(), request_id, min_revision)
 
-    async def set_manifest(self, yaml: str, *, request_id: Optional[str] = None) -> int:
+    async def set_manifest(
+        self,
+        yaml: str,
+        *,
+        request_id: Optional[str] = None,
+        min_revision: Optional[int] = None,
+    ) -> int:
         """See :meth:`Lictor.set_manifest`."""
-        return await self._send(_api.set_manifest(yaml), request_id)
+        return await self._send(_api.set_manifest(yaml), request_id, min_revision)

@@ -203,10 +203,14 @@ class DirectoryObject:
     """RFC 3339 time, set by the server."""
     updated_at: str = ""
     """RFC 3339 time, set by the server."""
+    revision: Optional[int] = field(default=None, compare=False)
+    """On the answer of a write (``set_object``), the directory revision that holds it (0 when the
+    server sends none): pass it as ``min_revision=`` to read the write back on any replica. ``None`` on
+    objects that were read; it takes no part in comparisons."""
 
     @classmethod
-    def from_json(cls, data: Dict[str, Any]) -> DirectoryObject:
-        """Reads the server's JSON form."""
+    def from_json(cls, data: Dict[str, Any], *, revision: Optional[int] = None) -> DirectoryObject:
+        """Reads the server's JSON form; ``revision`` is a write's."""
         return cls(
             type=data.get("type", ""),
             id=data.get("id", ""),
@@ -215,6 +219,7 @@ class DirectoryObject:
             etag=data.get("etag", ""),
             created_at=data.get("created_at", ""),
             updated_at=data.get("updated_at", ""),
+            revision=revision,
         )
 
     @property
@@ -236,10 +241,14 @@ class Relation:
     etag: str = ""
     created_at: str = ""
     updated_at: str = ""
+    revision: Optional[int] = field(default=None, compare=False)
+    """On the answer of a write (``set_relation``), the directory revision that holds it (0 when the
+    server sends none): pass it as ``min_revision=`` to read the write back on any replica. ``None`` on
+    relations that were read; it takes no part in comparisons."""
 
     @classmethod
-    def from_json(cls, data: Dict[str, Any]) -> Relation:
-        """Reads the server's JSON form."""
+    def from_json(cls, data: Dict[str, Any], *, revision: Optional[int] = None) -> Relation:
+        """Reads the server's JSON form; ``revision`` is a write's."""
         return cls(
             object_type=data.get("object_type", ""),
             object_id=data.get("object_id", ""),
@@ -250,6 +259,7 @@ class Relation:
             etag=data.get("etag", ""),
             created_at=data.get("created_at", ""),
             updated_at=data.get("updated_at", ""),
+            revision=revision,
         )
 
     @property
