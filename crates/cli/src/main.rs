@@ -653,7 +653,7 @@ const DEMO_FILES: [(&str, &str); 5] = [
 const DEMO_AUTHZEN: &str = include_str!("../../../examples/demo/authzen.yaml");
 
 /// The demo's policies, written into the data directory by `lictor run --demo`.
-const DEMO_POLICIES: [(&str, &str); 8] = [
+const DEMO_POLICIES: [(&str, &str); 9] = [
     (
         "rebac.rego",
         include_str!("../../../examples/demo/policies/rebac.rego"),
@@ -686,9 +686,12 @@ const DEMO_POLICIES: [(&str, &str); 8] = [
         "records.authzen.rego",
         include_str!("../../../examples/demo/policies/records.authzen.rego"),
     ),
+    (
+        "authzen.gateway.rego",
+        include_str!("../../../examples/demo/policies/authzen.gateway.rego"),
+    ),
 ];
 
-/// Writes the demo's policies into `dir` (replacing earlier copies) and returns it.
 /// The demo's Cerbos policies (a resource policy and derived roles for the todo app).
 const DEMO_CERBOS_POLICIES: [(&str, &str); 3] = [
     (
@@ -715,6 +718,7 @@ fn write_demo_cerbos_policies(dir: &Path) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
+/// Writes the demo's policies into `dir` (replacing earlier copies) and returns it.
 fn write_demo_policies(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for (name, content) in DEMO_POLICIES {

@@ -172,6 +172,35 @@ fn the_demo_decides_the_interop_todo_scenario_through_its_rego_policy() {
     assert!(!decision(&server, &stranger));
 }
 
+#[test]
+fn the_demo_decides_the_interop_gateway_scenario_for_identities() {
+    let server = Server::start("", true);
+    for user in &TODO_USERS {
+        // A gateway knows the caller's identity (its token's subject), the route and the method.
+        let subject = json!({"type": "identity", "id": user.identity});
+        let cases = [
+            ("GET", "/users/{userId}", true),
+            ("GET", "/todos", true),
+            ("POST", "/todos", user.creates),
+            // Whose todo it is, the backend decides: the gateway lets editors through.
+            ("PUT", "/todos/{todoId}", user.changes_own),
+            ("DELETE", "/todos/{todoId}", user.changes_own),
+            // Routes the application does not have.
+            ("GET", "/admin", false),
+            ("PATCH", "/todos/{todoId}", false),
+        ];
+        for (method, route, expected) in cases {
+            let body = json!({"subject": subject, "action": {"name": method},
+                              "resource": {"type": "route", "id": route}});
+            assert_eq!(decision(&server, &body), expected, "{body}");
+        }
+    }
+    // An identity the directory does not know passes no route.
+    let stranger = json!({"subject": {"type": "identity", "id": "not-an-identity"},
+                          "action": {"name": "GET"}, "resource": {"type": "route", "id": "/todos"}});
+    assert!(!decision(&server, &stranger));
+}
+
 /// The search scenario's people: id, role, department.
 const PEOPLE: [(&str, &str, &str); 6] = [
     ("alice", "manager", "Sales"),

@@ -114,7 +114,7 @@ pub fn action(object: Option<&Map<String, Value>>, at: &str) -> Result<String, A
 }
 
 /// A subject or resource with its directory object's properties beneath its own, and the user
-/// a `user` identity resolves to.
+/// a `user` (a user id or an identity of one) or an `identity` subject stands for.
 struct Known {
     id: String,
     properties: Map<String, Value>,
@@ -141,6 +141,12 @@ fn known(directory: &Directory, entity: &Entity) -> Known {
             if let Some(Value::Object(stored)) = found.get("properties") {
                 properties.clone_from(stored);
             }
+            user = Some(found);
+        }
+    }
+    if entity.kind == "identity" {
+        // An identity, as API gateways send the caller's token subject: the user it identifies.
+        if let Ok(Some(found)) = lictor_policy::resolve_user(directory, &entity.id) {
             user = Some(found);
         }
     }
