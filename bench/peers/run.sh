@@ -14,8 +14,8 @@
 # SECONDS_PER_RUN, WARMUP, ROUNDS override the mode's defaults;
 # PEERS_INPROCESS=1 runs the in-process benches (bench/peers/inprocess) in quick mode too, and
 # INPROCESS_SECONDS sets their timed seconds per target and round (quick 2, full 5).
-# PEERS_BUILD=test uses the test-profile binaries the test suite has built already (the CI smoke: its
-# figures are not for comparing, its agreement count is).
+# PEERS_BUILD=test uses the binaries the test suite (`cargo test --workspace`) has built already (the CI
+# smoke: its figures are not for comparing, its agreement count is).
 # Exit status: 0 when every peer answered every decision as Lictor did; 3 when any peer disagreed with Lictor
 # on a decision or left one unanswered (an error counts); 4 when a Lictor run failed; 5 when an agreement
 # check could not be made (a peer not installed or not started, a comparison that failed: each is named).
@@ -38,8 +38,15 @@ else
 fi
 export PEERS_BIN_DIR="$root/target/$out" SPICEDB_FRONT_DIR="$here/spicedb-front/target/$out"
 note "building lictor and lictor-load ($profile profile)"
-(cd "$root" && cargo build --profile "$profile" --locked --quiet -p lictor -p lictor-load) \
-  || { note "cannot build lictor"; exit 1; }
+if [ "$profile" = test ]; then
+  # The binaries `cargo test` builds for the integration tests: a `cargo build` would build them again,
+  # with other features of their dependencies (cargo test adds those of dev-dependencies).
+  (cd "$root" && cargo test --workspace --locked --quiet --no-run) \
+    || { note "cannot build lictor"; exit 1; }
+else
+  (cd "$root" && cargo build --profile "$profile" --locked --quiet -p lictor -p lictor-load) \
+    || { note "cannot build lictor"; exit 1; }
+fi
 note "building bench/peers/spicedb-front"
 (cd "$here/spicedb-front" && CARGO_TARGET_DIR="$here/spicedb-front/target" \
    cargo build --profile "$( [ "$profile" = test ] && echo dev || echo release )" --locked --quiet) \
