@@ -94,8 +94,15 @@ class Server:
 
 def request(conn, method, path, body=None, headers=None):
     data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-    conn.request(method, path, body=data, headers={"content-type": "application/json", **(headers or {})})
-    response = conn.getresponse()
+    headers = {"content-type": "application/json", **(headers or {})}
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+    except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+        # The server closes HTTP/1 connections left idle past its header deadline: open a new one.
+        conn.close()
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
     payload = response.read()
     if response.status >= 300:
         raise RuntimeError(f"{method} {path}: {response.status} {payload[:300]!r}")

@@ -64,7 +64,12 @@ fn answers_sends_each_body_once_in_order_and_prints_each_answer() {
     let bodies = dir.join("bodies.jsonl");
     std::fs::write(&bodies, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n").unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_lictor-load"))
-        .args(["answers", "--url", &format!("http://{address}/check"), "--bodies"])
+        .args([
+            "answers",
+            "--url",
+            &format!("http://{address}/check"),
+            "--bodies",
+        ])
         .arg(&bodies)
         .output()
         .unwrap();

@@ -31,6 +31,8 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("postgres/001_initial.sql"
 const CHANNEL: &str = "lictor_changes";
 /// How long one statement or commit may take before the write fails UNAVAILABLE.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many statement timeouts reading the change log may take.
+const CHANGE_LOG_READ_FACTOR: u32 = 12;
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows per statement of a bulk write, to bound one message's size.
@@ -165,6 +167,13 @@ impl PostgresRecords {
         let client = Arc::new(self.connect()?);
         *slot = Some(client.clone());
         Ok(client)
+    }
+
+    /// Drops the connection in `slot`: after a statement that timed out or failed mid-transaction the
+    /// connection may still hold that transaction open, and a later `BEGIN` would run inside it. Closing
+    /// it makes the server roll the transaction back; the next call reconnects.
+    fn discard(&self, slot: &Mutex<Option<Arc<Client>>>) {
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     fn connect(&self) -> Result<Client, StoreError> {
@@ -671,12 +680,21 @@ impl Backend for PostgresRecords {
             }
             outcome
         });
-        let (revision, pending) = started?;
+        let (revision, pending) = match started {
+            Ok(started) => started,
+            Err(error) => {
+                self.discard(&self.writer);
+                return Err(error);
+            }
+        };
         let rollback = || {
             let c = client.clone();
-            let _ = self.run("rolling back", Some(STATEMENT_TIMEOUT), async move {
+            let rolled_back = self.run("rolling back", Some(STATEMENT_TIMEOUT), async move {
                 c.batch_execute("ROLLBACK").await
             });
+            if rolled_back.is_err() {
+                self.discard(&self.writer);
+            }
         };
         let pending = match decode_changes(pending) {
             Ok(pending) => pending,
@@ -691,10 +709,13 @@ impl Backend for PostgresRecords {
             return Err(error);
         }
         let changes = batch.changes;
+        // A bulk write runs one statement per chunk: each gets the statement timeout.
+        let statements = u32::try_from(changes.len().div_ceil(CHUNK)).unwrap_or(u32::MAX);
+        let limit = STATEMENT_TIMEOUT.saturating_mul(statements.saturating_mul(2).max(1));
         let c = client.clone();
-        self.run(
+        let committed = self.run(
             &format!("committing revision {revision}"),
-            Some(STATEMENT_TIMEOUT),
+            Some(limit),
             async move {
                 let outcome = async {
                     apply(&c, &changes, revision).await?;
@@ -711,15 +732,20 @@ impl Backend for PostgresRecords {
                 }
                 outcome
             },
-        )?;
+        );
+        if committed.is_err() {
+            self.discard(&self.writer);
+        }
+        committed?;
         Ok(to_u64(revision))
     }
 
     fn changes_since(&self, applied: u64) -> Result<(Vec<(u64, Change)>, u64), StoreError> {
         let client = self.client(&self.reader)?;
-        let (revision, rows) = self.run(
+        // One revision may hold an import of millions of changes: reading them gets a longer bound.
+        let read = self.run(
             "reading the change log",
-            Some(STATEMENT_TIMEOUT),
+            Some(STATEMENT_TIMEOUT.saturating_mul(CHANGE_LOG_READ_FACTOR)),
             async move {
                 let outcome = async {
                     client
@@ -749,7 +775,15 @@ impl Backend for PostgresRecords {
                 }
                 outcome
             },
-        )?;
+        );
+        let (revision, rows) = match read {
+            Ok(read) => read,
+            Err(error) => {
+                // A read cut off mid-transaction would leave its snapshot open for the next one.
+                self.discard(&self.reader);
+                return Err(error);
+            }
+        };
         Ok((decode_changes(rows)?, to_u64(revision)))
     }
 
