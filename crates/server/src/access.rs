@@ -251,11 +251,7 @@ pub async fn layer(
             status: response.status().as_u16(),
             started,
         };
-        let trailers_only = response
-            .headers()
-            .get("grpc-status")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<i32>().ok());
+        let trailers_only = crate::grpc_trailers::status_in(response.headers());
         match (grpc, trailers_only) {
             (false, _) => line.rest(),
             (true, Some(code)) => line.grpc(code),
@@ -272,11 +268,10 @@ pub async fn layer(
 
 /// Whether an answer is a success: a 2xx status without an error status in gRPC's headers.
 fn succeeded(response: &Response) -> bool {
+    let headers = response.headers();
     response.status().is_success()
-        && response
-            .headers()
-            .get("grpc-status")
-            .is_none_or(|code| code.as_bytes() == b"0")
+        && (!headers.contains_key("grpc-status")
+            || crate::grpc_trailers::status_in(headers) == Some(0))
 }
 
 /// What the one log line of a request says.

@@ -270,18 +270,23 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         let evaluation = lictor_policy::EvalLimits::default();
+        let connections = crate::listener::ConnectionLimits::default();
         Limits {
-            evaluation_timeout_ms: u64::try_from(evaluation.timeout.as_millis())
-                .unwrap_or(u64::MAX),
+            evaluation_timeout_ms: millis(evaluation.timeout),
             max_collection_elements: evaluation.max_collection,
             max_concurrent_queries: 0,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
-            handshake_timeout_ms: 10_000,
-            body_idle_timeout_ms: 60_000,
-            max_concurrent_streams: 256,
+            handshake_timeout_ms: millis(connections.handshake_timeout),
+            body_idle_timeout_ms: millis(connections.body_idle_timeout),
+            max_concurrent_streams: connections.max_concurrent_streams,
             min_revision_wait_ms: 1000,
         }
     }
+}
+
+/// `duration` in whole milliseconds, as the settings hold it.
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Limits {

@@ -154,11 +154,7 @@ pub async fn dispatch(
     };
     // Unary errors come back trailers-only, with the status in the headers; any other answer has it
     // in the trailers, counted when they are sent.
-    let trailers_only = response
-        .headers()
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok());
+    let trailers_only = crate::grpc_trailers::status_in(response.headers());
     let count = move |code: i32| {
         let code = crate::api_error::grpc_code_name(code);
         state

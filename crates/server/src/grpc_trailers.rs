@@ -2,6 +2,7 @@
 //! is not trailers-only): known only when the body ends, so the body is wrapped to report it then.
 
 use axum::body::{Body, Bytes, HttpBody};
+use axum::http::HeaderMap;
 use http_body::{Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -40,12 +41,7 @@ impl HttpBody for StatusReporting {
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref() {
-                    let code = trailers
-                        .get("grpc-status")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<i32>().ok())
-                        .unwrap_or(UNKNOWN);
-                    this.finish(code);
+                    this.finish(status_in(trailers).unwrap_or(UNKNOWN));
                 }
             }
             Poll::Ready(Some(Err(_))) | Poll::Ready(None) => this.finish(UNKNOWN),
@@ -67,6 +63,14 @@ impl Drop for StatusReporting {
     fn drop(&mut self) {
         self.finish(CANCELLED);
     }
+}
+
+/// The gRPC status code in `headers` (trailers, or the headers of a trailers-only answer), if any.
+pub fn status_in(headers: &HeaderMap) -> Option<i32> {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
 }
 
 /// `body`, calling `report` with the gRPC status code of its trailers once they are sent
