@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of fuzz/ for a short while (FUZZ_SECONDS, default 14) from its committed corpus
-# and fails on any crash, panic, timeout or out-of-memory. Needs rustup: installs the nightly toolchain
-# and cargo-fuzz when missing; skips, saying why, only when nightly cannot be installed.
+# and fails on any crash, panic, timeout or out-of-memory. Not part of the test command, which replays the
+# committed corpora on stable instead (fuzz/tests/corpus.rs): the nightly build alone takes about 11
+# minutes. Needs rustup: installs the nightly toolchain and cargo-fuzz when missing; skips, saying why,
+# only when nightly cannot be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,11 +27,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked cargo-fuzz
 fi
 
-# The fuzz workspace builds into its own target directory, apart from the stable builds.
+# The nightly builds go to their own target directory, apart from the stable builds.
 export CARGO_TARGET_DIR="$PWD/fuzz/target"
 started=$(date +%s)
 echo "== building the fuzz targets (nightly)"
-(cd fuzz && cargo +nightly fuzz build --sanitizer none)
+(cd fuzz && cargo +nightly fuzz build --sanitizer none --features libfuzzer)
 built=$(date +%s)
 
 # New inputs go to a scratch corpus, so the committed seeds stay as they are.
@@ -39,7 +41,7 @@ for target in "${targets[@]}"; do
   echo "== fuzzing $target for ${seconds}s"
   mkdir -p "$scratch/corpus/$target" "$scratch/artifacts/$target"
   log="$scratch/$target.log"
-  if ! (cd fuzz && cargo +nightly fuzz run --sanitizer none "$target" \
+  if ! (cd fuzz && cargo +nightly fuzz run --sanitizer none --features libfuzzer "$target" \
     "$scratch/corpus/$target" "corpus/$target" -- \
     -max_total_time="$seconds" -seed="$seed" -timeout=30 -rss_limit_mb=2048 \
     -artifact_prefix="$scratch/artifacts/$target/" -print_final_stats=1) >"$log" 2>&1; then

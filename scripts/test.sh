@@ -58,7 +58,5 @@ stage "Node SDK (sdks/node) and the Express example"
 ./scripts/sdk-node.sh
 stage "Python SDK (sdks/python) and the Flask example"
 ./scripts/sdk-python.sh
-stage "fuzz smoke run"
-./scripts/fuzz-smoke.sh
 stage "side-by-side benchmarks, quick mode (harness and agreement with the peers)"
 PEERS_BUILD=test bench/peers/run.sh --quick

@@ -1,5 +1,8 @@
 //! What the fuzz targets share: an in-process server (the real API router over a temporary data
-//! directory holding the demo directory and policies), and HS256 token signing.
+//! directory holding the demo directory and policies), and HS256 token signing; and the targets
+//! themselves (`targets`), which the libFuzzer binaries and the stable corpus replay both run.
+
+pub mod targets;
 
 use axum::body::{Body, Bytes};
 use axum::extract::DefaultBodyLimit;
