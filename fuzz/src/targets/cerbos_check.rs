@@ -14,16 +14,19 @@ use lictor_cerbos::cel::{Deadline, RelationCheck};
 use lictor_cerbos::{compile, CheckOptions, EngineConfig, PolicyFile, PolicyStore};
 
 const POLICIES: [(&str, &str); 5] = [
-    ("document.yaml", include_str!("../cerbos/document.yaml")),
+    ("document.yaml", include_str!("../../cerbos/document.yaml")),
     (
         "document_roles.yaml",
-        include_str!("../cerbos/document_roles.yaml"),
+        include_str!("../../cerbos/document_roles.yaml"),
     ),
-    ("principal.yaml", include_str!("../cerbos/principal.yaml")),
-    ("scoped.yaml", include_str!("../cerbos/scoped.yaml")),
+    (
+        "principal.yaml",
+        include_str!("../../cerbos/principal.yaml"),
+    ),
+    ("scoped.yaml", include_str!("../../cerbos/scoped.yaml")),
     (
         "scoped_parent.yaml",
-        include_str!("../cerbos/scoped_parent.yaml"),
+        include_str!("../../cerbos/scoped_parent.yaml"),
     ),
 ];
 

@@ -6,7 +6,7 @@ use lictor_store::{read_import, write_object_line, write_relation_line, ImportRe
 use lictor_store::{Store, StoreError};
 use std::sync::Mutex;
 
-const DEMO_MANIFEST: &str = include_str!("../../examples/demo/manifest.yaml");
+const DEMO_MANIFEST: &str = include_str!("../../../examples/demo/manifest.yaml");
 
 /// Successful imports before the store is replaced by a fresh one, so that it stays small.
 const IMPORTS_PER_STORE: u32 = 256;
