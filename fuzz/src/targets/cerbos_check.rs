@@ -50,8 +50,10 @@ fn store() -> &'static (PolicyStore, EngineConfig) {
             })
             .collect();
         let store = compile(&files).unwrap_or_else(|e| panic!("fixed policies: {e}"));
-        let mut config = EngineConfig::default();
-        config.lenient_scope_search = true;
+        let mut config = EngineConfig {
+            lenient_scope_search: true,
+            ..EngineConfig::default()
+        };
         config
             .globals
             .insert("limit".into(), serde_json::json!(1000));
