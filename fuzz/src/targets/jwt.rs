@@ -71,15 +71,7 @@ fn at(when: When) -> i64 {
 
 /// Runs the target on one input, read as libFuzzer's typed targets read it.
 pub fn run(data: &[u8]) {
-    if data.len() < <Input as arbitrary::Arbitrary>::size_hint(0).0 {
-        return;
-    }
-    let Ok(input) =
-        <Input as arbitrary::Arbitrary>::arbitrary_take_rest(arbitrary::Unstructured::new(data))
-    else {
-        return;
-    };
-    check(input);
+    super::typed(data, check);
 }
 
 fn check(input: Input) {
