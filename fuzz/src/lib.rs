@@ -5,26 +5,18 @@
 pub mod targets;
 
 use axum::body::{Body, Bytes};
-use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
-use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use http_body_util::BodyExt as _;
-use lictor_server::access::{self, Access, AccessPolicy};
+use lictor_server::access::Access;
 use lictor_server::config::{
     Config, DecisionLogs, Issuer, Jwt, Policies, Scope, StaticKey, TenantConfig,
 };
-use lictor_server::decision_log::DecisionLog;
-use lictor_server::jwt::TokenVerifier;
-use lictor_server::metrics::Metrics;
-use lictor_server::server::AppState;
-use lictor_server::tenant::Tenants;
+use lictor_server::server::Service;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
-use tower::ServiceExt as _;
 
 /// The issuer every fuzzed token is checked against.
 pub const ISSUER: &str = "https://issuer.example";
@@ -84,10 +76,8 @@ pub fn hs256_signature(signing_input: &str, secret: &[u8]) -> String {
 pub struct Fixture {
     /// Runs the handlers.
     pub runtime: tokio::runtime::Runtime,
-    /// Shared state, as handlers see it.
-    pub state: Arc<AppState>,
-    /// The API router with the access layer, as the server serves it.
-    pub router: Router,
+    /// Shared state and the API router with its access layer, as the server serves them.
+    pub service: Service,
     _data_dir: tempfile::TempDir,
 }
 
@@ -127,57 +117,23 @@ impl Fixture {
             .enable_all()
             .build()
             .expect("tokio runtime");
-        // The gRPC services the router holds are made inside the runtime.
-        let entered = runtime.enter();
-        let tenants = Arc::new(Tenants::open(&config).expect("tenant stores"));
-        let store = &tenants.default_tenant().store;
+        let service = runtime
+            .block_on(lictor_server::server::open(
+                config,
+                config_path,
+                lictor_server::api::routes,
+            ))
+            .expect("in-process server");
+        let store = &service.state.tenants.default_tenant().store;
         store
             .set_manifest("manifest.yaml", DEMO_MANIFEST)
             .expect("demo manifest");
         for data in DEMO_DATA {
             store.import(data.as_bytes(), |_| {}).expect("demo data");
         }
-        let (_shutdown, watcher) = tokio::sync::watch::channel(false);
-        let metrics = Metrics::new();
-        let reloads = lictor_server::policy_source::load_all(
-            &config,
-            &tenants,
-            &watcher,
-            &metrics.policy_reloads(),
-        )
-        .expect("demo policies");
-        assert!(reloads.is_empty(), "policy reloading is off");
-        let state = Arc::new(AppState {
-            cerbos: None,
-            tenants: tenants.clone(),
-            decision_log: DecisionLog::start(
-                &config.decision_logs,
-                &config.instance_name(),
-                &config.data_dir,
-            )
-            .expect("decision log"),
-            metrics,
-            tokens: TokenVerifier::new(&config.jwt, &config_path).expect("JWT issuer"),
-            started: Instant::now(),
-            queries: Arc::new(tokio::sync::Semaphore::new(
-                config.limits.concurrent_queries(),
-            )),
-            config,
-        });
-        // Layered as the server layers the API router.
-        let access_policy = Arc::new(AccessPolicy::new(&state.config.api_keys, tenants));
-        let router = lictor_server::api::routes(state.clone())
-            .expect("API routes")
-            .layer(axum::middleware::from_fn_with_state(
-                access_policy,
-                access::layer,
-            ))
-            .layer(DefaultBodyLimit::max(state.config.listen.max_body_bytes));
-        drop(entered);
         Fixture {
             runtime,
-            state,
-            router,
+            service,
             _data_dir: data_dir,
         }
     }
@@ -185,12 +141,7 @@ impl Fixture {
     /// Serves one request and returns its status and body.
     pub fn call(&self, request: Request<Body>) -> (StatusCode, Bytes) {
         self.runtime.block_on(async {
-            let response = self
-                .router
-                .clone()
-                .oneshot(request)
-                .await
-                .expect("the router is infallible");
+            let response = self.service.call(request).await;
             let status = response.status();
             let body = response
                 .into_body()
@@ -205,7 +156,7 @@ impl Fixture {
     /// Full access to the default tenant (the one with the demo data).
     pub fn access(&self) -> Access {
         Access {
-            tenant: self.state.tenants.default_tenant(),
+            tenant: self.service.state.tenants.default_tenant(),
             scopes: vec![Scope::Admin],
             request_id: Arc::from("fuzz"),
         }

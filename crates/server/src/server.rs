@@ -74,12 +74,43 @@ impl Running {
 /// How the API router is built from the shared state; supplied by the transport modules.
 pub type ApiRoutes = fn(Arc<AppState>) -> Result<Router, ServerError>;
 
-/// Opens everything the configuration names and starts serving.
-pub async fn start(
+/// The shared state and the API router over it, without listeners: what [`start`] serves, and what
+/// an in-process caller (`lictor test`) sends requests to.
+pub struct Service {
+    /// Shared state.
+    pub state: Arc<AppState>,
+    /// The API router with the access layer and body limit, as every API port serves it.
+    pub api: Router,
+    shutdown: watch::Sender<bool>,
+    /// Policy reloading, key refresh, decision shipping.
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Service {
+    /// Serves one request in process, as an API port would.
+    pub async fn call(&self, request: axum::extract::Request) -> axum::response::Response {
+        match tower::ServiceExt::oneshot(self.api.clone(), request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Stops the background tasks and returns when they have ended.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Opens everything the configuration names (tenants, policies, decision log, token keys) and
+/// builds the API router, binding no port.
+pub async fn open(
     config: Config,
     config_path: PathBuf,
     api_routes: ApiRoutes,
-) -> Result<Running, ServerError> {
+) -> Result<Service, ServerError> {
     let tenants = Arc::new(Tenants::open(&config)?);
     let (shutdown, watcher) = watch::channel(false);
     let counters = Metrics::new();
@@ -128,6 +159,44 @@ pub async fn start(
         config,
     });
     let config = &state.config;
+    let access_policy = Arc::new(
+        AccessPolicy::new(&config.api_keys, tenants).with_revision_wait(
+            std::time::Duration::from_millis(config.limits.min_revision_wait_ms),
+        ),
+    );
+    let api = api_routes(state.clone())?
+        .layer(axum::middleware::from_fn_with_state(
+            access_policy,
+            access::layer,
+        ))
+        .layer(DefaultBodyLimit::max(config.listen.max_body_bytes));
+    let tasks = reload_tasks
+        .into_iter()
+        .chain(key_refresh)
+        .chain(ship_task)
+        .collect();
+    Ok(Service {
+        state,
+        api,
+        shutdown,
+        tasks,
+    })
+}
+
+/// Opens everything the configuration names and starts serving.
+pub async fn start(
+    config: Config,
+    config_path: PathBuf,
+    api_routes: ApiRoutes,
+) -> Result<Running, ServerError> {
+    let Service {
+        state,
+        api,
+        shutdown,
+        tasks: service_tasks,
+    } = open(config, config_path.clone(), api_routes).await?;
+    let watcher = shutdown.subscribe();
+    let config = &state.config;
 
     let (tls_config, ca_cert) = if config.tls.enabled {
         let (cert, key, ca) = match (&config.tls.cert_file, &config.tls.key_file) {
@@ -159,17 +228,6 @@ pub async fn start(
         limits: config.limits.connections(),
     };
 
-    let access_policy = Arc::new(
-        AccessPolicy::new(&config.api_keys, tenants).with_revision_wait(
-            std::time::Duration::from_millis(config.limits.min_revision_wait_ms),
-        ),
-    );
-    let api = api_routes(state.clone())?
-        .layer(axum::middleware::from_fn_with_state(
-            access_policy,
-            access::layer,
-        ))
-        .layer(DefaultBodyLimit::max(config.listen.max_body_bytes));
     // Topaz's health port speaks gRPC health (for grpc_health_probe and Kubernetes gRPC probes);
     // `/healthz` serves HTTP probes.
     let (_, grpc_health) = tonic_health::server::health_reporter();
@@ -229,11 +287,9 @@ pub async fn start(
         ports.extend(cerbos_ports);
         cerbos_tasks = tasks;
     }
-    let tasks = reload_tasks
+    let tasks = service_tasks
         .into_iter()
         .chain(cerbos_tasks)
-        .chain(key_refresh)
-        .chain(ship_task)
         .chain(bound.into_iter().map(|(socket, router, transport)| {
             tokio::spawn(listener::serve(
                 socket,

@@ -215,7 +215,7 @@ fn check(input: Input) {
     let access = fixture.access();
     let answer = fixture
         .runtime
-        .block_on(service::is(&fixture.state, &access, &request));
+        .block_on(service::is(&fixture.service.state, &access, &request));
     if let Ok(decisions) = &answer {
         let names: Vec<_> = decisions.iter().map(|(name, _)| name).collect();
         assert_eq!(names, request.decisions.iter().collect::<Vec<_>>());
@@ -275,7 +275,7 @@ fn check(input: Input) {
         lictor_policy::PathSeparator::Dot
     };
     let _ = fixture.runtime.block_on(service::decision_tree(
-        &fixture.state,
+        &fixture.service.state,
         &access,
         &request,
         separator,
