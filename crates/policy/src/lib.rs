@@ -10,9 +10,11 @@ mod error;
 mod limits;
 mod load;
 mod partial;
+mod rego_test;
 mod set;
 
 pub use builtins::{builtin_names, resolve_user};
 pub use error::PolicyError;
 pub use limits::{CollectionLimit, EvalLimits, LimitKind};
+pub use rego_test::{RegoTest, RegoTestResult};
 pub use set::{DecisionTree, EvalContext, PathSeparator, PolicyModule, PolicySet};

@@ -84,6 +84,37 @@ impl Program {
         }
         Ok(Program { modules })
     }
+
+    /// Every rule of every module, once per definition: its file, package (below `data`), name
+    /// (`None` for a head that is not a plain name), line, and whether it is a function.
+    pub(crate) fn rule_heads(&self) -> impl Iterator<Item = RuleHead<'_>> {
+        self.modules.iter().flat_map(|module| {
+            module.rules.iter().map(move |rule| {
+                let (_, node) = variant(rule).unwrap_or(("", &Value::Null));
+                let has_args = node
+                    .f("args")
+                    .as_array()
+                    .is_some_and(|args| !args.is_empty());
+                let function = variant(node.f("head")).is_some_and(|(kind, _)| kind == "Func");
+                RuleHead {
+                    file: &module.file,
+                    package: &module.package,
+                    name: rule_name(rule),
+                    line: node.f("span").f("line").as_u64().unwrap_or(0),
+                    function: function || has_args,
+                }
+            })
+        })
+    }
+}
+
+/// One rule definition, as [`Program::rule_heads`] lists it.
+pub(crate) struct RuleHead<'p> {
+    pub file: &'p str,
+    pub package: &'p [String],
+    pub name: Option<&'p str>,
+    pub line: u64,
+    pub function: bool,
 }
 
 /// A value during partial evaluation.

@@ -491,22 +491,10 @@ impl PolicySet {
             });
         }
         check_nesting(query)?;
-        let program = self
-            .inner
-            .program
-            .get_or_init(|| {
-                let ast = self
-                    .inner
-                    .engine
-                    .get_ast_as_json()
-                    .map_err(|e| one_line(&e))?;
-                Program::from_ast_json(&ast)
-            })
-            .as_ref()
-            .map_err(|message| PolicyError::Eval {
-                target: query.to_string(),
-                message: message.clone(),
-            })?;
+        let program = self.program().map_err(|message| PolicyError::Eval {
+            target: query.to_string(),
+            message: message.to_string(),
+        })?;
         let mut parser = Engine::new();
         parser
             .add_policy(
@@ -553,6 +541,22 @@ impl PolicySet {
 
     /// Runs `body` on this thread's prepared engine for this set (cloning the compiled one the first
     /// time), with the context's input set and its snapshot bound to the built-ins.
+    /// The modules' syntax trees, read on first use.
+    pub(crate) fn program(&self) -> Result<&Program, &str> {
+        self.inner
+            .program
+            .get_or_init(|| {
+                let ast = self
+                    .inner
+                    .engine
+                    .get_ast_as_json()
+                    .map_err(|e| one_line(&e))?;
+                Program::from_ast_json(&ast)
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
     fn evaluate<R>(
         &self,
         ctx: &EvalContext,
