@@ -49,7 +49,7 @@ pub fn run(dir: &Path, skip_tests: bool, out: &mut impl Write) -> Result<ExitCod
 }
 
 /// An error with its file path joined to the store directory, so editors can jump to it.
-fn located(dir: &Path, error: &lictor_cerbos::CompileError) -> String {
+pub(crate) fn located(dir: &Path, error: &lictor_cerbos::CompileError) -> String {
     let path = dir.join(&error.file);
     if error.line == 0 {
         format!("{}: {}", path.display(), error.message)

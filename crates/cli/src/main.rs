@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod cerbos_compile;
+mod policy_tests;
 mod serve;
 
 /// Lictor: an authorization service with a Topaz-compatible directory.
@@ -116,6 +117,10 @@ enum Command {
     /// Decision-log commands.
     #[command(subcommand)]
     Decisions(DecisionsCommand),
+    /// Run every policy test under PATHS: Rego unit tests (`test_` rules, `ds.*` over the nearest
+    /// manifest and its data), Topaz's `*_assertions.json` / `*_decisions.json` /
+    /// `*_evaluations.json` files, and Cerbos test suites. Exit 0 when all pass, 1 otherwise.
+    Test(policy_tests::Options),
 }
 
 #[derive(Subcommand)]
@@ -297,6 +302,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             printed.map_err(|e| anyhow::anyhow!("following decisions at {address}: {e}"))?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Test(options) => {
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            let code = policy_tests::run(&options, &mut out)?;
+            out.flush()?;
+            return Ok(code);
+        }
         Command::Cerbos(CerbosCommand::Compile { dir, skip_tests }) => {
             let mut out = BufWriter::new(std::io::stdout().lock());
             let code = cerbos_compile::run(&dir, skip_tests, &mut out)?;
@@ -416,7 +427,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Object(command) => object_command(&store, command, &mut out)?,
         Command::Relation(command) => relation_command(&store, command, &mut out)?,
         Command::Demo => demo(&store, &mut out)?,
-        Command::Run { .. } | Command::Certs(_) | Command::Cerbos(_) | Command::Decisions(_) => {}
+        Command::Run { .. }
+        | Command::Certs(_)
+        | Command::Cerbos(_)
+        | Command::Decisions(_)
+        | Command::Test(_) => {}
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
