@@ -17,4 +17,4 @@ pub use builtins::{builtin_names, resolve_user};
 pub use error::PolicyError;
 pub use limits::{CollectionLimit, EvalLimits, LimitKind};
 pub use rego_test::{RegoTest, RegoTestResult};
-pub use set::{DecisionTree, EvalContext, PathSeparator, PolicyModule, PolicySet};
+pub use set::{DecisionTree, EvalContext, PathSeparator, PolicyModule, PolicySet, Provenance};

@@ -146,6 +146,7 @@ impl PolicySet {
         };
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
         let mut collected = Collected::default();
+        let mut revision = None;
         let entries = archive
             .entries()
             .map_err(|e| bad(format!("not a gzipped tar archive: {e}")))?;
@@ -164,6 +165,20 @@ impl PolicySet {
                 .filter(|segment| !segment.is_empty() && *segment != ".")
                 .collect::<Vec<_>>()
                 .join("/");
+            if relative == ".manifest" {
+                let mut text = Vec::new();
+                entry
+                    .take(MAX_BUNDLE_FILE)
+                    .read_to_end(&mut text)
+                    .map_err(|e| bad(format!(".manifest: {e}")))?;
+                let manifest: serde_json::Value = serde_json::from_slice(&text)
+                    .map_err(|e| bad(format!(".manifest is not JSON: {e}")))?;
+                revision = manifest
+                    .get("revision")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string);
+                continue;
+            }
             if relative.split('/').any(hidden) {
                 continue;
             }
@@ -188,6 +203,11 @@ impl PolicySet {
             collected.add(&relative, format!("{name}/{relative}"), bytes)?;
         }
         collected.modules.sort_by(|a, b| a.id.cmp(&b.id));
-        collected.build()
+        let mut set = collected.build()?;
+        set.set_provenance(crate::Provenance {
+            bundle_revision: revision,
+            image: None,
+        });
+        Ok(set)
     }
 }

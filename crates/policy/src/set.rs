@@ -94,6 +94,16 @@ pub type DecisionTree = BTreeMap<String, BTreeMap<String, bool>>;
 pub struct PolicySet {
     inner: Arc<Inner>,
     lenient: bool,
+    provenance: Provenance,
+}
+
+/// Where a policy set came from, beyond its content: named in every decision made with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The OPA bundle's revision (its `.manifest`), when loaded from a bundle.
+    pub bundle_revision: Option<String>,
+    /// The policy image it was read from, `registry/repository[:tag]@sha256:…`.
+    pub image: Option<String>,
 }
 
 struct Inner {
@@ -262,6 +272,7 @@ impl PolicySet {
                 program: OnceLock::new(),
             }),
             lenient: false,
+            provenance: Provenance::default(),
         })
     }
 
@@ -274,6 +285,16 @@ impl PolicySet {
     /// Whether built-in errors are lenient (see [`PolicySet::set_lenient_builtin_errors`]).
     pub fn lenient_builtin_errors(&self) -> bool {
         self.lenient
+    }
+
+    /// Where the set came from.
+    pub fn provenance(&self) -> &Provenance {
+        &self.provenance
+    }
+
+    /// Records where the set came from.
+    pub fn set_provenance(&mut self, provenance: Provenance) {
+        self.provenance = provenance;
     }
 
     /// A content hash of the modules and data: equal sets have equal revisions.
