@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod cerbos_compile;
+mod policy_images;
 mod policy_tests;
 mod serve;
 
@@ -121,6 +122,9 @@ enum Command {
     /// manifest and its data), Topaz's `*_assertions.json` / `*_decisions.json` /
     /// `*_evaluations.json` files, and Cerbos test suites. Exit 0 when all pass, 1 otherwise.
     Test(policy_tests::Options),
+    /// Policy images: build, push, pull, login, logout, images, tag, rm, save, inspect.
+    #[command(subcommand)]
+    Policy(policy_images::PolicyCommand),
 }
 
 #[derive(Subcommand)]
@@ -302,6 +306,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             printed.map_err(|e| anyhow::anyhow!("following decisions at {address}: {e}"))?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Policy(command) => {
+            let data_dir = cli
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            policy_images::run(command, &data_dir, &mut out)?;
+            out.flush()?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Test(options) => {
             let mut out = BufWriter::new(std::io::stdout().lock());
             let code = policy_tests::run(&options, &mut out)?;
@@ -431,7 +444,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Certs(_)
         | Command::Cerbos(_)
         | Command::Decisions(_)
-        | Command::Test(_) => {}
+        | Command::Test(_)
+        | Command::Policy(_) => {}
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
