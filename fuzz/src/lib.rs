@@ -97,6 +97,7 @@ impl Fixture {
                 dir: Some(policies),
                 bundle: None,
                 reload_seconds: Some(0),
+                ..Policies::default()
             },
             jwt: jwt_config(),
             tenants: vec![TenantConfig {

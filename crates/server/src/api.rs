@@ -34,6 +34,7 @@ pub fn routes(state: Arc<AppState>) -> Result<Router, ServerError> {
             "/api/v3/lictor/decisions/stream",
             get(crate::decision_service::stream),
         )
+        .route("/api/v3/lictor/policies", get(loaded_policies))
         .route("/api/v3/lictor/openapi.json", get(openapi))
         .route("/openapi.json", get(openapi))
         // After every route: the 405 fallback applies to the routes registered before it.
@@ -64,6 +65,29 @@ async fn decisions(
         .query(&query)
         .map_err(ApiError::invalid)?;
     Ok(Json(json!({ "results": records })))
+}
+
+/// What policies the caller's tenant serves: their revision, and the bundle and image they came from.
+async fn loaded_policies(Extension(access): Extension<Access>) -> Json<Value> {
+    let Some(policies) = access.tenant.policies.load_full() else {
+        return Json(json!({ "loaded": false }));
+    };
+    let provenance = policies.provenance();
+    let mut answer = serde_json::Map::new();
+    answer.insert("loaded".into(), json!(true));
+    answer.insert("revision".into(), json!(policies.revision()));
+    answer.insert("modules".into(), json!(policies.modules().len()));
+    answer.insert(
+        "packages".into(),
+        json!(policies.packages().collect::<Vec<_>>()),
+    );
+    if let Some(revision) = &provenance.bundle_revision {
+        answer.insert("bundle_revision".into(), json!(revision));
+    }
+    if let Some(image) = &provenance.image {
+        answer.insert("image".into(), json!(image));
+    }
+    Json(Value::Object(answer))
 }
 
 /// The OpenAPI document of every REST path.

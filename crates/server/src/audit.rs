@@ -51,6 +51,7 @@ pub async fn log_check(
         },
         decisions: Outcomes::One(request.relation, allowed),
         policy_revision: "",
+        provenance: None,
         directory_revision: directory.revision(),
         latency_us,
     };

@@ -142,6 +142,53 @@ pub struct Policies {
     pub bundle: Option<PathBuf>,
     /// Seconds between checks for changed policy files; 0 turns reloading off.
     pub reload_seconds: Option<u64>,
+    /// An OCI policy image to follow (`registry[:port]/repository[:tag]`, or `@sha256:…` to pin
+    /// one): pulled at start, then polled for a new digest. The last good image is kept under the
+    /// data directory and serves when the registry cannot be reached.
+    pub image: Option<String>,
+    /// Seconds between looks for a new digest of `image` (default 30; 0: never look again).
+    pub poll_seconds: Option<u64>,
+    /// How to reach the image's registry.
+    pub registry: RegistrySettings,
+}
+
+impl Policies {
+    /// What is wrong with the section, if anything; `at` names it (`policies`, `tenants[0].policies`).
+    fn validate(&self, at: &str) -> Result<(), String> {
+        let sources = [
+            self.dir.is_some(),
+            self.bundle.is_some(),
+            self.image.is_some(),
+        ];
+        if sources.iter().filter(|given| **given).count() > 1 {
+            return Err(format!("{at}: give one of dir, bundle and image"));
+        }
+        if let Some(image) = &self.image {
+            lictor_image::Reference::parse(image).map_err(|e| format!("{at}.image: {e}"))?;
+        }
+        if self.registry.password.is_some() && self.registry.password_env.is_some() {
+            return Err(format!(
+                "{at}.registry: give password or password_env, not both"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How to reach a policy image's registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// Speak plain HTTP instead of HTTPS.
+    pub plain_http: bool,
+    /// A PEM CA certificate to trust for the registry's TLS.
+    pub ca_cert: Option<PathBuf>,
+    /// The user name, when the registry asks for credentials.
+    pub username: Option<String>,
+    /// The password (prefer `password_env`).
+    pub password: Option<String>,
+    /// The environment variable holding the password.
+    pub password_env: Option<String>,
 }
 
 /// Trusted token issuers.
@@ -515,6 +562,14 @@ impl Config {
                     "tenants[{i}].id {:?} must be letters, digits, '-' or '_'",
                     tenant.id
                 )));
+            }
+        }
+        self.policies.validate("policies").map_err(fail)?;
+        for (i, tenant) in self.tenants.iter().enumerate() {
+            if let Some(policies) = &tenant.policies {
+                policies
+                    .validate(&format!("tenants[{i}].policies"))
+                    .map_err(fail)?;
             }
         }
         self.authzen.validate("authzen").map_err(fail)?;

@@ -47,6 +47,12 @@ pub struct DecisionRecord {
     pub decisions: Vec<DecisionOutcome>,
     /// The policy set's revision.
     pub policy_revision: String,
+    /// The OPA bundle revision of the policies, when they came from a bundle or image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_revision: Option<String>,
+    /// The policy image the policies came from (`registry/repository:tag@sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_image: Option<String>,
     /// The directory revision the decision read.
     pub directory_revision: u64,
     /// Time spent deciding, in microseconds.
@@ -96,6 +102,8 @@ pub struct DecisionEntry<'a> {
     pub decisions: Outcomes<'a>,
     /// The policy set's revision.
     pub policy_revision: &'a str,
+    /// Where the policy set came from (bundle revision, policy image), when a policy decided.
+    pub provenance: Option<&'a lictor_policy::Provenance>,
     /// The directory revision the decision read.
     pub directory_revision: u64,
     /// Time spent deciding, in microseconds.
@@ -661,6 +669,14 @@ impl Serialize for Line<'_, '_> {
         )?;
         s.serialize_field("decisions", &e.decisions)?;
         s.serialize_field("policy_revision", e.policy_revision)?;
+        if let Some(provenance) = e.provenance {
+            if let Some(revision) = &provenance.bundle_revision {
+                s.serialize_field("bundle_revision", revision)?;
+            }
+            if let Some(image) = &provenance.image {
+                s.serialize_field("policy_image", image)?;
+            }
+        }
         s.serialize_field("directory_revision", &e.directory_revision)?;
         s.serialize_field("latency_us", &e.latency_us)?;
         s.end()
@@ -1015,6 +1031,7 @@ mod tests {
             },
             decisions: Outcomes::One("member", true),
             policy_revision: "",
+            provenance: None,
             directory_revision: 7,
             latency_us: 12,
         };
@@ -1053,6 +1070,8 @@ mod tests {
                     is: true,
                 }],
                 policy_revision: String::new(),
+                bundle_revision: None,
+                policy_image: None,
                 directory_revision: 7,
                 latency_us: 12,
             }
@@ -1066,6 +1085,10 @@ mod tests {
             ("allowed".to_string(), false),
             ("visible".to_string(), true),
         ];
+        let provenance = lictor_policy::Provenance {
+            bundle_revision: Some("b7".to_string()),
+            image: Some("localhost:5000/p:1@sha256:00".to_string()),
+        };
         let entry = DecisionEntry {
             tenant: "",
             request_id: "r-2",
@@ -1077,6 +1100,7 @@ mod tests {
             resource: Resource::Context(&context),
             decisions: Outcomes::Many(&decisions),
             policy_revision: "p1",
+            provenance: Some(&provenance),
             directory_revision: 1,
             latency_us: 3,
         };
@@ -1088,6 +1112,11 @@ mod tests {
             json!({"ssn": "***", "owner": {"card": "***", "name": "rick"}})
         );
         assert_eq!(record.user, None);
+        assert_eq!(record.bundle_revision.as_deref(), Some("b7"));
+        assert_eq!(
+            record.policy_image.as_deref(),
+            Some("localhost:5000/p:1@sha256:00")
+        );
         assert_eq!(record.time, "1970-01-01T00:00:00.000000Z");
         assert_eq!(
             record.decisions,

@@ -34,6 +34,9 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A policy image could not be pulled or served, and no earlier one is stored.
+    #[error("policy image: {0}")]
+    PolicyImage(String),
     /// A policy that does not load or compile.
     #[error("policy: {0}")]
     Policy(lictor_policy::PolicyError),

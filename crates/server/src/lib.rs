@@ -27,6 +27,7 @@ pub mod logging;
 pub mod manifest;
 mod message_json;
 pub mod metrics;
+pub mod policy_image;
 pub mod policy_source;
 mod proto_json;
 pub mod rest;

@@ -4,6 +4,7 @@
 
 use crate::config::{Config, Policies};
 use crate::metrics::PolicyReloads;
+use crate::policy_image::ImageFollower;
 use crate::tenant::{Tenant, Tenants};
 use crate::ServerError;
 use lictor_policy::{PolicyError, PolicySet};
@@ -91,42 +92,34 @@ fn hash_tree(dir: &Path, hasher: &mut DefaultHasher) {
     }
 }
 
-/// The origin of each tenant's policies: its own section, else the default tenant's.
-fn origins(config: &Config) -> Vec<(String, Option<PolicyOrigin>, u64)> {
+/// Each tenant's policy section (its own, else the default tenant's) and reload period.
+fn sections(config: &Config) -> Vec<(String, &Policies, u64)> {
     let default_reload = config
         .policies
         .reload_seconds
         .unwrap_or(DEFAULT_RELOAD_SECONDS);
-    let mut all = vec![(
-        String::new(),
-        PolicyOrigin::from_config(&config.policies),
-        default_reload,
-    )];
+    let mut all = vec![(String::new(), &config.policies, default_reload)];
     for tenant in &config.tenants {
         let (section, reload) = match &tenant.policies {
             Some(own) => (own, own.reload_seconds.unwrap_or(default_reload)),
             None => (&config.policies, default_reload),
         };
-        all.push((
-            tenant.id.clone(),
-            PolicyOrigin::from_config(section),
-            reload,
-        ));
+        all.push((tenant.id.clone(), section, reload));
     }
     all
 }
 
-/// Loads every tenant's policies; a policy that does not compile stops the start with its file:line.
+/// Loads every tenant's policies; a policy that does not compile stops the start with its file:line,
+/// and a policy image that can be neither pulled nor read from the local store stops it naming why.
 /// Returns the reload tasks, which end when `shutdown` turns true and count each reload in `reloads`.
-pub fn load_all(
+pub async fn load_all(
     config: &Config,
     tenants: &Tenants,
     shutdown: &watch::Receiver<bool>,
     reloads: &PolicyReloads,
 ) -> Result<Vec<JoinHandle<()>>, ServerError> {
     let mut tasks = Vec::new();
-    for (id, origin, reload_seconds) in origins(config) {
-        let Some(origin) = origin else { continue };
+    for (id, section, reload_seconds) in sections(config) {
         let tenant = if id.is_empty() {
             tenants.default_tenant()
         } else {
@@ -134,6 +127,30 @@ pub fn load_all(
                 Some(tenant) => tenant,
                 None => continue,
             }
+        };
+        if let Some(image) = &section.image {
+            let follower = ImageFollower::new(image, &section.registry, &config.data_dir)
+                .map_err(ServerError::PolicyImage)?;
+            let (set, digest) = follower.initial().await.map_err(ServerError::PolicyImage)?;
+            tracing::info!(tenant = %id, %image, %digest, revision = set.revision(), "policy image loaded");
+            tenant.policies.store(Some(Arc::new(set)));
+            let poll = section
+                .poll_seconds
+                .unwrap_or(crate::policy_image::DEFAULT_POLL_SECONDS);
+            if poll > 0 && !follower.pinned() {
+                reloads.watch(&tenant.id);
+                tasks.push(tokio::spawn(follower.follow(
+                    tenant,
+                    digest,
+                    Duration::from_secs(poll),
+                    shutdown.clone(),
+                    reloads.clone(),
+                )));
+            }
+            continue;
+        }
+        let Some(origin) = PolicyOrigin::from_config(section) else {
+            continue;
         };
         let fingerprint = origin.fingerprint();
         let set = origin.load().map_err(ServerError::Policy)?;

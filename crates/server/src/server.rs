@@ -115,7 +115,8 @@ pub async fn open(
     let (shutdown, watcher) = watch::channel(false);
     let counters = Metrics::new();
     let reload_tasks =
-        crate::policy_source::load_all(&config, &tenants, &watcher, &counters.policy_reloads())?;
+        crate::policy_source::load_all(&config, &tenants, &watcher, &counters.policy_reloads())
+            .await?;
     let decision_log = DecisionLog::start(
         &config.decision_logs,
         &config.instance_name(),

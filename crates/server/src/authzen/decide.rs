@@ -13,6 +13,7 @@ use crate::server::AppState;
 use crate::service::authorizer;
 use crate::service::directory as service;
 use lictor_directory::{CheckRequest, Directory};
+use lictor_policy::PolicySet;
 use lictor_proto::cerbos::effect::v1::Effect;
 use lictor_proto::cerbos::engine::v1 as engine;
 use lictor_proto::cerbos::request::v1 as request;
@@ -250,7 +251,7 @@ async fn by_rego(
         &subject.id,
         &package,
         allowed,
-        policies.revision(),
+        Some(&policies),
         directory.revision(),
         started,
     )
@@ -347,7 +348,7 @@ async fn by_cerbos(
         &subject.id,
         &path,
         allowed,
-        "",
+        None,
         directory.revision(),
         started,
     )
@@ -364,7 +365,7 @@ async fn record(
     user: &str,
     path: &str,
     allowed: bool,
-    policy_revision: &str,
+    policies: Option<&PolicySet>,
     directory_revision: u64,
     started: Instant,
 ) {
@@ -392,7 +393,8 @@ async fn record(
             relation: &query.action,
         },
         decisions: Outcomes::One(&query.action, allowed),
-        policy_revision,
+        policy_revision: policies.map_or("", |p| p.revision()),
+        provenance: policies.map(PolicySet::provenance),
         directory_revision,
         latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
     };

@@ -262,6 +262,7 @@ impl CerbosApi {
                     resource: Resource::Context(&resource),
                     decisions: Outcomes::Many(&outcomes),
                     policy_revision: &snapshot.revision,
+                    provenance: None,
                     directory_revision: 0,
                     latency_us,
                 })

@@ -472,6 +472,7 @@ async fn log(
         resource: Resource::Context(&request.resource),
         decisions: Outcomes::Many(decisions),
         policy_revision: policies.revision(),
+        provenance: Some(policies.provenance()),
         directory_revision: directory.revision(),
         latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
     };
