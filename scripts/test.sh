@@ -42,6 +42,8 @@ stage "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 stage "PostgreSQL for the store and replica tests"
 ./scripts/postgres.sh
+stage "the OCI registry and skopeo for the policy image tests"
+./scripts/registry-tools.sh
 stage "cargo test"
 cargo test --workspace --locked
 # Aserto's own Node and Python clients against the binary the tests just built.
