@@ -43,7 +43,7 @@ fn available(tool: &str, test: &str) -> bool {
 struct Registry {
     child: Child,
     host: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// TLS and basic auth for a registry: the certificate folder of `lictor certs generate`.
@@ -90,11 +90,7 @@ impl Registry {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Registry {
-            child,
-            host,
-            _dir: dir,
-        }
+        Registry { child, host, dir }
     }
 }
 
@@ -333,6 +329,33 @@ fn images_move_through_a_plain_registry_and_skopeo_reads_and_writes_them() {
         "inspect a removed image",
     );
     assert!(error.contains(&format!("no image {copied}")), "{error}");
+
+    // Content the registry serves under a digest it does not have is refused, naming both digests.
+    let layer = raw["layers"][0]["digest"].as_str().unwrap();
+    let stored = registry
+        .dir
+        .path()
+        .join("data/docker/registry/v2/blobs/sha256")
+        .join(&layer[7..9])
+        .join(&layer[7..])
+        .join("data");
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&stored, bytes).unwrap();
+    let error = refused(
+        lictor(
+            &dir.path().join("third"),
+            &auth,
+            &["policy", "pull", &image, "--plain-http"],
+            "",
+        ),
+        "pull a tampered blob",
+    );
+    assert!(
+        error.contains(&format!("expected {layer}")) && error.contains("content has digest"),
+        "{error}"
+    );
 
     // A tag the registry does not have, and a reference without a registry.
     let error = refused(
@@ -581,16 +604,25 @@ impl Drop for Authorizer {
 
 /// Which version answers an Is call, or why the call failed.
 fn version(client: &reqwest::blocking::Client, rest: &str) -> Result<u32, String> {
+    tenant_version(client, rest, None)
+}
+
+/// Which version answers an Is call of a tenant (the default one with `None`).
+fn tenant_version(
+    client: &reqwest::blocking::Client,
+    rest: &str,
+    tenant: Option<&str>,
+) -> Result<u32, String> {
     let body = json!({
         "identity_context": {"type": "IDENTITY_TYPE_NONE"},
         "policy_context": {"path": "hot.swap", "decisions": ["v1", "v2", "v3", "v4"]},
         "resource_context": {},
     });
-    let response = client
-        .post(format!("http://{rest}/api/v2/authz/is"))
-        .json(&body)
-        .send()
-        .map_err(|e| e.to_string())?;
+    let mut request = client.post(format!("http://{rest}/api/v2/authz/is"));
+    if let Some(tenant) = tenant {
+        request = request.header("aserto-tenant-id", tenant);
+    }
+    let response = request.json(&body).send().map_err(|e| e.to_string())?;
     let status = response.status();
     let answer: Value = response.json().map_err(|e| e.to_string())?;
     if !status.is_success() {
@@ -783,6 +815,21 @@ fn the_authorizer_follows_an_image_under_load_and_keeps_the_last_good_one() {
         .unwrap();
     assert_eq!(loaded["bundle_revision"], "rev-3");
     assert_eq!(loaded["image"].as_str(), Some(names[2]));
+
+    // Rolling back is pinning an earlier digest; a tenant follows its own image.
+    let pinned_config = dir.path().join("pinned.yaml");
+    std::fs::write(
+        &pinned_config,
+        format!(
+            "data_dir: {}\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\ntls:\n  enabled: false\npolicies:\n  image: {host}/hot/swap@{first}\n  registry:\n    plain_http: true\ntenants:\n  - id: acme\n    policies:\n      image: {image}\n      registry:\n        plain_http: true\n",
+            dir.path().join("pinned").display()
+        ),
+    )
+    .unwrap();
+    let pinned = Authorizer::start(&pinned_config).unwrap();
+    assert_eq!(version(&client, &pinned.rest), Ok(1));
+    assert_eq!(tenant_version(&client, &pinned.rest, Some("acme")), Ok(3));
+    drop(pinned);
 
     // With the registry down, a restart serves the last good image.
     drop(authorizer);
