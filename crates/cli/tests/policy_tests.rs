@@ -3,6 +3,8 @@
 //! named in the output and in the JUnit XML.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -168,4 +170,29 @@ fn nothing_to_run_is_a_failure() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("no test ran under"), "{out}");
     assert_eq!(totals(&xml), [0, 0, 0, 0]);
+}
+
+#[test]
+fn topaz_files_run_against_a_running_lictor_with_its_api_key() {
+    let key = "policy-tests-key-0123456789";
+    let server = common::Server::start(
+        &format!("api_keys:\n  - key: {key}\n    scopes: [read]\n"),
+        true,
+    );
+    let address = server.url("authorizer-rest", "");
+    let files = [
+        "examples/demo/test/demo_assertions.json",
+        "examples/demo/test/demo_decisions.json",
+        "examples/demo/test/demo_evaluations.json",
+    ];
+    let mut args: Vec<&str> = files.to_vec();
+    args.extend(["--address", &address, "--api-key", key]);
+    let (code, out, xml) = lictor_test(&args);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(totals(&xml), [13, 0, 0, 0], "{out}");
+    // Without the key every assertion is an error naming the refusal.
+    let (code, out, xml) = lictor_test(&[files[0], "--address", &address]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(totals(&xml), [6, 0, 6, 0], "{out}");
+    assert!(out.contains("401 Unauthorized"), "{out}");
 }

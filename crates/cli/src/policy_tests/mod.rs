@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use topaz::{Fixture, FixtureSpec};
+use topaz::{Fixture, FixtureSpec, Remote, Target};
 
 /// What `lictor test` was asked to run.
 #[derive(clap::Args)]
@@ -35,6 +35,16 @@ pub struct Options {
     /// A Cerbos policy store, instead of the one found under each path.
     #[arg(long)]
     pub cerbos: Option<PathBuf>,
+    /// Send Topaz's test files to a running Lictor's REST port (`http://127.0.0.1:8383`) instead of
+    /// one in process; Rego and Cerbos tests still run in process.
+    #[arg(long, value_name = "URL")]
+    pub address: Option<String>,
+    /// The API key for --address.
+    #[arg(long, env = "LICTOR_API_KEY", requires = "address")]
+    pub api_key: Option<String>,
+    /// The tenant for --address (`aserto-tenant-id`).
+    #[arg(long, requires = "address")]
+    pub tenant: Option<String>,
     /// Write the results as JUnit XML to this file.
     #[arg(long)]
     pub junit: Option<PathBuf>,
@@ -114,8 +124,16 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<ExitCode> {
     cerbos_stores.dedup();
 
     let mut suites = Vec::new();
+    let remote = match &options.address {
+        Some(address) => Some(Remote::new(
+            address,
+            options.api_key.clone(),
+            options.tenant.clone(),
+        )?),
+        None => None,
+    };
     for (spec, work) in &work {
-        suites.extend(run_fixture(spec, work));
+        suites.extend(run_fixture(spec, work, remote.as_ref()));
     }
     for store in &cerbos_stores {
         suites.push(run_cerbos(store));
@@ -147,36 +165,48 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<ExitCode> {
     })
 }
 
-/// Opens one fixture and runs its work; a fixture that does not open is one erred test naming why.
-fn run_fixture(spec: &FixtureSpec, work: &Work) -> Vec<Suite> {
-    let started = Instant::now();
-    let fixture = match Fixture::open(spec) {
-        Ok(fixture) => fixture,
-        Err(error) => {
-            let origin = spec
-                .manifest
-                .as_ref()
-                .or(spec.policies.as_ref())
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            return vec![Suite {
-                name: format!("load {origin}"),
-                cases: vec![Case {
-                    name: "load the manifest, data and policies".to_string(),
-                    location: origin,
-                    outcome: Outcome::Error(format!("{error:#}")),
-                    time: started.elapsed(),
-                }],
-            }];
-        }
-    };
+/// Opens one fixture and runs its work (Topaz's files against `remote` when given); a fixture that
+/// does not open is one erred test naming why.
+fn run_fixture(spec: &FixtureSpec, work: &Work, remote: Option<&Remote>) -> Vec<Suite> {
     let mut suites = Vec::new();
-    if work.rego {
-        suites.extend(run_rego(&fixture, spec));
+    // A remote target needs no fixture unless unit tests run here too.
+    let fixture = if work.rego || remote.is_none() {
+        let started = Instant::now();
+        match Fixture::open(spec) {
+            Ok(fixture) => Some(fixture),
+            Err(error) => {
+                let origin = spec
+                    .manifest
+                    .as_ref()
+                    .or(spec.policies.as_ref())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                suites.push(Suite {
+                    name: format!("load {origin}"),
+                    cases: vec![Case {
+                        name: "load the manifest, data and policies".to_string(),
+                        location: origin,
+                        outcome: Outcome::Error(format!("{error:#}")),
+                        time: started.elapsed(),
+                    }],
+                });
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let (true, Some(fixture)) = (work.rego, &fixture) {
+        suites.extend(run_rego(fixture, spec));
     }
+    let target = match (remote, &fixture) {
+        (Some(remote), _) => Target::Remote(remote),
+        (None, Some(fixture)) => Target::InProcess(fixture),
+        (None, None) => return suites,
+    };
     for (file, label) in &work.topaz_files {
         suites.push(
-            topaz::run_file(&fixture, file, label).unwrap_or_else(|error| Suite {
+            topaz::run_file(&target, file, label).unwrap_or_else(|error| Suite {
                 name: format!("topaz {label}"),
                 cases: vec![Case {
                     name: "read the test file".to_string(),
@@ -187,7 +217,9 @@ fn run_fixture(spec: &FixtureSpec, work: &Work) -> Vec<Suite> {
             }),
         );
     }
-    fixture.close();
+    if let Some(fixture) = fixture {
+        fixture.close();
+    }
     suites
 }
 

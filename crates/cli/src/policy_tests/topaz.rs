@@ -17,6 +17,78 @@ use std::time::Instant;
 /// Largest answer read from the API.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
+/// Where assertions are sent: a Lictor in process, or a running one.
+pub enum Target<'f> {
+    /// The fixture's API router, in process.
+    InProcess(&'f Fixture),
+    /// A running Lictor's REST port.
+    Remote(&'f Remote),
+}
+
+impl Target<'_> {
+    fn post(&self, path: &str, body: &Value) -> Result<(StatusCode, Value)> {
+        match self {
+            Target::InProcess(fixture) => fixture.post(path, body),
+            Target::Remote(remote) => remote.post(path, body),
+        }
+    }
+}
+
+/// A running Lictor (or any server of the same REST paths), as `topaz test exec` targets one.
+pub struct Remote {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    address: String,
+    api_key: Option<String>,
+    tenant: Option<String>,
+}
+
+impl Remote {
+    /// A client of `address` (`http://127.0.0.1:8383`), sending the API key and tenant when given.
+    pub fn new(address: &str, api_key: Option<String>, tenant: Option<String>) -> Result<Remote> {
+        Ok(Remote {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?,
+            address: address.trim_end_matches('/').to_string(),
+            api_key,
+            tenant,
+        })
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Result<(StatusCode, Value)> {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header(header::CONTENT_TYPE.as_str(), "application/json")
+            .body(body.to_string());
+        if let Some(key) = &self.api_key {
+            request = request.header(header::AUTHORIZATION.as_str(), format!("basic {key}"));
+        }
+        if let Some(tenant) = &self.tenant {
+            request = request.header("aserto-tenant-id", tenant);
+        }
+        self.runtime.block_on(async {
+            let response = request
+                .send()
+                .await
+                .with_context(|| format!("POST {}{path}", self.address))?;
+            let status = StatusCode::from_u16(response.status().as_u16())?;
+            let bytes = response.bytes().await?;
+            Ok((status, answer_of(&bytes)))
+        })
+    }
+}
+
+/// An answer's JSON, or its text when it is not JSON.
+fn answer_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
 /// What a fixture holds: a manifest, objects and relations, policies.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FixtureSpec {
@@ -169,7 +241,7 @@ pub fn is_test_file(name: &str) -> bool {
 
 /// Runs every assertion of one file against the fixture. A file that is not a Topaz test file
 /// (unreadable, not JSON, no `assertions` list) is an error naming it.
-pub fn run_file(fixture: &Fixture, file: &Path, label: &str) -> Result<Suite> {
+pub fn run_file(target: &Target<'_>, file: &Path, label: &str) -> Result<Suite> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let document: Value = serde_json::from_str(&text)
@@ -185,7 +257,7 @@ pub fn run_file(fixture: &Fixture, file: &Path, label: &str) -> Result<Suite> {
         .enumerate()
         .map(|(index, assertion)| {
             let started = Instant::now();
-            let (name, outcome) = run_assertion(fixture, assertion);
+            let (name, outcome) = run_assertion(target, assertion);
             Case {
                 name: format!("#{index} {name}"),
                 location: format!("{label}#{index}"),
@@ -200,7 +272,7 @@ pub fn run_file(fixture: &Fixture, file: &Path, label: &str) -> Result<Suite> {
     })
 }
 
-fn run_assertion(fixture: &Fixture, assertion: &Value) -> (String, Outcome) {
+fn run_assertion(target: &Target<'_>, assertion: &Value) -> (String, Outcome) {
     let Some((kind, path, verdict, request)) = KINDS
         .iter()
         .find_map(|(kind, path, verdict)| Some((kind, path, verdict, assertion.get(kind)?)))
@@ -222,7 +294,7 @@ fn run_assertion(fixture: &Fixture, assertion: &Value) -> (String, Outcome) {
         );
     };
     let name = format!("{name} is {expected}");
-    let (status, answer) = match fixture.post(path, request) {
+    let (status, answer) = match target.post(path, request) {
         Ok(answered) => answered,
         Err(error) => return (name, Outcome::Error(format!("{error:#}"))),
     };
