@@ -4,6 +4,7 @@
 
 mod backend;
 mod error;
+mod journal;
 mod jsonl;
 mod postgres;
 mod records;
@@ -12,6 +13,7 @@ mod store;
 
 pub use backend::{Backend, Change, LoadSink, RecordWrites, WriteBody};
 pub use error::StoreError;
+pub use journal::{Journal, Revision, MAX_CHANGES as MAX_JOURNAL_CHANGES};
 pub use jsonl::{read_import, write_object_line, write_relation_line, ImportItem, ImportRecord};
 pub use postgres::PostgresRecords;
 pub use records::{RecordStore, RelationMeta, StoredObject, WriteBatch};

@@ -6,6 +6,7 @@
 
 use crate::backend::{Backend, Change, LoadSink, RecordWrites};
 use crate::error::StoreError;
+use crate::journal::Journal;
 use crate::jsonl::{read_import, write_object_line, write_relation_line, ImportRecord};
 use crate::postgres::PostgresRecords;
 use crate::records::{check_object_key, check_relation_key, RecordStore};
@@ -84,6 +85,8 @@ pub struct Store {
     head: Arc<AtomicU64>,
     /// Tells the follower thread to stop.
     stop: Arc<AtomicBool>,
+    /// Recent revisions' changes, for edge replicas that follow this store.
+    journal: Arc<Journal>,
 }
 
 impl Store {
@@ -146,6 +149,7 @@ impl Store {
             writer: Arc::new(Mutex::new(())),
             head: Arc::new(AtomicU64::new(revision)),
             stop: Arc::new(AtomicBool::new(false)),
+            journal: Arc::new(Journal::new(revision)),
         };
         if store.records.shared() {
             let follower = Follower {
@@ -153,6 +157,7 @@ impl Store {
                 current: store.current.clone(),
                 writer: store.writer.clone(),
                 head: store.head.clone(),
+                journal: store.journal.clone(),
             };
             let stop = store.stop.clone();
             std::thread::Builder::new()
@@ -177,8 +182,14 @@ impl Store {
             current: self.current.clone(),
             writer: self.writer.clone(),
             head: self.head.clone(),
+            journal: self.journal.clone(),
         }
         .catch_up()
+    }
+
+    /// Recent revisions' changes, which an edge replica follows.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
     }
 
     /// How many revisions the backend was last seen to be ahead of the published one.
@@ -221,6 +232,8 @@ impl Store {
         let base = self.current.load_full();
         let mut change = Some(change);
         let mut done = None;
+        let mut recorded = None;
+        let mut replayed = Vec::new();
         let revision = self.records.write(base.revision(), &mut |pending, batch| {
             let mut next = (*base).clone();
             replay(&mut next, pending)?;
@@ -228,7 +241,13 @@ impl Store {
                 key: "write".to_string(),
                 message: "a write's body ran twice".to_string(),
             })?;
-            let value = change(&mut next, batch)?;
+            let mut recorder = Recorder {
+                inner: batch,
+                changes: Some(Vec::new()),
+            };
+            let value = change(&mut next, &mut recorder)?;
+            recorded = recorder.changes;
+            replayed = pending.to_vec();
             done = Some((value, next));
             Ok(())
         })?;
@@ -239,7 +258,90 @@ impl Store {
         next.set_revision(revision);
         self.current.store(Arc::new(next));
         self.head.fetch_max(revision, Ordering::Relaxed);
+        for (at, changes) in by_revision(replayed) {
+            self.journal.record(at, changes);
+        }
+        match recorded {
+            Some(changes) => self.journal.record(revision, changes),
+            None => self.journal.gap(revision),
+        }
         Ok((value, revision))
+    }
+
+    /// Replaces everything (manifest, objects, relations) with a snapshot of another store, in one
+    /// write: what an edge replica does when it starts following, or falls too far behind. Returns
+    /// the new revision.
+    pub fn replace_all(
+        &self,
+        manifest: Option<(&str, &str)>,
+        objects: &[ObjectRecord],
+        relations: &[RelationRecord],
+    ) -> Result<u64, StoreError> {
+        let ((), revision) = self.write(|next, batch| {
+            for relation in next.relations().collect::<Vec<_>>() {
+                batch.delete_relation(&relation)?;
+            }
+            for object in next.objects().collect::<Vec<_>>() {
+                batch.delete_object(&object.object_type, &object.id)?;
+            }
+            let mut fresh = Directory::new();
+            match manifest {
+                Some((file, source)) => {
+                    let parsed = parse_manifest(source, file)?;
+                    let schema =
+                        Schema::compile(parsed, source.to_string(), fresh.schema().symbols());
+                    fresh.replace_schema(Arc::new(schema));
+                    batch.set_manifest(file, source)?;
+                }
+                None => batch.delete_manifest()?,
+            }
+            for object in objects {
+                fresh
+                    .set_object(object)
+                    .map_err(|source| StoreError::Stored {
+                        record: format!("object {}:{}", object.object_type, object.id),
+                        source,
+                    })?;
+                batch.put_object(object)?;
+            }
+            for relation in relations {
+                fresh
+                    .set_relation(relation)
+                    .map_err(|source| StoreError::Stored {
+                        record: format!("relation {relation}"),
+                        source,
+                    })?;
+                batch.put_relation(relation)?;
+            }
+            *next = fresh;
+            Ok(())
+        })?;
+        Ok(revision)
+    }
+
+    /// Applies, in one write, changes another store committed (an edge replica's copy of one of its
+    /// revisions). Returns the new revision.
+    pub fn apply_changes(&self, changes: &[Change]) -> Result<u64, StoreError> {
+        let ((), revision) = self.write(|next, batch| {
+            for change in changes {
+                match change {
+                    Change::SetObject { object } => batch.put_object(object)?,
+                    Change::DeleteObject {
+                        object_type,
+                        object_id,
+                    } => batch.delete_object(object_type, object_id)?,
+                    Change::SetRelation { relation } => batch.put_relation(relation)?,
+                    Change::DeleteRelation { relation } => batch.delete_relation(relation)?,
+                    Change::SetManifest { file, source } => batch.set_manifest(file, source)?,
+                    Change::DeleteManifest => batch.delete_manifest()?,
+                }
+            }
+            replay(
+                next,
+                &changes.iter().map(|c| (0, c.clone())).collect::<Vec<_>>(),
+            )
+        })?;
+        Ok(revision)
     }
 
     /// Replaces the manifest. Refused, listing what would break, if stored objects or relations would
@@ -576,6 +678,7 @@ struct Follower {
     current: Arc<ArcSwap<Directory>>,
     writer: Arc<Mutex<()>>,
     head: Arc<AtomicU64>,
+    journal: Arc<Journal>,
 }
 
 impl Follower {
@@ -591,7 +694,96 @@ impl Follower {
         replay(&mut next, &changes)?;
         next.set_revision(head);
         self.current.store(Arc::new(next));
+        let mut recorded = by_revision(changes);
+        if recorded.last().is_none_or(|(at, _)| *at < head) {
+            // A write with no changes still advances the revision followers wait for.
+            recorded.push((head, Vec::new()));
+        }
+        for (at, changes) in recorded {
+            self.journal.record(at, changes);
+        }
         Ok(head)
+    }
+}
+
+/// Changes grouped by their revision, in order.
+fn by_revision(changes: Vec<(u64, Change)>) -> Vec<(u64, Vec<Change>)> {
+    let mut grouped: Vec<(u64, Vec<Change>)> = Vec::new();
+    for (revision, change) in changes {
+        match grouped.last_mut() {
+            Some((at, group)) if *at == revision => group.push(change),
+            _ => grouped.push((revision, vec![change])),
+        }
+    }
+    grouped
+}
+
+/// The writes of one transaction, passed on and recorded as the changes followers replay; past what
+/// the journal keeps, no longer recorded (`None`: followers take a snapshot instead).
+struct Recorder<'b> {
+    inner: &'b mut dyn RecordWrites,
+    changes: Option<Vec<Change>>,
+}
+
+impl Recorder<'_> {
+    fn push(&mut self, change: impl FnOnce() -> Change) {
+        if let Some(changes) = &mut self.changes {
+            if changes.len() < crate::journal::MAX_CHANGES {
+                changes.push(change());
+            } else {
+                self.changes = None;
+            }
+        }
+    }
+}
+
+impl RecordWrites for Recorder<'_> {
+    fn put_object(&mut self, object: &ObjectRecord) -> Result<(), StoreError> {
+        self.inner.put_object(object)?;
+        self.push(|| Change::SetObject {
+            object: object.clone(),
+        });
+        Ok(())
+    }
+
+    fn delete_object(&mut self, object_type: &str, id: &str) -> Result<(), StoreError> {
+        self.inner.delete_object(object_type, id)?;
+        self.push(|| Change::DeleteObject {
+            object_type: object_type.to_string(),
+            object_id: id.to_string(),
+        });
+        Ok(())
+    }
+
+    fn put_relation(&mut self, relation: &RelationRecord) -> Result<(), StoreError> {
+        self.inner.put_relation(relation)?;
+        self.push(|| Change::SetRelation {
+            relation: relation.clone(),
+        });
+        Ok(())
+    }
+
+    fn delete_relation(&mut self, relation: &RelationRecord) -> Result<(), StoreError> {
+        self.inner.delete_relation(relation)?;
+        self.push(|| Change::DeleteRelation {
+            relation: relation.clone(),
+        });
+        Ok(())
+    }
+
+    fn set_manifest(&mut self, file: &str, source: &str) -> Result<(), StoreError> {
+        self.inner.set_manifest(file, source)?;
+        self.push(|| Change::SetManifest {
+            file: file.to_string(),
+            source: source.to_string(),
+        });
+        Ok(())
+    }
+
+    fn delete_manifest(&mut self) -> Result<(), StoreError> {
+        self.inner.delete_manifest()?;
+        self.push(|| Change::DeleteManifest);
+        Ok(())
     }
 }
 
