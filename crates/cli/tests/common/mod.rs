@@ -130,3 +130,68 @@ pub fn camel_case_keys(value: &serde_json::Value) -> serde_json::Value {
         other => other.clone(),
     }
 }
+
+/// `lictor run` on a configuration file the test owns (so that it can start again on the same data),
+/// killed on drop.
+pub struct Running {
+    pub child: Child,
+    pub ports: HashMap<String, String>,
+}
+
+impl Running {
+    /// Starts `lictor run --config CONFIG ARGS` and waits until it serves; the error is its
+    /// standard error when it exits first.
+    pub fn start(config: &Path, args: &[&str]) -> Result<Running, String> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lictor"))
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ports = HashMap::new();
+        let mut ready = false;
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["listening", name, address] => {
+                    ports.insert(name.to_string(), address.to_string());
+                }
+                ["ready"] => {
+                    ready = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if ready {
+            Ok(Running { child, ports })
+        } else {
+            let output = child.wait_with_output().unwrap();
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    pub fn url(&self, port: &str, path: &str) -> String {
+        format!("http://{}{path}", self.ports[port])
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free now on 127.0.0.1, for a server that must come back on the same one.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
