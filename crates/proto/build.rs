@@ -31,6 +31,7 @@ const PROTOS: &[&str] = &[
     "cerbos/response/v1/response.proto",
     "cerbos/svc/v1/svc.proto",
     "lictor/decisions/v1/decisions.proto",
+    "lictor/replication/v1/replication.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -108,6 +108,10 @@ enum Command {
         /// `cerbos server --set` does; repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE", requires = "cerbos_config")]
         set: Vec<String>,
+        /// Be an edge replica of a central Lictor (one of its API ports, `http://central:9292`):
+        /// keep a local copy of its directory, answer from it, and refuse writes.
+        #[arg(long, value_name = "URL")]
+        follow: Option<String>,
     },
     /// TLS certificate commands.
     #[command(subcommand)]
@@ -262,12 +266,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             demo,
             cerbos_config,
             set,
+            follow,
         } => {
             let cerbos = cerbos_config.map(|file| serve::CerbosFlags {
                 file,
                 overrides: set,
             });
-            return serve::run(cli.data_dir, cli.store, config, demo, cerbos)
+            return serve::run(cli.data_dir, cli.store, config, demo, cerbos, follow)
                 .map(|()| ExitCode::SUCCESS);
         }
         Command::Certs(CertsCommand::Generate { force }) => {

@@ -22,6 +22,7 @@ pub fn run(
     config_path: Option<PathBuf>,
     demo: bool,
     cerbos: Option<CerbosFlags>,
+    follow: Option<String>,
 ) -> Result<()> {
     let cerbos_settings = cerbos
         .map(|flags| lictor_server::cerbos::config::load(&flags.file, &flags.overrides))
@@ -41,6 +42,12 @@ pub fn run(
     if store.is_some() {
         config.store = store;
     }
+    if let Some(url) = follow {
+        let mut section = config.follow.take().unwrap_or_default();
+        section.url = url;
+        config.follow = Some(section);
+    }
+    config.validate(&path).map_err(anyhow::Error::new)?;
     // The demo's AuthZEN mappings name its Rego and Cerbos policies: only with both.
     let demo_authzen = demo
         && config.policies.dir.is_none()
@@ -118,7 +125,8 @@ async fn serve(config: Config, path: PathBuf, demo: bool) -> Result<()> {
     let running = lictor_server::server::start(config, path, lictor_server::api::routes)
         .await
         .map_err(|e: ServerError| anyhow::Error::new(e))?;
-    if demo {
+    // An edge replica's directory comes from its center; the demo brings its policies only.
+    if demo && running.state.config.follow.is_none() {
         let mut out = std::io::stderr().lock();
         super::load_demo(&running.state.tenants.default_tenant().store, &mut out)?;
     }

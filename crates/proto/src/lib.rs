@@ -206,4 +206,12 @@ pub mod lictor {
             "lictor.decisions.v1"
         );
     }
+    /// Edge replicas following a central directory.
+    pub mod replication {
+        package!(
+            /// `lictor.replication.v1`: the `Replication` service.
+            v1,
+            "lictor.replication.v1"
+        );
+    }
 }

@@ -254,6 +254,7 @@ fn descriptor_set_lists_every_service() {
             "aserto.directory.writer.v3.Writer",
             "cerbos.svc.v1.CerbosService",
             "lictor.decisions.v1.DecisionLogs",
+            "lictor.replication.v1.Replication",
         ]
     );
     assert!(fds

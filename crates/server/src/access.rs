@@ -199,6 +199,13 @@ pub async fn layer(
                 request_id: request_id.clone(),
             };
             access.require(scope)?;
+            if let (Scope::Write | Scope::Admin, Some(center)) = (scope, &access.tenant.follows) {
+                // An edge replica's directory is the center's copy: a write here would be lost.
+                return Err(ApiError::new(
+                    Code::FailedPrecondition,
+                    format!("this Lictor is an edge replica following {center}: write to the center, and the change arrives here"),
+                ));
+            }
             Ok(access)
         });
     let tenant = resolved

@@ -42,6 +42,23 @@ pub struct Config {
     pub cerbos: Option<crate::cerbos::CerbosSettings>,
     /// How the default tenant's AuthZEN requests are decided.
     pub authzen: crate::authzen::config::AuthzenSettings,
+    /// Follow a central Lictor: the default tenant's directory is a local copy of the center's,
+    /// kept current over gRPC, and refuses writes of its own.
+    pub follow: Option<Follow>,
+}
+
+/// The central Lictor an edge replica follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Follow {
+    /// One of the center's API ports (`http://central:9292`, or `https://` with TLS).
+    pub url: String,
+    /// The API key sent to the center, when it requires one (the read scope suffices).
+    pub api_key: Option<String>,
+    /// The center's tenant to follow (`aserto-tenant-id`); its default tenant when none.
+    pub tenant: Option<String>,
+    /// A PEM CA certificate to trust for the center's TLS (its generated `certs/ca.crt`).
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -62,6 +79,7 @@ impl Default for Config {
             traces: Traces::default(),
             cerbos: None,
             authzen: crate::authzen::config::AuthzenSettings::default(),
+            follow: None,
         }
     }
 }
@@ -523,7 +541,8 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ServerError> {
+    /// Checks the whole configuration (as loading it does), naming `path` in errors.
+    pub fn validate(&self, path: &Path) -> Result<(), ServerError> {
         let fail = |message: String| ServerError::Config {
             path: path.to_path_buf(),
             line: None,
@@ -562,6 +581,20 @@ impl Config {
                     "tenants[{i}].id {:?} must be letters, digits, '-' or '_'",
                     tenant.id
                 )));
+            }
+        }
+        if let Some(follow) = &self.follow {
+            if !(follow.url.starts_with("http://") || follow.url.starts_with("https://")) {
+                return Err(fail(format!(
+                    "follow.url {:?} must be http://HOST:PORT or https://HOST:PORT",
+                    follow.url
+                )));
+            }
+            if self.store.is_some() {
+                return Err(fail(
+                    "follow: an edge replica keeps its copy in the embedded store; remove store"
+                        .to_string(),
+                ));
             }
         }
         self.policies.validate("policies").map_err(fail)?;

@@ -46,6 +46,7 @@ impl GrpcRoutes {
             "aserto.directory.exporter.v3.Exporter",
             "aserto.authorizer.v2.Authorizer",
             "lictor.decisions.v1.DecisionLogs",
+            "lictor.replication.v1.Replication",
         ] {
             // The reporter's channel has no other writer; this resolves at once.
             let reporter = health_reporter.clone();
@@ -107,6 +108,10 @@ impl GrpcRoutes {
             .route_service(
                 "/lictor.decisions.v1.DecisionLogs/{*method}",
                 crate::decision_service::DecisionLogsGrpc::server(state.clone()),
+            )
+            .route_service(
+                "/lictor.replication.v1.Replication/{*method}",
+                crate::replication::ReplicationGrpc::server(),
             )
             .route_service("/grpc.health.v1.Health/{*method}", health)
             .route_service(

@@ -38,6 +38,8 @@ pub struct AppState {
     pub queries: Arc<tokio::sync::Semaphore>,
     /// Cerbos's API, when the configuration has a `cerbos` section.
     pub cerbos: Option<Arc<crate::cerbos::CerbosApi>>,
+    /// What an edge replica knows of the center it follows.
+    pub edge: Option<Arc<crate::edge::EdgeStatus>>,
 }
 
 /// A listening port and what it is for.
@@ -147,8 +149,21 @@ pub async fn open(
         }
         None => None,
     };
+    let (edge_task, edge) = match &config.follow {
+        Some(follow) => {
+            let (task, status) = crate::edge::spawn(
+                follow,
+                tenants.default_tenant(),
+                &config.data_dir,
+                watcher.clone(),
+            );
+            (Some(task), Some(status))
+        }
+        None => (None, None),
+    };
     let state = Arc::new(AppState {
         cerbos,
+        edge,
         tenants: tenants.clone(),
         decision_log,
         metrics: counters,
@@ -175,6 +190,7 @@ pub async fn open(
         .into_iter()
         .chain(key_refresh)
         .chain(ship_task)
+        .chain(edge_task)
         .collect();
     Ok(Service {
         state,
@@ -312,12 +328,26 @@ pub async fn start(
 
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let tenant = state.tenants.default_tenant();
-    axum::Json(serde_json::json!({
+    let mut health = serde_json::json!({
         "status": "SERVING",
         "uptime_seconds": state.started.elapsed().as_secs(),
         "directory_revision": tenant.store.revision(),
         "directory_lag": tenant.store.lag(),
-    }))
+    });
+    if let (Some(edge), Some(fields)) = (&state.edge, health.as_object_mut()) {
+        use std::sync::atomic::Ordering;
+        fields.insert(
+            "follow".to_string(),
+            serde_json::json!({
+                "center": edge.url,
+                "connected": edge.connected.load(Ordering::Relaxed),
+                "applied_revision": edge.applied.load(Ordering::Relaxed),
+                "center_revision": edge.central.load(Ordering::Relaxed),
+                "lag": edge.lag(),
+            }),
+        );
+    }
+    axum::Json(health)
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {

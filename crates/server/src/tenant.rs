@@ -17,6 +17,8 @@ pub struct Tenant {
     pub store: Store,
     /// Its policies, swapped whole on reload; none until loaded.
     pub policies: ArcSwapOption<PolicySet>,
+    /// The central Lictor whose directory this one copies (an edge replica), which refuses writes.
+    pub follows: Option<String>,
 }
 
 /// Every tenant, by id.
@@ -35,6 +37,7 @@ impl Tenants {
                 None => Store::open(&config.data_dir)?,
             },
             policies: ArcSwapOption::empty(),
+            follows: config.follow.as_ref().map(|f| f.url.clone()),
         });
         let mut others = HashMap::new();
         for tenant in &config.tenants {
@@ -45,6 +48,7 @@ impl Tenants {
                     id: tenant.id.clone(),
                     store: Store::open(&dir)?,
                     policies: ArcSwapOption::empty(),
+                    follows: None,
                 }),
             );
         }
