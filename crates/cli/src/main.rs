@@ -148,6 +148,9 @@ enum DecisionsCommand {
         /// API key, when the server requires one.
         #[arg(long, env = "LICTOR_API_KEY")]
         api_key: Option<String>,
+        /// A PEM CA certificate to trust for an `https://` address (the server's `certs/ca.crt`).
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
     },
 }
 
@@ -293,12 +296,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             from,
             instance,
             api_key,
+            ca_cert,
         }) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             let printed = runtime.block_on(lictor_server::decision_service::tail(
                 &address,
+                ca_cert.as_deref(),
                 from,
                 instance,
                 api_key,

@@ -215,3 +215,63 @@ fn an_edge_needs_a_center_url_it_can_use() {
     let error = Running::start(&config, &[]).err().expect("refused");
     assert!(error.contains("follow.url"), "{error}");
 }
+
+#[test]
+fn an_edge_follows_and_ships_its_decisions_to_a_center_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let center_config = config(dir.path(), "center", "")
+        .to_str()
+        .unwrap()
+        .to_string();
+    // The center serves TLS with the certificate it generates (its CA in center/certs/ca.crt).
+    let text = std::fs::read_to_string(&center_config)
+        .unwrap()
+        .replace("tls:\n  enabled: false\n", "tls:\n  enabled: true\n");
+    std::fs::write(&center_config, text).unwrap();
+    let center = Running::start(Path::new(&center_config), &["--demo"]).unwrap();
+    let grpc = center.ports["directory-grpc"].clone();
+    let ca = dir.path().join("center/certs/ca.crt");
+    let edge_config = config(
+        dir.path(),
+        "edge",
+        &format!(
+            "instance: edge-tls\nfollow:\n  url: https://{grpc}\n  ca_cert: {ca}\ndecision_logs:\n  ship_to: https://{grpc}\n  ship_ca_cert: {ca}\n",
+            ca = ca.display()
+        ),
+    );
+    let edge = Running::start(&edge_config, &[]).unwrap();
+    let client = reqwest::blocking::Client::new();
+    eventually("the edge follows over TLS", || {
+        check(&client, &edge, "rick@the-citadel.com")
+    });
+    // The edge's decisions (its checks) reach the center over TLS.
+    let center_rest = center.ports["directory-rest"].clone();
+    let tls_client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    eventually("the edge's decisions reach the center", || {
+        let records: Value = tls_client
+            .get(format!(
+                "https://localhost:{}/api/v3/lictor/decisions?instance=edge-tls",
+                center_rest.rsplit(':').next().unwrap()
+            ))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        !records["results"].as_array().unwrap().is_empty()
+    });
+
+    // Without the center's CA the edge cannot follow, and says why in its health.
+    drop(edge);
+    let untrusting = config(
+        dir.path(),
+        "untrusting",
+        &format!("follow:\n  url: https://{grpc}\n"),
+    );
+    let edge = Running::start(&untrusting, &[]).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(health(&client, &edge)["follow"]["connected"], false);
+    assert!(!check(&client, &edge, "rick@the-citadel.com"));
+}

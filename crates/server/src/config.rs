@@ -462,6 +462,9 @@ pub struct DecisionLogs {
     pub ship_to: Option<String>,
     /// The API key sent to `ship_to`, when it requires one.
     pub ship_api_key: Option<String>,
+    /// A PEM CA certificate to trust for an `https://` `ship_to` (the center's generated
+    /// `certs/ca.crt`).
+    pub ship_ca_cert: Option<PathBuf>,
     /// Bytes of records the shipping buffer holds while the center is unreachable; records made
     /// while it is full are not shipped (they stay in this instance's own log) and are counted.
     pub ship_buffer_bytes: u64,
@@ -481,6 +484,7 @@ impl Default for DecisionLogs {
             recent: 10_000,
             ship_to: None,
             ship_api_key: None,
+            ship_ca_cert: None,
             ship_buffer_bytes: 256 << 20,
         }
     }

@@ -227,6 +227,7 @@ pub async fn stream(
 /// after a dropped connection or a restart of the center it resumes after the last id received.
 pub async fn tail(
     target: &str,
+    ca_cert: Option<&std::path::Path>,
     from: Option<String>,
     instance: Option<String>,
     api_key: Option<String>,
@@ -237,7 +238,7 @@ pub async fn tail(
     let mut warned = false;
     loop {
         let result: Result<(), String> = async {
-            let mut client = crate::decision_ship::connect(target).await?;
+            let mut client = crate::decision_ship::connect(target, ca_cert).await?;
             let mut request = Request::new(proto::TailRequest {
                 from_id: last.clone(),
                 instance: instance.clone().unwrap_or_default(),

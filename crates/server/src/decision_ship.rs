@@ -148,6 +148,7 @@ pub fn spawn(
     let shipper = Shipper {
         target,
         api_key: config.ship_api_key.clone(),
+        ca_cert: config.ship_ca_cert.clone(),
         buffer,
         log: log.clone(),
     };
@@ -157,6 +158,7 @@ pub fn spawn(
 struct Shipper {
     target: String,
     api_key: Option<String>,
+    ca_cert: Option<PathBuf>,
     buffer: Arc<ShipBuffer>,
     log: DecisionLog,
 }
@@ -229,7 +231,7 @@ impl Shipper {
         let count = records.len() as u64;
         let mut connected = match client.take() {
             Some(connected) => connected,
-            None => connect(&self.target).await?,
+            None => connect(&self.target, self.ca_cert.as_deref()).await?,
         };
         let mut request = tonic::Request::new(proto::ShipRequest { records });
         if let Some(key) = &self.api_key {
@@ -252,14 +254,8 @@ impl Shipper {
 }
 
 /// Connects to a center's API port.
-pub async fn connect(target: &str) -> Result<Client, String> {
-    let endpoint = tonic::transport::Endpoint::from_shared(target.to_string())
-        .map_err(|e| format!("center address {target:?}: {e}"))?
-        .connect_timeout(Duration::from_secs(5));
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| format!("connecting to {target}: {e}"))?;
+pub async fn connect(target: &str, ca_cert: Option<&Path>) -> Result<Client, String> {
+    let channel = crate::grpc_client::channel(target, ca_cert).await?;
     Ok(proto::decision_logs_client::DecisionLogsClient::new(
         channel,
     ))

@@ -237,26 +237,8 @@ impl Edge {
         &self,
     ) -> Result<proto::replication_client::ReplicationClient<tonic::transport::Channel>, String>
     {
-        let mut endpoint = tonic::transport::Endpoint::from_shared(self.follow.url.clone())
-            .map_err(|e| format!("follow.url: {e}"))?
-            .connect_timeout(Duration::from_secs(5))
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_while_idle(true);
-        if self.follow.url.starts_with("https://") {
-            let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
-            if let Some(path) = &self.follow.ca_cert {
-                let pem = std::fs::read(path)
-                    .map_err(|e| format!("follow.ca_cert {}: {e}", path.display()))?;
-                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
-            }
-            endpoint = endpoint
-                .tls_config(tls)
-                .map_err(|e| format!("follow: TLS: {e}"))?;
-        }
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| format!("connecting to {}: {e}", self.follow.url))?;
+        let channel =
+            crate::grpc_client::channel(&self.follow.url, self.follow.ca_cert.as_deref()).await?;
         Ok(proto::replication_client::ReplicationClient::new(channel)
             .max_decoding_message_size(64 << 20))
     }

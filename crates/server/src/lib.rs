@@ -20,6 +20,7 @@ pub mod decision_service;
 pub mod decision_ship;
 pub mod edge;
 pub mod grpc;
+pub mod grpc_client;
 mod grpc_trailers;
 mod idle_body;
 pub mod jwt;
