@@ -63,7 +63,13 @@ async fn decisions(
     let records = state
         .decision_log
         .query(&query)
-        .map_err(ApiError::invalid)?;
+        .await
+        .map_err(|error| match error {
+            crate::decision_table::QueryError::Invalid(message) => ApiError::invalid(message),
+            crate::decision_table::QueryError::Unavailable(message) => {
+                ApiError::new(crate::api_error::Code::Unavailable, message)
+            }
+        })?;
     Ok(Json(json!({ "results": records })))
 }
 

@@ -468,6 +468,9 @@ pub struct DecisionLogs {
     /// Bytes of records the shipping buffer holds while the center is unreachable; records made
     /// while it is full are not shipped (they stay in this instance's own log) and are counted.
     pub ship_buffer_bytes: u64,
+    /// A PostgreSQL database (`postgres://USER@HOST:PORT/DB`) whose `lictor_decisions` table every
+    /// record also goes to; the query API then answers from it, across every instance writing there.
+    pub postgres: Option<String>,
 }
 
 impl Default for DecisionLogs {
@@ -485,6 +488,7 @@ impl Default for DecisionLogs {
             ship_to: None,
             ship_api_key: None,
             ship_ca_cert: None,
+            postgres: None,
             ship_buffer_bytes: 256 << 20,
         }
     }

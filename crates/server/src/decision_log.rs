@@ -184,6 +184,10 @@ pub struct DecisionLogStats {
     pub shipped: AtomicU64,
     /// Records not shipped because the shipping buffer was full.
     pub ship_dropped: AtomicU64,
+    /// Records inserted into the PostgreSQL decision table.
+    pub table_written: AtomicU64,
+    /// Records left out of the decision table because its queue was full.
+    pub table_dropped: AtomicU64,
 }
 
 /// A line on its way to the writer, with whom to tell once it is written and flushed.
@@ -289,6 +293,8 @@ pub struct DecisionLog {
     instance: Arc<str>,
     ids: Arc<RecordIds>,
     shipping: Option<Arc<crate::decision_ship::ShipBuffer>>,
+    /// The PostgreSQL table records also go to, which queries then read.
+    table: Option<Arc<crate::decision_table::DecisionTable>>,
 }
 
 /// A configured mask (`resource.ssn`) as the path under `resource`; other roots never match.
@@ -340,9 +346,16 @@ impl DecisionLog {
             instance: Arc::from(instance),
             ids: Arc::new(RecordIds::new()),
             shipping: None,
+            table: None,
         };
         if !config.enabled {
             return Ok(log);
+        }
+        if let Some(url) = &config.postgres {
+            log.table = Some(crate::decision_table::DecisionTable::start(
+                url,
+                log.stats.clone(),
+            )?);
         }
         let file = match &config.file {
             Some(path) => {
@@ -371,6 +384,7 @@ impl DecisionLog {
             keep: config.recent,
             stats: log.stats.clone(),
             shipping: log.shipping.clone(),
+            table: log.table.clone(),
             written: Vec::new(),
         };
         std::thread::Builder::new()
@@ -563,8 +577,22 @@ impl DecisionLog {
         &self.stats
     }
 
+    /// Records matching the query, newest first: from the PostgreSQL table (every instance writing
+    /// to it) when there is one, else from this instance's recent records.
+    pub async fn query(
+        &self,
+        query: &DecisionQuery,
+    ) -> Result<Vec<DecisionRecord>, crate::decision_table::QueryError> {
+        match &self.table {
+            Some(table) => table.query(query).await,
+            None => self
+                .query_recent(query)
+                .map_err(crate::decision_table::QueryError::Invalid),
+        }
+    }
+
     /// Recent records matching the query, newest first.
-    pub fn query(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>, String> {
+    fn query_recent(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>, String> {
         let since = query.since.as_deref().map(parse_time).transpose()?;
         let until = query.until.as_deref().map(parse_time).transpose()?;
         let limit = query.limit.unwrap_or(100);
@@ -595,7 +623,7 @@ impl DecisionLog {
 }
 
 /// Unix microseconds, or an RFC 3339 UTC time (`2026-11-22T10:00:00Z`, fractions allowed).
-fn parse_time(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_time(text: &str) -> Result<u64, String> {
     if let Ok(us) = text.parse::<u64>() {
         return Ok(us);
     }
@@ -803,6 +831,7 @@ struct Writer {
     keep: usize,
     stats: Arc<DecisionLogStats>,
     shipping: Option<Arc<crate::decision_ship::ShipBuffer>>,
+    table: Option<Arc<crate::decision_table::DecisionTable>>,
     /// Senders of received records waiting for the next flush.
     written: Vec<tokio::sync::oneshot::Sender<()>>,
 }
@@ -845,7 +874,11 @@ impl Writer {
                 }
             }
         }
-        self.remember(item.line);
+        let line: SharedLine = Arc::from(item.line);
+        if let Some(table) = &self.table {
+            table.append(line.clone());
+        }
+        self.remember(line);
     }
 
     /// Makes what was written visible, then answers the senders of received records.
@@ -872,8 +905,7 @@ impl Writer {
 
     /// Keeps the line for queries and announces it to followers, under one lock so a follower
     /// that subscribes misses none and sees none twice.
-    fn remember(&self, line: Vec<u8>) {
-        let line: SharedLine = Arc::from(line);
+    fn remember(&self, line: SharedLine) {
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         if self.keep > 0 {
             if recent.lines.len() >= self.keep {

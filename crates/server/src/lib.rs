@@ -18,6 +18,7 @@ pub mod consistency;
 pub mod decision_log;
 pub mod decision_service;
 pub mod decision_ship;
+pub mod decision_table;
 pub mod edge;
 pub mod grpc;
 pub mod grpc_client;

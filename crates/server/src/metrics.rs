@@ -290,6 +290,8 @@ struct ShippingGauges {
     pending: Gauge,
     received: Gauge,
     duplicates: Gauge,
+    table_written: Gauge,
+    table_dropped: Gauge,
 }
 
 impl ShippingGauges {
@@ -320,6 +322,14 @@ impl ShippingGauges {
                 "decision_log_received_duplicates",
                 "Decision records received again and skipped (total)",
             ),
+            table_written: gauge(
+                "decision_log_table_written",
+                "Decision records inserted into the PostgreSQL decision table (total)",
+            ),
+            table_dropped: gauge(
+                "decision_log_table_dropped",
+                "Decision records left out of the decision table because its queue was full (total)",
+            ),
         }
     }
 
@@ -334,5 +344,13 @@ impl ShippingGauges {
         );
         set(&self.received, stats.received.load(Ordering::Relaxed));
         set(&self.duplicates, stats.duplicates.load(Ordering::Relaxed));
+        set(
+            &self.table_written,
+            stats.table_written.load(Ordering::Relaxed),
+        );
+        set(
+            &self.table_dropped,
+            stats.table_dropped.load(Ordering::Relaxed),
+        );
     }
 }
