@@ -13,76 +13,6 @@ use common::Server;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// The PostgreSQL server the tests use (`LICTOR_TEST_POSTGRES`, by default the local one).
-fn server_url() -> String {
-    std::env::var("LICTOR_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
-/// Runs each statement on the server; `Err` only when the server cannot be reached (a statement
-/// that fails panics).
-fn admin(statements: &[&str]) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&server_url(), tokio_postgres::NoTls)
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        for statement in statements {
-            client
-                .batch_execute(statement)
-                .await
-                .unwrap_or_else(|e| panic!("{statement}: {e}"));
-        }
-        Ok(())
-    })
-}
-
-/// A database of its own, dropped afterwards; `None` (the test skipped) when no server answers,
-/// except under CI, where the test command starts one.
-struct Database {
-    name: String,
-}
-
-impl Database {
-    fn create(test: &str) -> Option<Database> {
-        let name = format!("lictor_decisions_{}", std::process::id());
-        let drop = format!("DROP DATABASE IF EXISTS {name}");
-        match admin(&[&drop, &format!("CREATE DATABASE {name}")]) {
-            Ok(()) => Some(Database { name }),
-            Err(error) => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "PostgreSQL is required under CI: {error}"
-                );
-                eprintln!(
-                    "skipping {test}: no PostgreSQL at {}: {error}",
-                    server_url()
-                );
-                None
-            }
-        }
-    }
-
-    fn url(&self) -> String {
-        let base = server_url();
-        let (server, _) = base.rsplit_once('/').unwrap();
-        format!("{server}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = admin(&[&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )]);
-    }
-}
-
 fn check(client: &reqwest::blocking::Client, server: &Server, user: &str) {
     let response = client
         .post(server.rest("/api/v3/directory/check"))
@@ -110,14 +40,11 @@ fn records(client: &reqwest::blocking::Client, server: &Server, query: &str) -> 
 
 #[test]
 fn instances_writing_to_one_table_are_queried_as_one() {
-    let Some(database) = Database::create("instances_writing_to_one_table_are_queried_as_one")
-    else {
-        return;
-    };
+    let database = common::TestDatabase::create("lictor_decisions");
     let config = |instance: &str| {
         format!(
             "instance: {instance}\ntenants:\n  - id: acme\ndecision_logs:\n  postgres: {}\n",
-            database.url()
+            database.url
         )
     };
     let a = Server::start(&config("replica-a"), true);

@@ -12,7 +12,6 @@ mod common;
 
 use common::Server;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 const MANIFEST: &str =
@@ -20,68 +19,29 @@ const MANIFEST: &str =
 /// The longest wait for a replica to apply a revision (its follower wakes on NOTIFY or every second).
 const PATIENCE: Duration = Duration::from_secs(30);
 
-fn server_url() -> String {
-    std::env::var("LICTOR_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
-fn admin(sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&server_url(), tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {}: {e}", server_url()));
-        tokio::spawn(connection);
-        client.batch_execute(sql).await.unwrap();
-    });
-}
-
-/// A database of its own, dropped at the end.
+/// A database of its own with the manifest set, dropped at the end.
 struct Database {
-    name: String,
-    url: String,
+    database: common::TestDatabase,
 }
 
 impl Database {
     fn new() -> Database {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "lictor_replicas_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        admin(&format!("CREATE DATABASE {name}"));
-        let base = server_url();
-        let prefix = base.rsplit_once('/').map_or(base.as_str(), |(p, _)| p);
-        let url = format!("{prefix}/{name}");
+        let database = common::TestDatabase::create("lictor_replicas");
         let dir = tempfile::tempdir().unwrap();
         let manifest = dir.path().join("manifest.yaml");
         std::fs::write(&manifest, MANIFEST).unwrap();
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_lictor"))
-            .args(["--store", &url, "model", "set"])
+            .args(["--store", &database.url, "model", "set"])
             .arg(&manifest)
             .stdout(std::process::Stdio::null())
             .status()
             .unwrap();
         assert!(status.success());
-        Database { name, url }
+        Database { database }
     }
 
     fn replica(&self) -> Server {
-        Server::start(&format!("store: {}\n", self.url), false)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        admin(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
+        Server::start(&format!("store: {}\n", self.database.url), false)
     }
 }
 
@@ -250,7 +210,7 @@ fn a_write_token_makes_another_replica_read_the_write() {
     let reader = Server::start(
         &format!(
             "store: {}\nlimits:\n  min_revision_wait_ms: 300\n",
-            database.url
+            database.database.url
         ),
         false,
     );

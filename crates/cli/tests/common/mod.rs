@@ -195,3 +195,62 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The PostgreSQL server the tests make their databases on (`LICTOR_TEST_POSTGRES`, by default the
+/// local one, which the test command starts).
+pub fn postgres_server() -> String {
+    std::env::var("LICTOR_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// Runs SQL on the server's `test` database.
+pub fn postgres_admin(sql: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) =
+            tokio_postgres::connect(&postgres_server(), tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {}: {e}", postgres_server()));
+        tokio::spawn(connection);
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    });
+}
+
+/// A database of its own on the test server, dropped with this value.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// A fresh database named after `prefix`, this process and a counter.
+    pub fn create(prefix: &str) -> TestDatabase {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "{prefix}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        postgres_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        postgres_admin(&format!("CREATE DATABASE {name}"));
+        let base = postgres_server();
+        let prefix = base.rsplit_once('/').map_or(base.as_str(), |(p, _)| p);
+        let url = format!("{prefix}/{name}");
+        TestDatabase { name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        postgres_admin(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
