@@ -208,13 +208,17 @@ pub fn files(bundle: &[u8], name: &str) -> Result<Vec<String>, ImageError> {
 
 /// Writes bytes to a file, whole or not at all: into a temporary file beside it, then renamed.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(ImageError::io(dir))?;
+    // A name of its own per write, so that two writers of one file never share a temporary.
     let temporary = dir.join(format!(
-        ".{}.partial",
+        ".{}.{}.{}.partial",
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let mut file = std::fs::File::create(&temporary).map_err(ImageError::io(&temporary))?;
     file.write_all(bytes)

@@ -13,6 +13,11 @@ use std::path::{Path, PathBuf};
 /// The annotation an OCI layout index names its images with.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
+/// Serialises the read-modify-write of `index.json` within the process (several tenants may follow
+/// images into one store); another process updating the same store at the same moment can still
+/// lose a name.
+static INDEX_UPDATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// An OCI layout's `index.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -111,6 +116,9 @@ impl ImageStore {
 
     /// Names a stored manifest `name` (a reference), replacing what the name named before.
     pub fn tag(&self, name: &str, manifest: &Descriptor) -> Result<(), ImageError> {
+        let _update = INDEX_UPDATE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut index = self.read_index()?;
         index.manifests.retain(|d| d.ref_name() != Some(name));
         let mut descriptor = manifest.clone();
@@ -167,6 +175,9 @@ impl ImageStore {
 
     /// Removes a name; blobs no remaining image needs are deleted.
     pub fn remove(&self, name: &str) -> Result<(), ImageError> {
+        let _update = INDEX_UPDATE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut index = self.read_index()?;
         let before = index.manifests.len();
         index.manifests.retain(|d| d.ref_name() != Some(name));
