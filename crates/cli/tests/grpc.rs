@@ -357,11 +357,17 @@ fn manifest_import_and_export_stream() {
                 })),
             },
         ];
-        let mut responses = importer
-            .import(tokio_stream::iter(requests))
-            .await
+        let response = importer.import(tokio_stream::iter(requests)).await.unwrap();
+        // Its headers leave before the import commits: their revision does not hold it yet.
+        let before: u64 = response
+            .metadata()
+            .get("x-lictor-revision")
             .unwrap()
-            .into_inner();
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut responses = response.into_inner();
         let (mut errors, mut last) = (Vec::new(), None);
         while let Some(response) = responses.message().await.unwrap() {
             match response.msg {
@@ -370,6 +376,16 @@ fn manifest_import_and_export_stream() {
                 None => last = Some(response),
             }
         }
+        // The stream commits after its answers: its trailers carry the revision that holds it.
+        let trailers = responses.trailers().await.unwrap().expect("trailers");
+        let token: u64 = trailers
+            .get("x-lictor-revision")
+            .expect("x-lictor-revision in the trailers")
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(token, before + 1, "the import is one revision");
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("no_such_relation"), "{errors:?}");
         let last = last.expect("a final counter message");

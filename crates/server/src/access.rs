@@ -235,6 +235,15 @@ pub async fn layer(
                             consistency::REVISION_HEADER,
                             consistency::revision_value(tenant.store.revision()),
                         );
+                        if grpc && crate::grpc_trailers::status_in(response.headers()).is_none() {
+                            // A stream's write commits after its headers: its trailers say when.
+                            let tenant = Arc::clone(&tenant);
+                            response = response.map(|body| {
+                                crate::grpc_trailers::add_revision_trailer(body, move || {
+                                    tenant.store.revision().to_string()
+                                })
+                            });
+                        }
                     }
                     response
                 }

@@ -81,3 +81,63 @@ pub fn report_status(body: Body, report: impl FnOnce(i32) + Send + 'static) -> B
         report: Some(Box::new(report)),
     })
 }
+
+type Revision = Box<dyn FnOnce() -> String + Send>;
+
+/// A body whose OK trailers gain `x-lictor-revision`, read when they pass.
+struct RevisionTrailer {
+    inner: Body,
+    revision: Option<Revision>,
+}
+
+impl HttpBody for RevisionTrailer {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) if frame.is_trailers() => {
+                let mut trailers = match frame.into_trailers() {
+                    Ok(trailers) => trailers,
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                };
+                if status_in(&trailers) == Some(0) {
+                    if let Some(value) = this
+                        .revision
+                        .take()
+                        .and_then(|revision| revision().parse().ok())
+                    {
+                        trailers.insert(crate::consistency::REVISION_HEADER, value);
+                    }
+                }
+                Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+            }
+            polled => polled,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// `body`, its trailers carrying `x-lictor-revision` (as `revision` reads it then) when they say
+/// OK: a streaming write (Import) commits before its stream ends, after its headers were sent, so
+/// only its trailers can carry the revision that holds it.
+pub fn add_revision_trailer(
+    body: Body,
+    revision: impl FnOnce() -> String + Send + 'static,
+) -> Body {
+    Body::new(RevisionTrailer {
+        inner: body,
+        revision: Some(Box::new(revision)),
+    })
+}
