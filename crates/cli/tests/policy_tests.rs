@@ -128,7 +128,7 @@ fn failures_and_errors_are_named_and_exit_1() {
         "policies/doc_test.rego",
         "package doc.test\nimport rego.v1\n\
          test_owner_edits if ds.check({\"object_type\": \"doc\", \"object_id\": \"d1\", \"relation\": \"can_edit\", \"subject_type\": \"user\", \"subject_id\": \"ann\"})\n\
-         test_stranger_edits if ds.check({\"object_type\": \"doc\", \"object_id\": \"d1\", \"relation\": \"can_edit\", \"subject_type\": \"user\", \"subject_id\": \"bob\"})\n\
+         test_stranger_edits if {\n  print(\"checking\", \"bob\")\n  ds.check({\"object_type\": \"doc\", \"object_id\": \"d1\", \"relation\": \"can_edit\", \"subject_type\": \"user\", \"subject_id\": \"bob\"})\n}\n\
          todo_test_later if false\n",
     );
     let path = repo.to_str().unwrap();
@@ -146,6 +146,8 @@ fn failures_and_errors_are_named_and_exit_1() {
         "the assertion holds none of check, check_relation".to_string(),
         format!("{path}/test/other_decisions.json: no `assertions` list"),
         "FAILED  data.doc.test.test_stranger_edits".to_string(),
+        "print: ".to_string(),
+        "checking bob".to_string(),
         "undefined".to_string(),
         "2 passed, 2 failed, 3 errors, 1 skipped".to_string(),
     ] {

@@ -64,10 +64,15 @@ impl PolicySet {
         Ok(tests)
     }
 
-    /// Runs one unit test with the context's directory behind `ds.*` and its input.
-    pub fn run_rego_test(&self, ctx: &EvalContext, test: &RegoTest) -> RegoTestResult {
+    /// Runs one unit test with the context's directory behind `ds.*` and its input; answers what it
+    /// showed and the lines it printed (`print(...)`).
+    pub fn run_rego_test(
+        &self,
+        ctx: &EvalContext,
+        test: &RegoTest,
+    ) -> (RegoTestResult, Vec<String>) {
         if test.skipped {
-            return RegoTestResult::Skipped;
+            return (RegoTestResult::Skipped, Vec::new());
         }
         // Brackets read any segment, an identifier or not.
         let query = std::iter::once("data".to_string())
@@ -78,14 +83,14 @@ impl PolicySet {
                     .map(|segment| format!("[{}]", serde_json::Value::from(segment))),
             )
             .collect::<String>();
-        match self.query(ctx, &query) {
+        let (value, prints) = self.value_with_prints(ctx, &query);
+        let result = match value {
             Err(error) => RegoTestResult::Error(error.to_string()),
-            Ok(results) => match results.pointer("/0/expressions/0/value") {
-                None => RegoTestResult::Failed("undefined".to_string()),
-                Some(serde_json::Value::Bool(true)) => RegoTestResult::Passed,
-                Some(other) => RegoTestResult::Failed(format!("{other} instead of true")),
-            },
-        }
+            Ok(None) => RegoTestResult::Failed("undefined".to_string()),
+            Ok(Some(serde_json::Value::Bool(true))) => RegoTestResult::Passed,
+            Ok(Some(other)) => RegoTestResult::Failed(format!("{other} instead of true")),
+        };
+        (result, prints)
     }
 }
 
@@ -102,11 +107,11 @@ mod tests {
     }
 
     fn results(set: &PolicySet) -> Vec<(String, RegoTestResult)> {
-        let ctx = EvalContext::new(Arc::new(Directory::default()), serde_json::json!({}));
+        let ctx = EvalContext::new(Arc::new(Directory::new()), serde_json::json!({}));
         set.rego_tests()
             .unwrap()
             .iter()
-            .map(|t| (t.name.clone(), set.run_rego_test(&ctx, t)))
+            .map(|t| (t.name.clone(), set.run_rego_test(&ctx, t).0))
             .collect()
     }
 
@@ -157,6 +162,20 @@ helper_test_not_a_test if false
             matches!(&results[5].1, RegoTestResult::Error(m) if m.contains("test_error")),
             "{:?}",
             results[5].1
+        );
+    }
+
+    #[test]
+    fn what_a_test_prints_is_kept() {
+        let set =
+            set("package p\nimport rego.v1\ntest_x if {\n  print(\"seen\", 1 + 1)\n  false\n}\n");
+        let ctx = EvalContext::new(Arc::new(Directory::new()), serde_json::json!({}));
+        let tests = set.rego_tests().unwrap();
+        let (result, prints) = set.run_rego_test(&ctx, &tests[0]);
+        assert_eq!(result, RegoTestResult::Failed("undefined".into()));
+        assert!(
+            prints.iter().any(|line| line.contains("seen 2")),
+            "{prints:?}"
         );
     }
 

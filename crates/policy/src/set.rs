@@ -562,6 +562,27 @@ impl PolicySet {
 
     /// Runs `body` on this thread's prepared engine for this set (cloning the compiled one the first
     /// time), with the context's input set and its snapshot bound to the built-ins.
+    /// The value of one reference (`data.pkg.rule`), `None` when undefined, with what the
+    /// evaluation printed (`print(...)`).
+    pub(crate) fn value_with_prints(
+        &self,
+        ctx: &EvalContext,
+        reference: &str,
+    ) -> (Result<Option<serde_json::Value>, PolicyError>, Vec<String>) {
+        let mut prints = Vec::new();
+        let result = self.evaluate(ctx, |engine| {
+            let outcome = engine.eval_query(reference.to_string(), false);
+            prints = engine.take_prints().unwrap_or_default();
+            let results = outcome.map_err(|error| eval_error(reference, &error))?;
+            Ok(results
+                .result
+                .first()
+                .and_then(|result| result.expressions.first())
+                .map(|expression| to_json(&expression.value)))
+        });
+        (result, prints)
+    }
+
     /// The modules' syntax trees, read on first use.
     pub(crate) fn program(&self) -> Result<&Program, &str> {
         self.inner

@@ -244,10 +244,17 @@ fn run_rego(fixture: &Fixture, spec: &FixtureSpec) -> Option<Suite> {
                 .iter()
                 .map(|test| {
                     let started = Instant::now();
-                    let outcome = match policies.run_rego_test(&ctx, test) {
+                    let (result, prints) = policies.run_rego_test(&ctx, test);
+                    // What the test printed goes with its failure, as `opa test` shows it.
+                    let with_prints = |why: String| {
+                        prints.iter().fold(why, |text, line| {
+                            format!("{text}\n            print: {line}")
+                        })
+                    };
+                    let outcome = match result {
                         RegoTestResult::Passed => Outcome::Passed,
-                        RegoTestResult::Failed(why) => Outcome::Failed(why),
-                        RegoTestResult::Error(why) => Outcome::Error(why),
+                        RegoTestResult::Failed(why) => Outcome::Failed(with_prints(why)),
+                        RegoTestResult::Error(why) => Outcome::Error(with_prints(why)),
                         RegoTestResult::Skipped => Outcome::Skipped,
                     };
                     Case {
