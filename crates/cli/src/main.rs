@@ -41,6 +41,11 @@ enum Command {
         /// The file to import.
         file: PathBuf,
     },
+    /// Bring users, identities and groups in step with an outside source (an identity provider's
+    /// export): what the source's previous load wrote and it no longer has is removed, and records
+    /// the application wrote are never touched.
+    #[command(subcommand)]
+    Load(LoadCommand),
     /// Export every object and relation as JSON Lines.
     Export {
         /// Write here instead of stdout.
@@ -129,6 +134,22 @@ enum Command {
     /// Policy images: build, push, pull, login, logout, images, tag, rm, save, inspect.
     #[command(subcommand)]
     Policy(policy_images::PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum LoadCommand {
+    /// An export in JSON Lines or Topaz JSON (`{"objects": [...], "relations": [...]}`), as Topaz's
+    /// ds-load writes; `-` for standard input.
+    Json {
+        /// The export.
+        file: PathBuf,
+        /// The source's name: what its loads wrote is kept under DATA_DIR/sync/NAME.json.
+        #[arg(long, default_value = "default")]
+        source: String,
+        /// Print the differences and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -361,6 +382,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             None => bail!("no manifest has been set"),
         },
         Command::Import { file } => import(&store, &file, &mut out)?,
+        Command::Load(LoadCommand::Json {
+            file,
+            source,
+            dry_run,
+        }) => load_json(&store, &data_dir, &file, &source, dry_run, &mut out)?,
         Command::Export { output } => match output {
             Some(path) => {
                 let file = std::fs::File::create(&path)
@@ -765,6 +791,52 @@ fn write_demo_policies(dir: &Path) -> Result<PathBuf> {
         std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(dir.to_path_buf())
+}
+
+/// `lictor load json`: one run of a source's sync, reported change by change (every change in a dry
+/// run, only the counts otherwise).
+fn load_json(
+    store: &Store,
+    data_dir: &Path,
+    file: &Path,
+    source: &str,
+    dry_run: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    if source.is_empty()
+        || !source
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!("--source {source:?}: use letters, digits, '-' and '_'");
+    }
+    let state = data_dir.join("sync").join(format!("{source}.json"));
+    let report = if file == Path::new("-") {
+        store.sync(&state, std::io::stdin().lock(), dry_run)
+    } else {
+        let reader = BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
+        );
+        store.sync(&state, reader, dry_run)
+    }
+    .with_context(|| format!("loading {}", file.display()))?;
+    if dry_run {
+        for change in &report.changes {
+            writeln!(out, "{change}")?;
+        }
+    }
+    let [created, updated, removed, linked, unlinked] = report.counts();
+    writeln!(
+        out,
+        "{}objects: {created} created, {updated} updated, {removed} removed; relations: {linked} created, {unlinked} removed; {} unchanged{}",
+        if dry_run { "would change " } else { "" },
+        report.unchanged,
+        report
+            .revision
+            .map(|r| format!(" (revision {r})"))
+            .unwrap_or_default()
+    )?;
+    Ok(())
 }
 
 /// Loads the demo manifest and data into a store.

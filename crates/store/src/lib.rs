@@ -10,6 +10,7 @@ mod postgres;
 mod records;
 mod staging;
 mod store;
+mod sync;
 
 pub use backend::{Backend, Change, LoadSink, RecordWrites, WriteBody};
 pub use error::StoreError;
@@ -19,3 +20,4 @@ pub use postgres::PostgresRecords;
 pub use records::{RecordStore, RelationMeta, StoredObject, WriteBatch};
 pub use staging::{ImportChange, ImportStage, StagedChanges};
 pub use store::{ChangeApplied, ExportSummary, ImportSummary, Store, StoreLocation};
+pub use sync::{SyncChange, SyncReport};
