@@ -7,9 +7,12 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const MANIFEST: &str = "model:
   version: 3
@@ -234,4 +237,57 @@ fn a_source_is_kept_in_step_and_application_records_are_left_alone() {
         report.contains("0 created, 0 updated, 0 removed"),
         "{report}"
     );
+}
+
+#[test]
+fn a_scheduled_source_is_synced_by_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("okta.json");
+    std::fs::write(
+        &file,
+        export(&[("rick", "Rick")], &[("admins", &["rick"])]).to_string(),
+    )
+    .unwrap();
+    let manifest = dir.path().join("manifest.yaml");
+    std::fs::write(&manifest, MANIFEST).unwrap();
+    let server = common::Server::start_prepared(
+        &format!(
+            "sync:\n  - source: okta\n    json: {}\n    every_seconds: 1\n",
+            file.display()
+        ),
+        false,
+        |data| {
+            ok(data, &["model", "set", manifest.to_str().unwrap()]);
+        },
+    );
+    let client = reqwest::blocking::Client::new();
+    let member = |user: &str| -> bool {
+        let answer: Value = client
+            .post(server.rest("/api/v3/directory/check"))
+            .json(
+                &json!({"object_type": "group", "object_id": "admins", "relation": "member",
+                "subject_type": "user", "subject_id": user}),
+            )
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        answer["check"] == json!(true)
+    };
+    let eventually = |what: &str, condition: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !condition() {
+            assert!(Instant::now() < deadline, "never: {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    eventually("the first run at start", &|| member("rick"));
+    std::fs::write(
+        &file,
+        export(&[("beth", "Beth")], &[("admins", &["beth"])]).to_string(),
+    )
+    .unwrap();
+    eventually("the next scheduled run", &|| {
+        member("beth") && !member("rick")
+    });
 }

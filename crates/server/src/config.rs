@@ -45,6 +45,25 @@ pub struct Config {
     /// Follow a central Lictor: the default tenant's directory is a local copy of the center's,
     /// kept current over gRPC, and refuses writes of its own.
     pub follow: Option<Follow>,
+    /// Identity-provider exports loaded into the default tenant on a schedule.
+    pub sync: Vec<SyncSource>,
+}
+
+/// One identity source loaded on a schedule, as `lictor load json` loads it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSource {
+    /// The source's name (what it owns is kept under DATA_DIR/sync/NAME.json).
+    pub source: String,
+    /// Its export: JSON Lines or Topaz JSON, read again on every run.
+    pub json: PathBuf,
+    /// Seconds between runs (the first is at start).
+    #[serde(default = "default_sync_seconds")]
+    pub every_seconds: u64,
+}
+
+fn default_sync_seconds() -> u64 {
+    300
 }
 
 /// The central Lictor an edge replica follows.
@@ -80,6 +99,7 @@ impl Default for Config {
             cerbos: None,
             authzen: crate::authzen::config::AuthzenSettings::default(),
             follow: None,
+            sync: Vec::new(),
         }
     }
 }
@@ -590,6 +610,34 @@ impl Config {
                     tenant.id
                 )));
             }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, source) in self.sync.iter().enumerate() {
+            let valid = !source.source.is_empty()
+                && source
+                    .source
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                return Err(fail(format!(
+                    "sync[{i}].source {:?} must be letters, digits, '-' or '_'",
+                    source.source
+                )));
+            }
+            if !names.insert(source.source.as_str()) {
+                return Err(fail(format!(
+                    "sync[{i}].source {:?} is named twice",
+                    source.source
+                )));
+            }
+            if source.every_seconds == 0 {
+                return Err(fail(format!("sync[{i}].every_seconds must be at least 1")));
+            }
+        }
+        if self.follow.is_some() && !self.sync.is_empty() {
+            return Err(fail(
+                "sync: an edge replica's directory comes from its center; sync there".to_string(),
+            ));
         }
         if let Some(follow) = &self.follow {
             if !(follow.url.starts_with("http://") || follow.url.starts_with("https://")) {

@@ -186,11 +186,18 @@ pub async fn open(
             access::layer,
         ))
         .layer(DefaultBodyLimit::max(config.listen.max_body_bytes));
+    let sync_tasks = crate::idp_sync::spawn(
+        &config.sync,
+        &state.tenants.default_tenant(),
+        &config.data_dir,
+        &watcher,
+    );
     let tasks = reload_tasks
         .into_iter()
         .chain(key_refresh)
         .chain(ship_task)
         .chain(edge_task)
+        .chain(sync_tasks)
         .collect();
     Ok(Service {
         state,

@@ -1,0 +1,78 @@
+//! Scheduled loads of users, identities and groups from identity-provider exports (`sync:`): each
+//! source runs at start and then every `every_seconds`, bringing the default tenant's directory in
+//! step with its export as `lictor load json` does (what the source no longer has is removed,
+//! application records are never touched). A run that fails is logged and changes nothing; the next
+//! one tries again.
+
+use crate::config::SyncSource;
+use crate::tenant::Tenant;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Starts one task per source; each ends when `shutdown` turns true.
+pub fn spawn(
+    sources: &[SyncSource],
+    tenant: &Arc<Tenant>,
+    data_dir: &Path,
+    shutdown: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    sources
+        .iter()
+        .map(|source| {
+            let state = data_dir
+                .join("sync")
+                .join(format!("{}.json", source.source));
+            tokio::spawn(run(source.clone(), tenant.clone(), state, shutdown.clone()))
+        })
+        .collect()
+}
+
+async fn run(
+    source: SyncSource,
+    tenant: Arc<Tenant>,
+    state: PathBuf,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(source.every_seconds.max(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        let (tenant, state, file) = (tenant.clone(), state.clone(), source.json.clone());
+        let outcome = tokio::task::spawn_blocking(move || {
+            let reader =
+                std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            tenant
+                .store
+                .sync(&state, BufReader::new(reader), false)
+                .map_err(|e| format!("{}: {e}", file.display()))
+        })
+        .await;
+        match outcome {
+            Ok(Ok(report)) => {
+                let [created, updated, removed, linked, unlinked] = report.counts();
+                if !report.changes.is_empty() {
+                    tracing::info!(source = %source.source, created, updated, removed,
+                        relations_created = linked, relations_removed = unlinked,
+                        unchanged = report.unchanged, revision = report.revision,
+                        "identity source synced");
+                }
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(source = %source.source, %error, "identity source not synced; nothing changed");
+            }
+            Err(error) => {
+                tracing::warn!(source = %source.source, %error, "identity sync task failed")
+            }
+        }
+    }
+}
