@@ -44,6 +44,8 @@ stage "PostgreSQL for the store and replica tests"
 ./scripts/postgres.sh
 stage "the OCI registry and skopeo for the policy image tests"
 ./scripts/registry-tools.sh
+stage "OpenLDAP for the LDAP loader tests"
+./scripts/ldap-tools.sh
 stage "cargo test"
 cargo test --workspace --locked
 # Aserto's own Node and Python clients against the binary the tests just built.

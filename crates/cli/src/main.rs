@@ -150,6 +150,32 @@ enum LoadCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Users and groups of an LDAP directory (OpenLDAP, Active Directory), with nested groups.
+    Ldap {
+        /// `ldap://HOST:PORT`.
+        url: String,
+        /// Where users and groups are searched.
+        #[arg(long)]
+        base_dn: String,
+        /// The DN to bind as (the password is read from standard input); anonymous without.
+        #[arg(long)]
+        bind_dn: Option<String>,
+        /// Which entries are users [default: inetOrgPerson or user].
+        #[arg(long)]
+        user_filter: Option<String>,
+        /// Which entries are groups [default: groupOfNames, groupOfUniqueNames or group].
+        #[arg(long)]
+        group_filter: Option<String>,
+        /// The attribute that is a user's id [default: uid; Active Directory: sAMAccountName].
+        #[arg(long)]
+        user_id: Option<String>,
+        /// The source's name: what its loads wrote is kept under DATA_DIR/sync/NAME.json.
+        #[arg(long, default_value = "ldap")]
+        source: String,
+        /// Print the differences and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -386,7 +412,64 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
             source,
             dry_run,
-        }) => load_json(&store, &data_dir, &file, &source, dry_run, &mut out)?,
+        }) => {
+            let state = sync_state(&data_dir, &source)?;
+            let report = if file == Path::new("-") {
+                store.sync(&state, std::io::stdin().lock(), dry_run)
+            } else {
+                let reader = BufReader::new(
+                    std::fs::File::open(&file)
+                        .with_context(|| format!("opening {}", file.display()))?,
+                );
+                store.sync(&state, reader, dry_run)
+            }
+            .with_context(|| format!("loading {}", file.display()))?;
+            print_sync(&report, dry_run, &mut out)?;
+        }
+        Command::Load(LoadCommand::Ldap {
+            url,
+            base_dn,
+            bind_dn,
+            user_filter,
+            group_filter,
+            user_id,
+            source,
+            dry_run,
+        }) => {
+            let state = sync_state(&data_dir, &source)?;
+            let password = match &bind_dn {
+                Some(_) => {
+                    let mut password = String::new();
+                    std::io::stdin()
+                        .read_line(&mut password)
+                        .context("reading the bind password from standard input")?;
+                    Some(password.trim_end_matches(['\n', '\r']).to_string())
+                }
+                None => None,
+            };
+            let settings = lictor_server::config::LdapSettings {
+                url: url.clone(),
+                bind_dn,
+                base_dn,
+                user_filter,
+                group_filter,
+                user_id,
+                ..Default::default()
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let records = runtime
+                .block_on(lictor_server::idp_ldap::read(
+                    &settings,
+                    password.as_deref(),
+                ))
+                .map_err(anyhow::Error::msg)?;
+            let report = store
+                .sync(&state, records.as_bytes(), dry_run)
+                .with_context(|| format!("loading {url}"))?;
+            print_sync(&report, dry_run, &mut out)?;
+        }
         Command::Export { output } => match output {
             Some(path) => {
                 let file = std::fs::File::create(&path)
@@ -793,16 +876,8 @@ fn write_demo_policies(dir: &Path) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-/// `lictor load json`: one run of a source's sync, reported change by change (every change in a dry
-/// run, only the counts otherwise).
-fn load_json(
-    store: &Store,
-    data_dir: &Path,
-    file: &Path,
-    source: &str,
-    dry_run: bool,
-    out: &mut impl Write,
-) -> Result<()> {
+/// Where a source's sync state is kept; the name is checked, as it becomes a file name.
+fn sync_state(data_dir: &Path, source: &str) -> Result<PathBuf> {
     if source.is_empty()
         || !source
             .chars()
@@ -810,16 +885,15 @@ fn load_json(
     {
         bail!("--source {source:?}: use letters, digits, '-' and '_'");
     }
-    let state = data_dir.join("sync").join(format!("{source}.json"));
-    let report = if file == Path::new("-") {
-        store.sync(&state, std::io::stdin().lock(), dry_run)
-    } else {
-        let reader = BufReader::new(
-            std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
-        );
-        store.sync(&state, reader, dry_run)
-    }
-    .with_context(|| format!("loading {}", file.display()))?;
+    Ok(data_dir.join("sync").join(format!("{source}.json")))
+}
+
+/// One run of a source's sync, reported: every change in a dry run, the counts always.
+fn print_sync(
+    report: &lictor_store::SyncReport,
+    dry_run: bool,
+    out: &mut impl Write,
+) -> Result<()> {
     if dry_run {
         for change in &report.changes {
             writeln!(out, "{change}")?;

@@ -291,3 +291,240 @@ fn a_scheduled_source_is_synced_by_the_server() {
         member("beth") && !member("rick")
     });
 }
+
+const LDAP_MANIFEST: &str = "model:
+  version: 3
+types:
+  identity: {}
+  user:
+    relations:
+      identifier: identity
+  group:
+    relations:
+      member: user | group#member
+  doc:
+    relations:
+      owner: user
+";
+
+const LDAP_BASE: &str = "dn: dc=example,dc=org
+objectClass: dcObject
+objectClass: organization
+o: Example
+dc: example
+
+dn: ou=people,dc=example,dc=org
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,dc=example,dc=org
+objectClass: organizationalUnit
+ou: groups
+";
+
+fn ldap_person(uid: &str, name: &str) -> String {
+    format!(
+        "dn: uid={uid},ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {name}\nsn: {name}\nmail: {uid}@example.org\n"
+    )
+}
+
+/// An OpenLDAP server of the test's own on a loopback port, killed on drop.
+struct Slapd {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Slapd {
+    /// Starts one holding `ldif`; `None` (skipped, saying so) without slapd, except under CI.
+    fn start(test: &str, ldif: &str) -> Option<Slapd> {
+        if !Path::new("/usr/sbin/slapd").exists() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "slapd is required under CI (scripts/ldap-tools.sh installs it)"
+            );
+            eprintln!("skipping {test}: slapd is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("db")).unwrap();
+        let config = dir.path().join("slapd.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\ninclude /etc/ldap/schema/inetorgperson.schema\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {}/slapd.pid\ndatabase mdb\nsuffix \"dc=example,dc=org\"\nrootdn \"cn=admin,dc=example,dc=org\"\nrootpw secret\ndirectory {}/db\n",
+                dir.path().display(),
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let data = dir.path().join("data.ldif");
+        std::fs::write(&data, ldif).unwrap();
+        let loaded = Command::new("/usr/sbin/slapadd")
+            .arg("-f")
+            .arg(&config)
+            .arg("-l")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            loaded.status.success(),
+            "{}",
+            String::from_utf8_lossy(&loaded.stderr)
+        );
+        let port = common::free_port();
+        let url = format!("ldap://127.0.0.1:{port}");
+        let child = Command::new("/usr/sbin/slapd")
+            .arg("-f")
+            .arg(&config)
+            .arg("-h")
+            .arg(format!("{url}/"))
+            .args(["-d", "0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "slapd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Slapd {
+            child,
+            url,
+            _dir: dir,
+        })
+    }
+
+    /// Applies an LDIF of changes with ldapmodify.
+    fn modify(&self, ldif: &str) {
+        let mut child = Command::new("ldapmodify")
+            .args([
+                "-x",
+                "-H",
+                &self.url,
+                "-D",
+                "cn=admin,dc=example,dc=org",
+                "-w",
+                "secret",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(ldif.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn users_and_nested_groups_are_loaded_from_ldap_and_kept_in_step() {
+    let ldif = format!(
+        "{LDAP_BASE}\n{}\n{}\n{}\ndn: cn=admins,ou=groups,dc=example,dc=org\nobjectClass: groupOfNames\ncn: admins\nmember: uid=rick,ou=people,dc=example,dc=org\n\ndn: cn=editors,ou=groups,dc=example,dc=org\nobjectClass: groupOfNames\ncn: editors\nmember: uid=morty,ou=people,dc=example,dc=org\nmember: cn=admins,ou=groups,dc=example,dc=org\n",
+        ldap_person("rick", "Rick"),
+        ldap_person("morty", "Morty"),
+        ldap_person("beth", "Beth"),
+    );
+    let Some(slapd) = Slapd::start(
+        "users_and_nested_groups_are_loaded_from_ldap_and_kept_in_step",
+        &ldif,
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let manifest = dir.path().join("manifest.yaml");
+    std::fs::write(&manifest, LDAP_MANIFEST).unwrap();
+    ok(&data, &["model", "set", manifest.to_str().unwrap()]);
+    let load = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lictor"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["load", "ldap", &slapd.url, "--base-dn", "dc=example,dc=org"])
+            .args([
+                "--bind-dn",
+                "cn=admin,dc=example,dc=org",
+                "--source",
+                "corp",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(b"secret\n").unwrap();
+        let output = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{text}");
+        text
+    };
+    let check = |subject: &str, relation: &str, object: &str| {
+        let (allowed, _) = lictor(&data, &["check", subject, relation, object]);
+        allowed
+    };
+    let report = load();
+    assert!(report.contains("objects: 11 created"), "{report}");
+    // Nested: rick is in admins, which is in editors.
+    assert!(check("user:rick", "member", "group:editors"));
+    assert!(check("user:morty", "member", "group:editors"));
+    assert!(!check("user:beth", "member", "group:editors"));
+    assert!(check(
+        "identity:rick@example.org",
+        "identifier",
+        "user:rick"
+    ));
+    // The application's own relation to a synced user.
+    ok(&data, &["object", "set", "doc:plans"]);
+    ok(
+        &data,
+        &["relation", "set", "doc:plans", "owner", "user:morty"],
+    );
+
+    // The directory changes: morty leaves, beth joins admins, rick leaves admins.
+    slapd.modify(
+        "dn: uid=morty,ou=people,dc=example,dc=org\nchangetype: delete\n\ndn: cn=admins,ou=groups,dc=example,dc=org\nchangetype: modify\nreplace: member\nmember: uid=beth,ou=people,dc=example,dc=org\n\ndn: cn=editors,ou=groups,dc=example,dc=org\nchangetype: modify\ndelete: member\nmember: uid=morty,ou=people,dc=example,dc=org\n",
+    );
+    let report = load();
+    assert!(
+        report.contains("3 removed"),
+        "user:morty and his two identities: {report}"
+    );
+    assert!(check("user:beth", "member", "group:editors"));
+    assert!(!check("user:rick", "member", "group:editors"));
+    assert!(!check("user:morty", "member", "group:editors"));
+    assert!(!check("identity:morty", "identifier", "user:morty"));
+    assert!(
+        check("user:morty", "owner", "doc:plans"),
+        "the application's relation stays"
+    );
+    // Run again: nothing to do.
+    let report = load();
+    assert!(
+        report.contains("0 created, 0 updated, 0 removed; relations: 0 created, 0 removed"),
+        "{report}"
+    );
+}

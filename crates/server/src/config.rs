@@ -49,14 +49,16 @@ pub struct Config {
     pub sync: Vec<SyncSource>,
 }
 
-/// One identity source loaded on a schedule, as `lictor load json` loads it.
+/// One identity source loaded on a schedule, as `lictor load json` or `lictor load ldap` loads it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncSource {
     /// The source's name (what it owns is kept under DATA_DIR/sync/NAME.json).
     pub source: String,
-    /// Its export: JSON Lines or Topaz JSON, read again on every run.
-    pub json: PathBuf,
+    /// An export: JSON Lines or Topaz JSON, read again on every run.
+    pub json: Option<PathBuf>,
+    /// An LDAP directory, searched again on every run.
+    pub ldap: Option<LdapSettings>,
     /// Seconds between runs (the first is at start).
     #[serde(default = "default_sync_seconds")]
     pub every_seconds: u64,
@@ -64,6 +66,41 @@ pub struct SyncSource {
 
 fn default_sync_seconds() -> u64 {
     300
+}
+
+/// An LDAP directory to read users and groups from (OpenLDAP or Active Directory).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapSettings {
+    /// `ldap://HOST:PORT`.
+    pub url: String,
+    /// The DN to bind as; anonymous when none.
+    pub bind_dn: Option<String>,
+    /// The bind password (prefer `password_env`).
+    pub password: Option<String>,
+    /// The environment variable holding the bind password.
+    pub password_env: Option<String>,
+    /// Where users and groups are searched (the whole subtree).
+    pub base_dn: String,
+    /// Which entries are users [default: inetOrgPerson or user].
+    pub user_filter: Option<String>,
+    /// Which entries are groups [default: groupOfNames, groupOfUniqueNames or group].
+    pub group_filter: Option<String>,
+    /// The attribute that is a user's id [default: uid; Active Directory: sAMAccountName].
+    pub user_id: Option<String>,
+}
+
+impl LdapSettings {
+    /// The bind password, from the setting or its environment variable.
+    pub fn bind_password(&self) -> Result<Option<String>, String> {
+        match (&self.password, &self.password_env) {
+            (Some(password), _) => Ok(Some(password.clone())),
+            (None, Some(variable)) => std::env::var(variable)
+                .map(Some)
+                .map_err(|_| format!("ldap.password_env: {variable} is not set")),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// The central Lictor an edge replica follows.
@@ -632,6 +669,17 @@ impl Config {
             }
             if source.every_seconds == 0 {
                 return Err(fail(format!("sync[{i}].every_seconds must be at least 1")));
+            }
+            if source.json.is_some() == source.ldap.is_some() {
+                return Err(fail(format!("sync[{i}]: give one of json and ldap")));
+            }
+            if let Some(ldap) = &source.ldap {
+                if !ldap.url.starts_with("ldap://") {
+                    return Err(fail(format!(
+                        "sync[{i}].ldap.url {:?} must be ldap://HOST:PORT (LDAPS and StartTLS are not supported yet)",
+                        ldap.url
+                    )));
+                }
             }
         }
         if self.follow.is_some() && !self.sync.is_empty() {

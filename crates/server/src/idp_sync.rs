@@ -1,12 +1,11 @@
-//! Scheduled loads of users, identities and groups from identity-provider exports (`sync:`): each
-//! source runs at start and then every `every_seconds`, bringing the default tenant's directory in
-//! step with its export as `lictor load json` does (what the source no longer has is removed,
+//! Scheduled loads of users, identities and groups from identity providers (`sync:`, an export file
+//! or an LDAP directory): each source runs at start and then every `every_seconds`, bringing the
+//! default tenant's directory in step with it as `lictor load json` / `lictor load ldap` do (what the source no longer has is removed,
 //! application records are never touched). A run that fails is logged and changes nothing; the next
 //! one tries again.
 
 use crate::config::SyncSource;
 use crate::tenant::Tenant;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,14 +46,23 @@ async fn run(
         if *shutdown.borrow() {
             return;
         }
-        let (tenant, state, file) = (tenant.clone(), state.clone(), source.json.clone());
+        let records = match (&source.json, &source.ldap) {
+            (Some(file), _) => std::fs::read(file).map_err(|e| format!("{}: {e}", file.display())),
+            (None, Some(ldap)) => match ldap.bind_password() {
+                Ok(password) => crate::idp_ldap::read(ldap, password.as_deref())
+                    .await
+                    .map(String::into_bytes),
+                Err(error) => Err(error),
+            },
+            (None, None) => Err("no json or ldap".to_string()),
+        };
+        let (tenant, state) = (tenant.clone(), state.clone());
         let outcome = tokio::task::spawn_blocking(move || {
-            let reader =
-                std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let records = records?;
             tenant
                 .store
-                .sync(&state, BufReader::new(reader), false)
-                .map_err(|e| format!("{}: {e}", file.display()))
+                .sync(&state, records.as_slice(), false)
+                .map_err(|e| e.to_string())
         })
         .await;
         match outcome {

@@ -24,6 +24,7 @@ pub mod grpc;
 pub mod grpc_client;
 mod grpc_trailers;
 mod idle_body;
+pub mod idp_ldap;
 pub mod idp_sync;
 pub mod jwt;
 pub mod listener;
