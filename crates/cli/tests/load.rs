@@ -528,3 +528,89 @@ fn users_and_nested_groups_are_loaded_from_ldap_and_kept_in_step() {
         "{report}"
     );
 }
+
+#[test]
+fn a_user_who_arrived_only_by_sync_is_authorized_with_a_token_of_its_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("idp.json");
+    let secret = "a-test-secret-of-the-identity-provider";
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let export = |users: &[&str]| {
+        let mut objects = Vec::new();
+        let mut relations = Vec::new();
+        for user in users {
+            objects.push(json!({"type": "user", "id": user, "display_name": user}));
+            objects.push(json!({"type": "identity", "id": format!("{user}@example.com")}));
+            relations.push(json!({"object_type": "user", "object_id": user,
+                "relation": "identifier", "subject_type": "identity",
+                "subject_id": format!("{user}@example.com")}));
+            relations.push(json!({"object_type": "resource-creator",
+                "object_id": "resource-creators", "relation": "member",
+                "subject_type": "user", "subject_id": user}));
+        }
+        objects.push(json!({"type": "resource-creator", "id": "resource-creators"}));
+        std::fs::write(
+            &file,
+            json!({"objects": objects, "relations": relations}).to_string(),
+        )
+        .unwrap();
+    };
+    export(&["summer"]);
+    let server = common::Server::start_prepared(
+        &format!(
+            "policies:\n  dir: {}\njwt:\n  issuers:\n    - issuer: https://idp.example\n      keys:\n        - algorithm: HS256\n          secret: {secret}\nsync:\n  - source: idp\n    json: {}\n    every_seconds: 1\n",
+            repository.join("examples/demo/policies").display(),
+            file.display()
+        ),
+        false,
+        |data| {
+            let manifest = repository.join("examples/demo/manifest.yaml");
+            ok(data, &["model", "set", manifest.to_str().unwrap()]);
+        },
+    );
+    let token = |subject: &str| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &json!({"iss": "https://idp.example", "sub": subject, "exp": now + 600}),
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let client = reqwest::blocking::Client::new();
+    let may_create = |subject: &str| -> Value {
+        client
+            .post(server.url("authorizer-rest", "/api/v2/authz/is"))
+            .json(&json!({
+                "identity_context": {"type": "IDENTITY_TYPE_JWT", "identity": token(subject)},
+                "policy_context": {"path": "todoApp.POST.todos", "decisions": ["allowed"]},
+                "resource_context": {},
+            }))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let allowed = |answer: &Value| answer["decisions"][0]["is"] == json!(true);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !allowed(&may_create("summer@example.com")) {
+        assert!(
+            Instant::now() < deadline,
+            "summer never arrived: {}",
+            may_create("summer@example.com")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Someone the identity provider does not know is not resolved.
+    assert!(!allowed(&may_create("jerry@example.com")));
+    // Summer leaves the identity provider: the next run removes her, and her token resolves no more.
+    export(&[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while allowed(&may_create("summer@example.com")) {
+        assert!(Instant::now() < deadline, "summer was never removed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
