@@ -1,9 +1,11 @@
 //! The recent changes of a store, by revision, in memory: what an edge replica following this store
 //! streams after its snapshot. Bounded: past [`MAX_CHANGES`] the oldest revisions are forgotten, and
-//! a follower that asks from before what is kept starts again from a snapshot.
+//! a follower that asks from before what is kept starts again from a snapshot. Nothing is kept until
+//! the first follower subscribes: a store nobody follows neither copies its writes nor holds them.
 
 use crate::backend::Change;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::watch;
 
@@ -17,6 +19,8 @@ pub type Revision = (u64, Arc<[Change]>);
 pub struct Journal {
     state: Mutex<State>,
     published: watch::Sender<u64>,
+    /// Whether a follower has ever subscribed; until then every revision is a gap.
+    followed: AtomicBool,
 }
 
 struct State {
@@ -36,7 +40,13 @@ impl Journal {
                 changes: 0,
             }),
             published: watch::channel(revision).0,
+            followed: AtomicBool::new(false),
         }
+    }
+
+    /// Whether revisions' changes are worth recording: a follower has subscribed.
+    pub fn keeps(&self) -> bool {
+        self.followed.load(Ordering::Relaxed)
     }
 
     /// Records a committed revision (revisions arrive in order) and wakes the followers.
@@ -88,8 +98,9 @@ impl Journal {
         )
     }
 
-    /// Follows the latest recorded revision.
+    /// Follows the latest recorded revision; from now on, revisions' changes are kept.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.followed.store(true, Ordering::Relaxed);
         self.published.subscribe()
     }
 }
@@ -106,6 +117,18 @@ mod tests {
                 object_id: i.to_string(),
             })
             .collect()
+    }
+
+    #[test]
+    fn nothing_is_kept_before_a_follower_subscribes() {
+        let journal = Journal::new(10);
+        assert!(!journal.keeps());
+        journal.gap(11);
+        assert!(journal.since(10).is_none(), "revision 11 was not kept");
+        let _follower = journal.subscribe();
+        assert!(journal.keeps());
+        journal.record(12, deletes(1));
+        assert_eq!(journal.since(11).unwrap().len(), 1);
     }
 
     #[test]

@@ -232,6 +232,8 @@ impl Store {
         let base = self.current.load_full();
         let mut change = Some(change);
         let mut done = None;
+        // Changes are copied for the journal only when someone follows this store.
+        let keeps = self.journal.keeps();
         let mut recorded = None;
         let mut replayed = Vec::new();
         let revision = self.records.write(base.revision(), &mut |pending, batch| {
@@ -243,11 +245,13 @@ impl Store {
             })?;
             let mut recorder = Recorder {
                 inner: batch,
-                changes: Some(Vec::new()),
+                changes: keeps.then(Vec::new),
             };
             let value = change(&mut next, &mut recorder)?;
             recorded = recorder.changes;
-            replayed = pending.to_vec();
+            if keeps {
+                replayed = pending.to_vec();
+            }
             done = Some((value, next));
             Ok(())
         })?;
@@ -694,6 +698,10 @@ impl Follower {
         replay(&mut next, &changes)?;
         next.set_revision(head);
         self.current.store(Arc::new(next));
+        if !self.journal.keeps() {
+            self.journal.gap(head);
+            return Ok(head);
+        }
         let mut recorded = by_revision(changes);
         if recorded.last().is_none_or(|(at, _)| *at < head) {
             // A write with no changes still advances the revision followers wait for.
@@ -719,7 +727,7 @@ fn by_revision(changes: Vec<(u64, Change)>) -> Vec<(u64, Vec<Change>)> {
 }
 
 /// The writes of one transaction, passed on and recorded as the changes followers replay; past what
-/// the journal keeps, no longer recorded (`None`: followers take a snapshot instead).
+/// the journal keeps, or while nobody follows, not recorded (`None`: followers take a snapshot).
 struct Recorder<'b> {
     inner: &'b mut dyn RecordWrites,
     changes: Option<Vec<Change>>,

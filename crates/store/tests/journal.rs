@@ -95,6 +95,8 @@ fn a_copy_made_from_a_snapshot_and_the_journal_exports_the_same(kind: Kind) {
         central.set_object(&user(name)).unwrap();
         central.set_relation(&member("eng", name), None).unwrap();
     }
+    // An edge subscribes before it takes the snapshot, as the Watch stream does.
+    let _following = central.journal().subscribe();
     let (_edge_dir, edge) = support::open(Kind::Redb);
     // Something of its own first, which the snapshot replaces.
     edge.set_manifest("old.yaml", "model:\n  version: 3\ntypes:\n  doc: {}\n")
