@@ -86,26 +86,12 @@ fn print_table(outcomes: &[TestOutcome], out: &mut impl Write) -> Result<()> {
             ]
         })
         .collect();
-    let mut widths = headers.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
-        }
+    let mut lines = crate::table::lines(headers, &rows).into_iter();
+    if let Some(header) = lines.next() {
+        writeln!(out, "{header}")?;
     }
-    let line = |cells: &[&str]| -> String {
-        cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    writeln!(out, "{}", line(&headers))?;
-    for (row, outcome) in rows.iter().zip(outcomes) {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        writeln!(out, "{}", line(&cells))?;
+    for (line, outcome) in lines.zip(outcomes) {
+        writeln!(out, "{line}")?;
         for failure in &outcome.failures {
             writeln!(out, "    {failure}")?;
         }

@@ -15,6 +15,7 @@ mod cerbos_compile;
 mod policy_images;
 mod policy_tests;
 mod serve;
+mod table;
 
 /// Lictor: an authorization service with a Topaz-compatible directory.
 #[derive(Parser)]

@@ -247,11 +247,10 @@ pub fn run(command: PolicyCommand, data_dir: &Path, out: &mut impl Write) -> Res
                     [repository, tag, id, created, descriptor.size.to_string()]
                 })
                 .collect();
-            print_table(
-                ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
-                &rows,
-                out,
-            )?;
+            let headers = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"];
+            for line in crate::table::lines(headers, &rows) {
+                writeln!(out, "{line}")?;
+            }
         }
         PolicyCommand::Tag { source, target } => {
             let target = Reference::parse(&target)?;
@@ -387,34 +386,6 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         .build()
         .expect("a tokio runtime");
     runtime.block_on(future)
-}
-
-fn print_table<const N: usize>(
-    headers: [&str; N],
-    rows: &[[String; N]],
-    out: &mut impl Write,
-) -> Result<()> {
-    let mut widths = headers.map(str::len);
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
-        }
-    }
-    let line = |cells: Vec<&str>| -> String {
-        cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    writeln!(out, "{}", line(headers.to_vec()))?;
-    for row in rows {
-        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
-    }
-    Ok(())
 }
 
 /// Now, as RFC 3339 in UTC.
