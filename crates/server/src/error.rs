@@ -50,3 +50,16 @@ pub enum ServerError {
     #[error(transparent)]
     Store(#[from] lictor_store::StoreError),
 }
+
+/// An error with its causes, one after the other: the top alone often does not say why (refused,
+/// certificate, reset).
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

@@ -185,14 +185,7 @@ struct BrokenRequestStream(String);
 
 impl BrokenRequestStream {
     fn of(error: &axum::Error) -> BrokenRequestStream {
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        BrokenRequestStream(message)
+        BrokenRequestStream(crate::error::with_causes(error))
     }
 }
 

@@ -31,17 +31,5 @@ pub async fn channel(url: &str, ca_cert: Option<&Path>) -> Result<Channel, Strin
     endpoint
         .connect()
         .await
-        .map_err(|e| format!("connecting to {url}: {}", chain(&e)))
-}
-
-/// An error with its causes, which say why (refused, certificate) where the top does not.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
+        .map_err(|e| format!("connecting to {url}: {}", crate::error::with_causes(&e)))
 }
