@@ -384,11 +384,7 @@ impl Slapd {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "slapd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::wait_for_listener(&format!("127.0.0.1:{port}"), "slapd");
         Some(Slapd {
             child,
             url,
@@ -398,8 +394,8 @@ impl Slapd {
 
     /// Applies an LDIF of changes with ldapmodify.
     fn modify(&self, ldif: &str) {
-        let mut child = Command::new("ldapmodify")
-            .args([
+        let output = common::run_with_input(
+            Command::new("ldapmodify").args([
                 "-x",
                 "-H",
                 &self.url,
@@ -407,20 +403,9 @@ impl Slapd {
                 "cn=admin,dc=example,dc=org",
                 "-w",
                 "secret",
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(ldif.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
+            ]),
+            ldif,
+        );
         assert!(
             output.status.success(),
             "{}",
@@ -456,24 +441,19 @@ fn users_and_nested_groups_are_loaded_from_ldap_and_kept_in_step() {
     std::fs::write(&manifest, LDAP_MANIFEST).unwrap();
     ok(&data, &["model", "set", manifest.to_str().unwrap()]);
     let load = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lictor"))
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["load", "ldap", &slapd.url, "--base-dn", "dc=example,dc=org"])
-            .args([
-                "--bind-dn",
-                "cn=admin,dc=example,dc=org",
-                "--source",
-                "corp",
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write as _;
-        child.stdin.take().unwrap().write_all(b"secret\n").unwrap();
-        let output = child.wait_with_output().unwrap();
+        let output = common::run_with_input(
+            Command::new(env!("CARGO_BIN_EXE_lictor"))
+                .arg("--data-dir")
+                .arg(&data)
+                .args(["load", "ldap", &slapd.url, "--base-dn", "dc=example,dc=org"])
+                .args([
+                    "--bind-dn",
+                    "cn=admin,dc=example,dc=org",
+                    "--source",
+                    "corp",
+                ]),
+            "secret\n",
+        );
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),

@@ -12,7 +12,6 @@ mod common;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,14 +83,7 @@ impl Registry {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&host).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the registry did not start on {host}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::wait_for_listener(&host, "the registry");
         Registry { child, host, dir }
     }
 }
@@ -105,23 +97,14 @@ impl Drop for Registry {
 
 /// `lictor --data-dir DATA ARGS`, with `stdin` given; credentials kept in `auth`.
 fn lictor(data: &Path, auth: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lictor"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("LICTOR_REGISTRY_AUTH", auth)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::run_with_input(
+        Command::new(env!("CARGO_BIN_EXE_lictor"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(args)
+            .env("LICTOR_REGISTRY_AUTH", auth),
+        stdin,
+    )
 }
 
 /// Runs a command that must succeed; answers its standard output.

@@ -254,3 +254,33 @@ impl Drop for TestDatabase {
         ));
     }
 }
+
+/// Runs `command` with `input` on its standard input and its output captured.
+pub fn run_with_input(command: &mut Command, input: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Waits up to 20 s for something to listen on `address` (`HOST:PORT`); `what` names it if not.
+pub fn wait_for_listener(address: &str, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not start on {address}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
