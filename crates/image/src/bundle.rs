@@ -154,55 +154,69 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>) -> Resul
     Ok(())
 }
 
-/// Reads the `.manifest` of a bundle (an empty manifest when it has none).
-pub fn read_manifest(bundle: &[u8], name: &str) -> Result<BundleManifest, ImageError> {
-    let bad = |message: String| ImageError::Bundle {
-        path: name.to_string(),
-        message,
-    };
+/// An entry of a bundle being read.
+type Entry<'b> = tar::Entry<'b, flate2::read::GzDecoder<&'b [u8]>>;
+
+/// Calls `each` with every entry of a bundle and its path, in archive order, until it answers a
+/// value; `name` labels errors.
+fn find_entry<T>(
+    bundle: &[u8],
+    name: &str,
+    mut each: impl FnMut(&str, &mut Entry<'_>) -> Result<Option<T>, ImageError>,
+) -> Result<Option<T>, ImageError> {
+    let bad = |message: String| bundle_error(name, message);
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bundle));
     for entry in archive
         .entries()
         .map_err(|e| bad(format!("not a gzipped tar archive: {e}")))?
     {
-        let entry = entry.map_err(|e| bad(format!("unreadable archive entry: {e}")))?;
+        let mut entry = entry.map_err(|e| bad(format!("unreadable archive entry: {e}")))?;
         let path = entry
             .path()
             .map_err(|e| bad(format!("bad entry path: {e}")))?
             .to_string_lossy()
-            .trim_start_matches(['/', '.'])
-            .to_string();
-        if path == "manifest" && entry.header().entry_type().is_file() {
-            let mut text = Vec::new();
-            entry
-                .take(MAX_FILE_BYTES)
-                .read_to_end(&mut text)
-                .map_err(|e| bad(format!(".manifest: {e}")))?;
-            return serde_json::from_slice(&text)
-                .map_err(|e| bad(format!(".manifest is not a bundle manifest: {e}")));
+            .into_owned();
+        if let Some(found) = each(&path, &mut entry)? {
+            return Ok(Some(found));
         }
     }
-    Ok(BundleManifest::default())
+    Ok(None)
+}
+
+fn bundle_error(name: &str, message: String) -> ImageError {
+    ImageError::Bundle {
+        path: name.to_string(),
+        message,
+    }
+}
+
+/// Reads the `.manifest` of a bundle (an empty manifest when it has none).
+pub fn read_manifest(bundle: &[u8], name: &str) -> Result<BundleManifest, ImageError> {
+    let found = find_entry(bundle, name, |path, entry| {
+        if path.trim_start_matches(['/', '.']) != "manifest"
+            || !entry.header().entry_type().is_file()
+        {
+            return Ok(None);
+        }
+        let mut text = Vec::new();
+        entry
+            .take(MAX_FILE_BYTES)
+            .read_to_end(&mut text)
+            .map_err(|e| bundle_error(name, format!(".manifest: {e}")))?;
+        serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|e| bundle_error(name, format!(".manifest is not a bundle manifest: {e}")))
+    })?;
+    Ok(found.unwrap_or_default())
 }
 
 /// The files of a bundle, in archive order.
 pub fn files(bundle: &[u8], name: &str) -> Result<Vec<String>, ImageError> {
-    let bad = |message: String| ImageError::Bundle {
-        path: name.to_string(),
-        message,
-    };
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bundle));
     let mut files = Vec::new();
-    for entry in archive
-        .entries()
-        .map_err(|e| bad(format!("not a gzipped tar archive: {e}")))?
-    {
-        let entry = entry.map_err(|e| bad(format!("unreadable archive entry: {e}")))?;
-        let path = entry
-            .path()
-            .map_err(|e| bad(format!("bad entry path: {e}")))?;
-        files.push(path.to_string_lossy().into_owned());
-    }
+    find_entry::<()>(bundle, name, |path, _| {
+        files.push(path.to_string());
+        Ok(None)
+    })?;
     Ok(files)
 }
 
