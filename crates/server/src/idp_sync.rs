@@ -34,18 +34,11 @@ async fn run(
     source: SyncSource,
     tenant: Arc<Tenant>,
     state: PathBuf,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(source.every_seconds.max(1)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        if *shutdown.borrow() {
-            return;
-        }
+    let every = Duration::from_secs(source.every_seconds.max(1));
+    let mut ticks = crate::schedule::Ticks::new(every, shutdown);
+    while ticks.next().await {
         let records = match (&source.json, &source.ldap) {
             (Some(file), _) => std::fs::read(file).map_err(|e| format!("{}: {e}", file.display())),
             (None, Some(ldap)) => match ldap.bind_password() {

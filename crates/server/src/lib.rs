@@ -37,6 +37,7 @@ pub mod policy_source;
 mod proto_json;
 pub mod replication;
 pub mod rest;
+pub mod schedule;
 pub mod server;
 pub mod service;
 pub mod tenant;

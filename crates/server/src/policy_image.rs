@@ -175,23 +175,18 @@ impl ImageFollower {
         tenant: Arc<Tenant>,
         mut current: String,
         every: Duration,
-        mut shutdown: watch::Receiver<bool>,
+        shutdown: watch::Receiver<bool>,
         reloads: PolicyReloads,
     ) {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
+        let mut ticks = crate::schedule::Ticks::new(every, shutdown);
+        // The first tick comes at once, and the image was just loaded.
+        if !ticks.next().await {
+            return;
+        }
         // A digest refused once is not pulled again until the tag moves on.
         let mut refused: Option<String> = None;
         let mut failing = false;
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = shutdown.changed() => return,
-            }
-            if *shutdown.borrow() {
-                return;
-            }
+        while ticks.next().await {
             let seen = match self.registry.digest(&self.reference).await {
                 Ok(digest) => {
                     if failing {

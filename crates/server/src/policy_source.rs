@@ -177,19 +177,11 @@ async fn watch_policies(
     origin: PolicyOrigin,
     mut seen: u64,
     every: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     reloads: PolicyReloads,
 ) {
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        if *shutdown.borrow() {
-            return;
-        }
+    let mut ticks = crate::schedule::Ticks::new(every, shutdown);
+    while ticks.next().await {
         let probe = origin.clone();
         let Ok(now) = tokio::task::spawn_blocking(move || probe.fingerprint()).await else {
             continue;

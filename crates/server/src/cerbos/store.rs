@@ -75,21 +75,13 @@ impl PolicyStore {
             .then(|| tokio::spawn(Arc::clone(self).watch_files(shutdown)))
     }
 
-    async fn watch_files(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    async fn watch_files(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         let probe = self.origin.clone();
         let Ok(mut seen) = tokio::task::spawn_blocking(move || probe.fingerprint()).await else {
             return;
         };
-        let mut ticker = tokio::time::interval(WATCH_INTERVAL);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = shutdown.changed() => return,
-            }
-            if *shutdown.borrow() {
-                return;
-            }
+        let mut ticks = crate::schedule::Ticks::new(WATCH_INTERVAL, shutdown);
+        while ticks.next().await {
             let probe = self.origin.clone();
             let Ok(now) = tokio::task::spawn_blocking(move || probe.fingerprint()).await else {
                 continue;
