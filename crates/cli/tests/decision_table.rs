@@ -87,6 +87,15 @@ fn instances_writing_to_one_table_are_queried_as_one() {
     assert_eq!(record["path"], "group#member");
     assert_eq!(record["decisions"][0]["is"], true);
 
+    // One query answers at most 10,000 records: more is refused, naming the parameter.
+    let refused = client
+        .get(a.rest("/api/v3/lictor/decisions?limit=10001"))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().unwrap().contains("limit 10001"));
+    assert_eq!(records(&client, &a, "limit=10000").len(), 8);
+
     // What an instance wrote outlives it.
     drop(b);
     assert_eq!(records(&client, &a, "instance=replica-b").len(), 3);

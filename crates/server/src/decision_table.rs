@@ -22,6 +22,8 @@ const BATCH_ROWS: usize = 1_000;
 const BATCH_WAIT: Duration = Duration::from_millis(20);
 /// Longest pause between attempts while the database is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Most records one query of the table answers: it may hold every instance's history.
+const MAX_QUERY_LIMIT: usize = 10_000;
 /// Bound on connecting and on each statement.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -114,7 +116,13 @@ impl DecisionTable {
                 .map_err(QueryError::Invalid)
         };
         let (since, until) = (time(&query.since)?, time(&query.until)?);
-        let limit = i64::try_from(query.limit.unwrap_or(100)).unwrap_or(i64::MAX);
+        let limit = query.limit.unwrap_or(100);
+        if limit > MAX_QUERY_LIMIT {
+            return Err(QueryError::Invalid(format!(
+                "limit {limit} is more than the {MAX_QUERY_LIMIT} records one query of the decision table answers"
+            )));
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let to_i64 = |us: u64| i64::try_from(us).unwrap_or(i64::MAX);
         let unavailable = QueryError::Unavailable;
         let client = connect(&self.config).await.map_err(unavailable)?;
