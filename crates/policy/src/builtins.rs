@@ -27,6 +27,21 @@ struct Binding {
     lenient: bool,
     /// Built-in answers within this evaluation, keyed by built-in and argument (Topaz memoizes them too).
     memo: BTreeMap<(&'static str, Value), Value>,
+    /// Every distinct call made, in order, when the evaluation is being explained.
+    calls: Option<Vec<BuiltinCall>>,
+}
+
+/// One distinct `ds.*` call an explained evaluation made.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BuiltinCall {
+    /// The built-in's Rego name (`ds.check`).
+    pub builtin: &'static str,
+    /// Its argument as JSON.
+    pub argument: serde_json::Value,
+    /// What it answered (null when it failed or was undefined).
+    pub result: serde_json::Value,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
 }
 
 thread_local! {
@@ -43,12 +58,13 @@ pub(crate) struct BindGuard {
 /// Binds `directory` to evaluations on this thread until the guard drops.
 ///
 /// With `lenient`, a built-in's error makes its call undefined (as OPA does by default) instead of
-/// failing the evaluation.
-pub(crate) fn bind(directory: Arc<Directory>, lenient: bool) -> BindGuard {
+/// failing the evaluation. With `record`, the calls are kept for [`BindGuard::take_calls`].
+pub(crate) fn bind(directory: Arc<Directory>, lenient: bool, record: bool) -> BindGuard {
     let binding = Binding {
         directory,
         lenient,
         memo: BTreeMap::new(),
+        calls: record.then(Vec::new),
     };
     BOUND.with(|slot| match slot.try_borrow_mut() {
         Ok(mut slot) => BindGuard {
@@ -62,6 +78,21 @@ pub(crate) fn bind(directory: Arc<Directory>, lenient: bool) -> BindGuard {
             installed: false,
         },
     })
+}
+
+impl BindGuard {
+    /// The calls recorded so far by the binding this guard installed.
+    pub(crate) fn take_calls(&self) -> Vec<BuiltinCall> {
+        if !self.installed {
+            return Vec::new();
+        }
+        BOUND.with(|slot| {
+            slot.try_borrow_mut()
+                .ok()
+                .and_then(|mut slot| slot.as_mut().and_then(|b| b.calls.take()))
+                .unwrap_or_default()
+        })
+    }
 }
 
 impl Drop for BindGuard {
@@ -128,7 +159,18 @@ fn call(name: &'static str, handler: Handler, args: Vec<Value>) -> anyhow::Resul
         // The same target and level as the server's spans, which traces export.
         let _span =
             tracing::debug_span!(target: "lictor::trace", "directory", builtin = name).entered();
-        let value = match handler(&binding.directory, &key.1) {
+        let answer = handler(&binding.directory, &key.1);
+        if let Some(calls) = binding.calls.as_mut() {
+            calls.push(BuiltinCall {
+                builtin: name,
+                argument: crate::set::to_json(&key.1),
+                result: answer
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, crate::set::to_json),
+                error: answer.as_ref().err().cloned(),
+            });
+        }
+        let value = match answer {
             Ok(value) => value,
             Err(_) if binding.lenient => Value::Undefined,
             Err(message) => return Err(anyhow::anyhow!("{name}: {message}")),

@@ -13,8 +13,11 @@ mod partial;
 mod rego_test;
 mod set;
 
-pub use builtins::{builtin_names, resolve_user};
+pub use builtins::{builtin_names, resolve_user, BuiltinCall};
 pub use error::PolicyError;
 pub use limits::{CollectionLimit, EvalLimits, LimitKind};
 pub use rego_test::{RegoTest, RegoTestResult};
-pub use set::{DecisionTree, EvalContext, PathSeparator, PolicyModule, PolicySet, Provenance};
+pub use set::{
+    DecisionTree, EvalContext, IsExplanation, PathSeparator, PolicyModule, PolicySet, Provenance,
+    RuleOutcome,
+};

@@ -1,6 +1,6 @@
 //! [`PolicySet`]: compiled Rego modules and data, evaluated against a directory snapshot.
 
-use crate::builtins;
+use crate::builtins::{self, BuiltinCall};
 use crate::error::{locate, one_line, PolicyError};
 use crate::limits::{self, EvalLimits};
 use crate::partial::{KnownEval, Partial, Program};
@@ -74,6 +74,30 @@ impl fmt::Debug for EvalContext {
             .field("limits", &self.limits)
             .finish()
     }
+}
+
+/// An Is explained: what [`PolicySet::explain_is`] found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IsExplanation {
+    /// Each requested decision and its outcome.
+    pub decisions: Vec<(String, bool)>,
+    /// Every rule the package declares, with its value.
+    pub rules: Vec<RuleOutcome>,
+    /// Each distinct `ds.*` call, in the order made.
+    pub calls: Vec<BuiltinCall>,
+}
+
+/// One rule of an explained package and what it evaluated to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RuleOutcome {
+    /// The package, dotted.
+    pub package: String,
+    /// The rule's name.
+    pub rule: String,
+    /// Its value; `None` when undefined or failed.
+    pub value: Option<serde_json::Value>,
+    /// Why its evaluation failed, if it did.
+    pub error: Option<String>,
 }
 
 /// How a decision tree spells its paths (Topaz's `PATH_SEPARATOR_DOT` / `PATH_SEPARATOR_SLASH`).
@@ -335,6 +359,60 @@ impl PolicySet {
         path: &str,
         decisions: &[String],
     ) -> Result<Vec<(String, bool)>, PolicyError> {
+        self.check_is(path, decisions)?;
+        self.evaluate(ctx, |engine| decide(engine, path, decisions))
+    }
+
+    /// [`PolicySet::is`], explained: the decisions, every rule the package declares with its value,
+    /// and each distinct `ds.*` call the evaluation made with its answer.
+    pub fn explain_is(
+        &self,
+        ctx: &EvalContext,
+        path: &str,
+        decisions: &[String],
+    ) -> Result<IsExplanation, PolicyError> {
+        self.check_is(path, decisions)?;
+        let mut declared: Vec<String> = Vec::new();
+        for module in self.inner.modules.iter().filter(|m| m.package_path == path) {
+            for name in declared_rules(&module.source) {
+                if !declared.contains(&name) {
+                    declared.push(name);
+                }
+            }
+        }
+        let (result, calls) = self.evaluate_recording(ctx, true, |engine| {
+            let decided = decide(engine, path, decisions)?;
+            // Each rule on its own, so one that fails is told as such and the others still show.
+            let rules = declared
+                .into_iter()
+                .map(|rule| {
+                    let (value, error) = match eval_decision(engine, path, &rule) {
+                        Ok(Some(value)) if value != Value::Undefined => {
+                            (Some(to_json(&value)), None)
+                        }
+                        Ok(_) => (None, None),
+                        Err(error) => (None, Some(error.to_string())),
+                    };
+                    RuleOutcome {
+                        package: path.to_string(),
+                        rule,
+                        value,
+                        error,
+                    }
+                })
+                .collect();
+            Ok((decided, rules))
+        });
+        let (decisions, rules) = result?;
+        Ok(IsExplanation {
+            decisions,
+            rules,
+            calls,
+        })
+    }
+
+    /// Fails unless `path` is a loaded package and every decision is a plain rule name.
+    fn check_is(&self, path: &str, decisions: &[String]) -> Result<(), PolicyError> {
         if !self.inner.packages.contains(path) {
             return Err(PolicyError::UnknownPolicy {
                 path: path.to_string(),
@@ -343,25 +421,7 @@ impl PolicySet {
         for decision in decisions {
             check_name(path, decision)?;
         }
-        self.evaluate(ctx, |engine| {
-            let mut out = Vec::with_capacity(decisions.len());
-            for decision in decisions {
-                let value = eval_decision(engine, path, decision)?;
-                let allowed = match value {
-                    None | Some(Value::Undefined) => false,
-                    Some(Value::Bool(allowed)) => allowed,
-                    Some(other) => {
-                        return Err(PolicyError::NonBoolean {
-                            path: path.to_string(),
-                            decision: decision.clone(),
-                            found: describe(&other),
-                        })
-                    }
-                };
-                out.push((decision.clone(), allowed));
-            }
-            Ok(out)
-        })
+        Ok(())
     }
 
     /// Every package at or below `root` with its boolean decisions, paths spelled with dots.
@@ -604,6 +664,17 @@ impl PolicySet {
         ctx: &EvalContext,
         body: impl FnOnce(&mut Engine) -> Result<R, PolicyError>,
     ) -> Result<R, PolicyError> {
+        self.evaluate_recording(ctx, false, body).0
+    }
+
+    /// Runs `body` as [`PolicySet::evaluate`] does; with `record`, also returns the distinct `ds.*`
+    /// calls it made.
+    fn evaluate_recording<R>(
+        &self,
+        ctx: &EvalContext,
+        record: bool,
+        body: impl FnOnce(&mut Engine) -> Result<R, PolicyError>,
+    ) -> (Result<R, PolicyError>, Vec<BuiltinCall>) {
         let id = self.inner.id;
         let cached = ENGINES.with(|engines| {
             let mut engines = engines.try_borrow_mut().ok()?;
@@ -616,19 +687,27 @@ impl PolicySet {
         if lenient != self.lenient {
             engine.set_strict_builtin_errors(!self.lenient);
         }
-        let input = Value::deserialize(&ctx.input).map_err(|error| PolicyError::Eval {
-            target: "input".to_string(),
-            message: error.to_string(),
-        })?;
+        let input = match Value::deserialize(&ctx.input) {
+            Ok(input) => input,
+            Err(error) => {
+                let error = PolicyError::Eval {
+                    target: "input".to_string(),
+                    message: error.to_string(),
+                };
+                return (Err(error), Vec::new());
+            }
+        };
         engine.set_input(input);
-        let result = {
-            let _bound = builtins::bind(Arc::clone(&ctx.directory), self.lenient);
+        let (result, calls) = {
+            let bound = builtins::bind(Arc::clone(&ctx.directory), self.lenient, record);
             let _limited = limits::apply(&mut engine, &ctx.limits);
-            body(&mut engine)
+            let result = body(&mut engine);
+            (result, bound.take_calls())
         };
         let _ = engine.take_prints();
-        // An engine that failed mid-evaluation is dropped rather than trusted again.
-        if result.is_ok() {
+        // An engine that failed mid-evaluation is dropped rather than trusted again, as is one
+        // that explained (its rules may have failed one by one).
+        if result.is_ok() && !record {
             ENGINES.with(|engines| {
                 if let Ok(mut engines) = engines.try_borrow_mut() {
                     engines.insert(0, (id, self.lenient, engine));
@@ -636,7 +715,7 @@ impl PolicySet {
                 }
             });
         }
-        result
+        (result, calls)
     }
 }
 
@@ -773,6 +852,51 @@ fn eval_decision(
     }
 }
 
+/// Each decision of the package at `path` as a boolean; undefined is `false`.
+fn decide(
+    engine: &mut Engine,
+    path: &str,
+    decisions: &[String],
+) -> Result<Vec<(String, bool)>, PolicyError> {
+    let mut out = Vec::with_capacity(decisions.len());
+    for decision in decisions {
+        let value = eval_decision(engine, path, decision)?;
+        let allowed = match value {
+            None | Some(Value::Undefined) => false,
+            Some(Value::Bool(allowed)) => allowed,
+            Some(other) => {
+                return Err(PolicyError::NonBoolean {
+                    path: path.to_string(),
+                    decision: decision.clone(),
+                    found: describe(&other),
+                })
+            }
+        };
+        out.push((decision.clone(), allowed));
+    }
+    Ok(out)
+}
+
+/// The names of the rules a module declares with a value (not its functions), in source order.
+/// Rules are read from lines that start with their name, as `opa fmt` writes them.
+fn declared_rules(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter_map(|line| {
+            let line = line.strip_prefix("default ").map_or(line, str::trim_start);
+            if !line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+                return None;
+            }
+            let end = line
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(line.len());
+            let (name, rest) = line.split_at(end);
+            let keyword = matches!(name, "package" | "import");
+            (!keyword && !rest.trim_start().starts_with('(')).then(|| name.to_string())
+        })
+        .collect()
+}
+
 /// The whole `data.<package>` document.
 fn eval_package(engine: &mut Engine, package: &str) -> Result<Value, PolicyError> {
     let results = engine
@@ -787,7 +911,7 @@ fn eval_package(engine: &mut Engine, package: &str) -> Result<Value, PolicyError
 }
 
 /// A Rego value as JSON (sets become arrays).
-fn to_json(value: &Value) -> serde_json::Value {
+pub(crate) fn to_json(value: &Value) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 

@@ -431,3 +431,78 @@ fn every_builtin_is_registered() {
         assert!(names.contains(&name), "{name}");
     }
 }
+
+#[test]
+fn explained_is_lists_rules_and_directory_calls() {
+    let policies = PolicySet::from_modules(vec![(
+        "explained.rego".to_string(),
+        r#"package explained
+
+default allowed := false
+
+allowed if {
+	ds.check({"object_type": "group", "object_id": "admin", "relation": "member", "subject_type": "user", "subject_id": input.user.id})
+	ds.check({"object_type": "group", "object_id": "admin", "relation": "member", "subject_type": "user", "subject_id": input.user.id})
+}
+
+visible if input.user.id == "nobody"
+
+enabled := ds.check({"object_type": 1})
+
+limit(x) := x
+"#
+        .to_string(),
+    )])
+    .unwrap();
+    let explain = |user: &str| {
+        let ctx = EvalContext::new(Arc::new(demo_directory()), json!({"user": {"id": user}}));
+        policies
+            .explain_is(&ctx, "explained", &["allowed".to_string()])
+            .unwrap()
+    };
+    let rick = explain("rick@the-citadel.com");
+    assert_eq!(rick.decisions, vec![("allowed".to_string(), true)]);
+    let rules: Vec<(&str, Option<Value>)> = rick
+        .rules
+        .iter()
+        .map(|r| (r.rule.as_str(), r.value.clone()))
+        .collect();
+    // Functions are not rules with a value; an undefined rule is listed without one.
+    assert_eq!(
+        rules,
+        vec![
+            ("allowed", Some(json!(true))),
+            ("visible", None),
+            ("enabled", None)
+        ]
+    );
+    // The same call twice is one call; a failing built-in says why.
+    assert_eq!(rick.calls.len(), 2, "{:?}", rick.calls);
+    assert_eq!(rick.calls[0].builtin, "ds.check");
+    assert_eq!(rick.calls[0].result, json!(true));
+    assert_eq!(rick.calls[0].argument["subject_id"], "rick@the-citadel.com");
+    assert_eq!(rick.calls[1].builtin, "ds.check");
+    let failure = rick.calls[1].error.as_deref().unwrap();
+    assert!(failure.contains("object_type"), "{failure}");
+    assert!(rick.rules[2]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("object_type"));
+
+    let beth = explain("beth@the-smiths.com");
+    assert_eq!(beth.decisions, vec![("allowed".to_string(), false)]);
+    assert_eq!(beth.rules[0].value, Some(json!(false)));
+    assert_eq!(beth.calls[0].result, json!(false));
+    // An unexplained evaluation afterwards records nothing and answers the same.
+    let ctx = EvalContext::new(
+        Arc::new(demo_directory()),
+        json!({"user": {"id": "rick@the-citadel.com"}}),
+    );
+    assert_eq!(
+        policies
+            .is(&ctx, "explained", &["allowed".to_string()])
+            .unwrap(),
+        vec![("allowed".to_string(), true)]
+    );
+}

@@ -369,6 +369,23 @@ impl Store {
         Ok(revision)
     }
 
+    /// Checks a manifest as [`Store::set_manifest`] would, changing nothing: its own errors, or the
+    /// stored data it would strand, against the current revision.
+    pub fn check_manifest(&self, file: &str, source: &str) -> Result<(), StoreError> {
+        let manifest = parse_manifest(source, file)?;
+        let current = self.snapshot();
+        let schema = Schema::compile(manifest, source.to_string(), current.schema().symbols());
+        let (violations, total) = current.violations_under(&schema, VIOLATIONS_LISTED);
+        if total > 0 {
+            return Err(StoreError::ManifestStrandsData {
+                file: file.to_string(),
+                total,
+                violations,
+            });
+        }
+        Ok(())
+    }
+
     /// Removes the manifest. Refused, listing what would break, while objects or relations remain
     /// (without a manifest no type is declared). Returns the new revision.
     pub fn delete_manifest(&self) -> Result<u64, StoreError> {
