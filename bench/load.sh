@@ -33,6 +33,7 @@ run_all() {
   cat > "$work/lictor.yaml" <<YAML
 data_dir: $work/data
 listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, health: 0, metrics: 0}
+console: {enabled: false}
 decision_logs:
   enabled: $enabled
   file: $work/decisions.jsonl

@@ -65,6 +65,7 @@ class Server:
             f.write(f"data_dir: {self.dir}/data\n")
             f.write("listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, "
                     "directory_rest: 0, health: 0, metrics: 0}\n")
+            f.write("console: {enabled: false}\n")
             f.write("log: {level: warn}\ndecision_logs: {enabled: false}\n")
             if store:
                 f.write(f"store: {store}\n")

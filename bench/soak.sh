@@ -39,6 +39,7 @@ trap cleanup EXIT
 cat > "$work/lictor.yaml" <<YAML
 data_dir: $work/data
 listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, health: 0, metrics: 0}
+console: {enabled: false}
 YAML
 RUST_LOG=warn target/release/lictor run --demo --config "$work/lictor.yaml" > "$work/out" 2> "$work/err" &
 server_pid=$!

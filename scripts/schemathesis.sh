@@ -53,6 +53,8 @@ listen:
   directory_rest: 0
   health: 0
   metrics: 0
+console:
+  port: 0
 EOF
 "$LICTOR_BIN" run --demo --config "$work/lictor.yaml" >"$work/stdout.log" 2>"$work/stderr.log" &
 server_pid=$!

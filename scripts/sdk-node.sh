@@ -60,6 +60,7 @@ wait_for() {
 cat >"$work/lictor.yaml" <<EOF
 data_dir: $work/data
 listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, health: 0, metrics: 0}
+console: {port: 0}
 EOF
 "$LICTOR_BIN" run --demo --config "$work/lictor.yaml" >"$work/lictor.out" 2>"$work/lictor.err" &
 lictor_pid=$!

@@ -58,6 +58,8 @@ stage "Cerbos's own client libraries and the Cerbos Express example against lict
 stage "differential test against the real Cerbos PDP (generated stores and requests)"
 ./scripts/cerbos-diff.sh
 stage "the REST API against its OpenAPI document (schemathesis)" && ./scripts/schemathesis.sh
+stage "the web console in headless Chromium (Playwright, axe-core): plain HTTP, TLS, API keys"
+./scripts/console-tests.sh
 stage "Node SDK (sdks/node) and the Express example"
 ./scripts/sdk-node.sh
 stage "Python SDK (sdks/python) and the Flask example"

@@ -245,6 +245,7 @@ def main():
         f.write(f"data_dir: {ldata}\n"
                 "listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, "
                 "health: 0, metrics: 0}\n"
+                "console: {enabled: false}\n"
                 "decision_logs: {enabled: false}\n"
                 f"policies: {{dir: {os.path.join(HERE, 'policies', 'lictor')}}}\n"
                 # The same Cerbos YAML files the Cerbos PDP serves, on Lictor's Cerbos engine.

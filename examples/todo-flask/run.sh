@@ -29,6 +29,7 @@ if [ -z "${LICTOR_URL:-}" ]; then
   cat >"$work/lictor.yaml" <<YAML
 data_dir: $work/data
 listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, health: 0, metrics: 0}
+console: {port: 0}
 YAML
   "$bin" run --demo --config "$work/lictor.yaml" >"$work/stdout" 2>"$work/stderr" &
   lictor_pid=$!

@@ -34,6 +34,8 @@ export async function startLictor() {
       "  directory_rest: 0",
       "  health: 0",
       "  metrics: 0",
+      "console:",
+      "  port: 0",
       "",
     ].join("\n"),
   );

@@ -44,6 +44,7 @@ def _write_config(workdir: Path) -> Path:
     lines = [f'data_dir: "{workdir / "data"}"', "listen:"]
     for name in ("authorizer_grpc", "authorizer_rest", "directory_grpc", "directory_rest", "health", "metrics"):
         lines.append(f"  {name}: 0")
+    lines += ["console:", "  port: 0"]
     config.write_text("\n".join(lines) + "\n")
     return config
 

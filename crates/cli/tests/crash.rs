@@ -174,7 +174,7 @@ fn serve(data: &Path, logs: &Path, round: usize) -> Served {
     std::fs::write(
         &config,
         format!(
-            "data_dir: {}\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\n",
+            "data_dir: {}\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\nconsole:\n  port: 0\n",
             data.display()
         ),
     )

@@ -140,7 +140,7 @@ fn decisions_reach_the_center_once_through_its_outage_and_a_shipper_crash() {
     }
     let grpc = free_port();
     let center_config = format!(
-        "instance: center\nlisten:\n  authorizer_grpc: {grpc}\n  authorizer_rest: {}\n  directory_grpc: {}\n  directory_rest: {}\n  health: {}\n  metrics: {}\ndecision_logs:\n  file: {}\n",
+        "instance: center\nlisten:\n  authorizer_grpc: {grpc}\n  authorizer_rest: {}\n  directory_grpc: {}\n  directory_rest: {}\n  health: {}\n  metrics: {}\nconsole:\n  port: 0\ndecision_logs:\n  file: {}\n",
         free_port(),
         free_port(),
         free_port(),
@@ -151,7 +151,7 @@ fn decisions_reach_the_center_once_through_its_outage_and_a_shipper_crash() {
     let shipper_config = |name: &str| {
         format!(
             "instance: {name}\n{}decision_logs:\n  ship_to: http://127.0.0.1:{grpc}\n",
-            "listen:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\n"
+            "listen:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\nconsole:\n  port: 0\n"
         )
     };
     let mut center = Lictor::start(&center_dir, &center_config);
@@ -292,7 +292,7 @@ fn shipping_throughput() {
     let grpc = free_port();
     let edge = Lictor::start(
         &edge_dir,
-        &format!("instance: edge\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\ndecision_logs:\n  ship_to: http://127.0.0.1:{grpc}\n  recent: 10\n"),
+        &format!("instance: edge\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\nconsole:\n  port: 0\ndecision_logs:\n  ship_to: http://127.0.0.1:{grpc}\n  recent: 10\n"),
     );
     let http = client();
     let body = json!({
@@ -320,7 +320,7 @@ fn shipping_throughput() {
     let center = Lictor::start(
         &center_dir,
         &format!(
-            "instance: center\nlisten:\n  authorizer_grpc: {grpc}\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\ndecision_logs:\n  file: {}\n",
+            "instance: center\nlisten:\n  authorizer_grpc: {grpc}\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\nconsole:\n  port: 0\ndecision_logs:\n  file: {}\n",
             center_dir.join("decisions.jsonl").display()
         ),
     );

@@ -23,7 +23,7 @@ fn config(dir: &Path, name: &str, extra: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "data_dir: {}\nlisten:\n  authorizer_grpc: {}\n  authorizer_rest: {}\n  directory_grpc: {}\n  directory_rest: {}\n  health: {}\n  metrics: {}\ntls:\n  enabled: false\n{extra}",
+            "data_dir: {}\nlisten:\n  authorizer_grpc: {}\n  authorizer_rest: {}\n  directory_grpc: {}\n  directory_rest: {}\n  health: {}\n  metrics: {}\nconsole:\n  port: 0\ntls:\n  enabled: false\n{extra}",
             dir.join(name).display(),
             ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
         ),

@@ -649,7 +649,7 @@ fn the_authorizer_follows_an_image_under_load_and_keeps_the_last_good_one() {
     std::fs::write(
         &config,
         format!(
-            "data_dir: {}\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\ntls:\n  enabled: false\ndecision_logs:\n  enabled: true\n  recent: 100000\npolicies:\n  image: {image}\n  poll_seconds: 1\n  registry:\n    plain_http: true\n",
+            "data_dir: {}\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\nconsole:\n  port: 0\ntls:\n  enabled: false\ndecision_logs:\n  enabled: true\n  recent: 100000\npolicies:\n  image: {image}\n  poll_seconds: 1\n  registry:\n    plain_http: true\n",
             data.display()
         ),
     )
@@ -781,7 +781,7 @@ fn the_authorizer_follows_an_image_under_load_and_keeps_the_last_good_one() {
     std::fs::write(
         &pinned_config,
         format!(
-            "data_dir: {}\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\ntls:\n  enabled: false\npolicies:\n  image: {host}/hot/swap@{first}\n  registry:\n    plain_http: true\ntenants:\n  - id: acme\n    policies:\n      image: {image}\n      registry:\n        plain_http: true\n",
+            "data_dir: {}\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\nconsole:\n  port: 0\ntls:\n  enabled: false\npolicies:\n  image: {host}/hot/swap@{first}\n  registry:\n    plain_http: true\ntenants:\n  - id: acme\n    policies:\n      image: {image}\n      registry:\n        plain_http: true\n",
             dir.path().join("pinned").display()
         ),
     )
@@ -812,7 +812,7 @@ fn the_authorizer_follows_an_image_under_load_and_keeps_the_last_good_one() {
     std::fs::write(
         &config,
         format!(
-            "data_dir: {}\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\ntls:\n  enabled: false\npolicies:\n  image: {}/hot/swap:live\n  registry:\n    ca_cert: {}\n    username: {USER}\n    password: wrong\n",
+            "data_dir: {}\nlisten:\n  authorizer_grpc: 0\n  authorizer_rest: 0\n  directory_grpc: 0\n  directory_rest: 0\n  health: 0\n  metrics: 0\nconsole:\n  port: 0\ntls:\n  enabled: false\npolicies:\n  image: {}/hot/swap:live\n  registry:\n    ca_cert: {}\n    username: {USER}\n    password: wrong\n",
             empty.display(),
             secured.host,
             secured_dir.join("certs/ca.crt").display()

@@ -4,12 +4,13 @@ use crate::access::Access;
 use crate::api_error::ApiError;
 use crate::decision_log::DecisionQuery;
 use crate::grpc::GrpcRoutes;
-use crate::rest::QueryParams;
+use crate::rest::{JsonBody, QueryParams};
 use crate::server::AppState;
 use crate::ServerError;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use lictor_store::StoreError;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -35,6 +36,11 @@ pub fn routes(state: Arc<AppState>) -> Result<Router, ServerError> {
             get(crate::decision_service::stream),
         )
         .route("/api/v3/lictor/policies", get(loaded_policies))
+        .route("/api/v3/lictor/tenants", get(tenants))
+        .route(
+            "/api/v3/lictor/manifest/validate",
+            axum::routing::post(validate_manifest),
+        )
         .route("/api/v3/lictor/openapi.json", get(openapi))
         .route("/openapi.json", get(openapi))
         // After every route: the 405 fallback applies to the routes registered before it.
@@ -71,6 +77,64 @@ async fn decisions(
             }
         })?;
     Ok(Json(json!({ "results": records })))
+}
+
+/// The tenants the caller may act on: every tenant without API keys, else its key's own.
+async fn tenants(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+) -> Json<Value> {
+    let ids: Vec<&str> = if state.config.api_keys.is_empty() {
+        // The default tenant first, the others by name.
+        let mut others: Vec<&str> = state.tenants.all().skip(1).map(|t| t.id.as_str()).collect();
+        others.sort_unstable();
+        std::iter::once("").chain(others).collect()
+    } else {
+        vec![access.tenant.id.as_str()]
+    };
+    let tenants: Vec<Value> = ids
+        .into_iter()
+        .map(|id| json!({ "id": id, "name": if id.is_empty() { "default" } else { id } }))
+        .collect();
+    Json(json!({ "tenants": tenants, "current": access.tenant.id }))
+}
+
+/// A manifest to check.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestBody {
+    manifest: String,
+}
+
+/// Checks a manifest without saving it: its errors by line and column, or the stored data it
+/// would strand (what saving it would refuse).
+async fn validate_manifest(
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<ManifestBody>,
+) -> Result<Json<Value>, ApiError> {
+    let checked = access
+        .tenant
+        .store
+        .check_manifest("manifest.yaml", &body.manifest);
+    Ok(Json(match checked {
+        Ok(()) => json!({ "valid": true }),
+        Err(StoreError::Manifest(error)) => json!({
+            "valid": false,
+            "errors": error.diagnostics.iter().map(|d| json!({
+                "line": d.span.line,
+                "column": d.span.column,
+                "message": d.message,
+            })).collect::<Vec<_>>(),
+        }),
+        Err(StoreError::ManifestStrandsData {
+            total, violations, ..
+        }) => json!({
+            "valid": false,
+            "errors": [],
+            "breaks": { "total": total, "violations": violations },
+        }),
+        Err(other) => return Err(crate::service::directory::store_error(other)),
+    }))
 }
 
 /// What policies the caller's tenant serves: their revision, and the bundle and image they came from.

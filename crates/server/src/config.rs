@@ -47,6 +47,31 @@ pub struct Config {
     pub follow: Option<Follow>,
     /// Identity-provider exports loaded into the default tenant on a schedule.
     pub sync: Vec<SyncSource>,
+    /// The web console.
+    pub console: Console,
+}
+
+/// The web console: served at `/ui/` on its own port, beside the whole REST API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Console {
+    /// Serve it; on by default, as Topaz's console is.
+    pub enabled: bool,
+    /// Its port (Topaz's console port), on `listen.address`.
+    pub port: u16,
+    /// Serve the console's files from this directory instead of the copy built into the binary,
+    /// for working on the console.
+    pub assets_dir: Option<PathBuf>,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console {
+            enabled: true,
+            port: 8080,
+            assets_dir: None,
+        }
+    }
 }
 
 /// One identity source loaded on a schedule, as `lictor load json` or `lictor load ldap` loads it.
@@ -137,6 +162,7 @@ impl Default for Config {
             authzen: crate::authzen::config::AuthzenSettings::default(),
             follow: None,
             sync: Vec::new(),
+            console: Console::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod authzen;
 pub mod cerbos;
 mod clock;
 pub mod consistency;
+pub mod console;
 pub mod decision_log;
 pub mod decision_service;
 pub mod decision_ship;

@@ -54,11 +54,14 @@ pub fn set(tenant: &Tenant, source: &str) -> Result<u64, ApiError> {
 
 /// The content etag of a manifest source (FNV-1a, so it is stable across builds and restarts).
 pub fn etag(source: &str) -> String {
-    let hash = source
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
+    etag_bytes(source.as_bytes())
+}
+
+/// The content etag of any bytes, as [`etag`] computes it.
+pub fn etag_bytes(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("{hash:016x}")
 }
 

@@ -266,7 +266,11 @@ pub async fn start(
 
     let listen = &config.listen;
     let at = |port: u16| SocketAddr::new(listen.address, port);
-    let plan: [(&'static str, u16, &Router, &Transport); 6] = [
+    let console = config
+        .console
+        .enabled
+        .then(|| crate::console::routes(&config.console, api.clone()));
+    let mut plan: Vec<(&'static str, u16, &Router, &Transport)> = vec![
         (
             "authorizer-grpc",
             listen.authorizer_grpc,
@@ -294,6 +298,9 @@ pub async fn start(
         ("health", listen.health, &health, &plain),
         ("metrics", listen.metrics, &metrics, &plain),
     ];
+    if let Some(console) = &console {
+        plan.push(("console", config.console.port, console, &api_transport));
+    }
     let mut ports = Vec::new();
     let mut bound = Vec::new();
     for (name, port, router, transport) in plan {

@@ -18,6 +18,9 @@ fn the_documented_example_parses_to_the_defaults() {
     assert_eq!(config.listen.directory_rest, 9393);
     assert_eq!(config.listen.health, defaults.listen.health);
     assert_eq!(config.listen.metrics, 9696);
+    assert!(config.console.enabled && defaults.console.enabled);
+    assert_eq!(config.console.port, 8080);
+    assert_eq!(config.console.assets_dir, None);
     assert!(config.listen.address.is_loopback());
     assert!(config.tls.enabled && config.tls.plaintext);
     assert_eq!(config.decision_logs.when_full, WhenFull::Drop);

@@ -114,6 +114,7 @@ def run_server(extra_config: str) -> Iterator[Server]:
     config.write_text(
         f"data_dir: {workdir / 'data'}\n"
         "listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, health: 0, metrics: 0}\n"
+        "console: {port: 0}\n"
         + extra_config
     )
     stderr_path = workdir / "stderr.log"

@@ -28,6 +28,8 @@ pub const PORTS: &str = "listen:
   directory_rest: 0
   health: 0
   metrics: 0
+console:
+  port: 0
 ";
 
 impl Server {

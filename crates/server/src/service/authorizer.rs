@@ -64,6 +64,8 @@ struct Resolved {
     input_identity: Value,
     user: Option<Value>,
     record: IdentityRecord,
+    /// How the user was found, for explanations.
+    via: &'static str,
 }
 
 pub(crate) fn policy_error(state: &AppState, error: PolicyError) -> ApiError {
@@ -128,6 +130,7 @@ fn resolve(
                     kind: identity.kind.name().into(),
                     value: String::new(),
                 },
+                via: "anonymous: no user is looked up",
             })
         }
         IdentityType::Manual => {
@@ -138,6 +141,7 @@ fn resolve(
                     kind: identity.kind.name().into(),
                     value: identity.identity.clone(),
                 },
+                via: "manual: the identity is passed to the policy as given",
             })
         }
         IdentityType::Sub => {
@@ -160,8 +164,10 @@ fn resolve(
     let (subject, logged) = subject;
     let user =
         lictor_policy::resolve_user(directory, &subject).map_err(|e| policy_error(state, e))?;
+    let mut via = "an identity object naming the subject, through its `identifier` relation";
     // A subject that is itself a user id resolves to that user when no identity names it.
     let user = user.or_else(|| {
+        via = "the subject is a user's id (no identity object names it)";
         directory.get_object("user", &subject).map(|object| {
             json!({
                 "type": object.object_type,
@@ -184,6 +190,16 @@ fn resolve(
         record: IdentityRecord {
             kind: identity.kind.name().into(),
             value: logged,
+        },
+        via: match identity.kind {
+            IdentityType::Jwt => {
+                if via.starts_with("the subject") {
+                    "a verified JWT whose `sub` is a user's id"
+                } else {
+                    "a verified JWT whose `sub` an identity object names"
+                }
+            }
+            _ => via,
         },
     })
 }
@@ -215,13 +231,20 @@ fn user_id(resolved: &Resolved) -> Option<&str> {
         .and_then(Value::as_str)
 }
 
-/// Topaz's Is: each requested decision of the policy at `path`.
-pub async fn is(
+/// What an Is evaluates with: the policies, the snapshot, the resolved identity and the context.
+struct IsEvaluation {
+    policies: Arc<PolicySet>,
+    directory: Arc<Directory>,
+    resolved: Resolved,
+    ctx: EvalContext,
+}
+
+/// Checks an Is request and prepares its evaluation.
+fn is_evaluation(
     state: &AppState,
     access: &crate::access::Access,
     request: &DecisionRequest,
-) -> Result<Vec<(String, bool)>, ApiError> {
-    let started = Instant::now();
+) -> Result<IsEvaluation, ApiError> {
     within_depth(&request.resource, "resource_context")?;
     if request.path.is_empty() {
         return Err(ApiError::invalid("policy_context.path is required"));
@@ -233,6 +256,27 @@ pub async fn is(
     let directory = access.tenant.store.snapshot();
     let resolved = resolve(state, &directory, &request.identity)?;
     let ctx = context(state, directory.clone(), input(&resolved, request));
+    Ok(IsEvaluation {
+        policies,
+        directory,
+        resolved,
+        ctx,
+    })
+}
+
+/// Topaz's Is: each requested decision of the policy at `path`.
+pub async fn is(
+    state: &AppState,
+    access: &crate::access::Access,
+    request: &DecisionRequest,
+) -> Result<Vec<(String, bool)>, ApiError> {
+    let started = Instant::now();
+    let IsEvaluation {
+        policies,
+        directory,
+        resolved,
+        ctx,
+    } = is_evaluation(state, access, request)?;
     let decisions = evaluation_span(&request.path)
         .in_scope(|| policies.is(&ctx, &request.path, &request.decisions))
         .map_err(|e| policy_error(state, e))?;
@@ -245,6 +289,94 @@ pub async fn is(
     )
     .await;
     Ok(decisions)
+}
+
+/// An Is explained, for Lictor's own API and the console: the decisions, how the identity resolved,
+/// every rule of the policy with its value, and each `ds.*` call with the directory's trace for the
+/// checks. Not logged as a decision: it answers a person debugging, not an application.
+pub async fn explain_is(
+    state: &AppState,
+    access: &crate::access::Access,
+    request: &DecisionRequest,
+) -> Result<Value, ApiError> {
+    let IsEvaluation {
+        policies,
+        directory,
+        resolved,
+        ctx,
+    } = is_evaluation(state, access, request)?;
+    let explanation = evaluation_span(&request.path)
+        .in_scope(|| policies.explain_is(&ctx, &request.path, &request.decisions))
+        .map_err(|e| policy_error(state, e))?;
+    let calls: Vec<Value> = explanation
+        .calls
+        .iter()
+        .map(|call| {
+            let mut answer = json!({
+                "builtin": call.builtin,
+                "argument": call.argument,
+                "result": call.result,
+                "error": call.error,
+            });
+            if let (Some(trace), Some(fields)) =
+                (check_trace(&directory, call), answer.as_object_mut())
+            {
+                fields.insert("explanation".into(), trace);
+            }
+            answer
+        })
+        .collect();
+    Ok(json!({
+        "decisions": explanation
+            .decisions
+            .iter()
+            .map(|(decision, is)| json!({ "decision": decision, "is": is }))
+            .collect::<Vec<_>>(),
+        "identity": {
+            "type": request.identity.kind.name(),
+            "identity": resolved.record.value,
+            "user": resolved.user,
+            "resolved_by": resolved.via,
+        },
+        "rules": explanation.rules,
+        "calls": calls,
+        "policy_revision": policies.revision(),
+        "directory_revision": directory.revision(),
+    }))
+}
+
+/// The directory's explanation of a `ds.check` (or `check_relation`, `check_permission`) call.
+fn check_trace(directory: &Directory, call: &lictor_policy::BuiltinCall) -> Option<Value> {
+    if !matches!(
+        call.builtin,
+        "ds.check" | "ds.check_relation" | "ds.check_permission"
+    ) {
+        return None;
+    }
+    let field = |name: &str| {
+        call.argument
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let relation = match field("relation") {
+        "" => field("permission"),
+        relation => relation,
+    };
+    let request = lictor_directory::CheckRequest {
+        object_type: field("object_type"),
+        object_id: field("object_id"),
+        relation,
+        subject_type: field("subject_type"),
+        subject_id: field("subject_id"),
+        subject_relation: field("subject_relation"),
+    };
+    let explanation = directory.explain(&request).ok()?;
+    Some(json!({
+        "allowed": explanation.allowed,
+        "trace": explanation.trace,
+        "text": explanation.trace.as_ref().map(ToString::to_string).unwrap_or_default(),
+    }))
 }
 
 /// Topaz's DecisionTree: the decisions of every policy under the root path.

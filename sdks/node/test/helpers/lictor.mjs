@@ -24,6 +24,7 @@ export async function startLictor(extraConfig = "") {
     config,
     `data_dir: ${JSON.stringify(path.join(dir, "data"))}\n` +
       "listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, health: 0, metrics: 0}\n" +
+      "console: {port: 0}\n" +
       extraConfig,
   );
   const child = spawn(lictorBin, ["run", "--demo", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });

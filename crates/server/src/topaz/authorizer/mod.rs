@@ -38,6 +38,20 @@ pub async fn is(
     })
 }
 
+/// Lictor's explained Is: an Is request, answered with its explanation.
+pub async fn explain_is(
+    state: &AppState,
+    access: &Access,
+    request: authorizer::IsRequest,
+) -> Result<serde_json::Value, ApiError> {
+    let decision = decision_request(
+        request.policy_context,
+        request.identity_context.as_ref(),
+        request.resource_context.as_ref(),
+    )?;
+    service::explain_is(state, access, &decision).await
+}
+
 /// DecisionTree: the decisions of every policy under the request's root path.
 pub async fn decision_tree(
     state: &AppState,

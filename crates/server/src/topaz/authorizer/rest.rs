@@ -26,6 +26,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v2/policies", get(list_policies))
         .route("/api/v2/policies/{*id}", get(get_policy))
         .route("/api/v2/info", get(info))
+        .route("/api/v3/lictor/explain/is", post(explain_is))
 }
 
 /// A decision request's body as its proto message. An identity context without a type, or with a
@@ -51,6 +52,15 @@ async fn is(
 ) -> Result<Json<Value>, ApiError> {
     let request: authorizer::IsRequest = decision_message(body)?;
     proto_answer(&super::is(&state, &access, request).await?)
+}
+
+async fn explain_is(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let request: authorizer::IsRequest = decision_message(body)?;
+    Ok(Json(super::explain_is(&state, &access, request).await?))
 }
 
 async fn decision_tree(
