@@ -60,6 +60,8 @@ stage "differential test against the real Cerbos PDP (generated stores and reque
 stage "the REST API against its OpenAPI document (schemathesis)" && ./scripts/schemathesis.sh
 stage "the web console in headless Chromium (Playwright, axe-core): plain HTTP, TLS, API keys"
 ./scripts/console-tests.sh
+stage "SCIM 2.0 (scim2-tester, scim-sanity, a scim2-client provisioning run)"
+./scripts/scim-tests.sh
 stage "Node SDK (sdks/node) and the Express example"
 ./scripts/sdk-node.sh
 stage "Python SDK (sdks/python) and the Flask example"

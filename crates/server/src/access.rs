@@ -79,7 +79,10 @@ impl AccessPolicy {
             .filter(|v| !v.is_empty());
         if self.keys.is_empty() {
             let tenant = self.tenant(named)?;
-            return Ok((tenant, vec![Scope::Read, Scope::Write, Scope::Admin]));
+            return Ok((
+                tenant,
+                vec![Scope::Read, Scope::Write, Scope::Admin, Scope::Scim],
+            ));
         }
         let credential = headers
             .get(axum::http::header::AUTHORIZATION)
@@ -147,6 +150,9 @@ pub fn required_scope(method: &Method, path: &str) -> Scope {
             Scope::Read
         };
     }
+    if path.starts_with("/scim/") {
+        return Scope::Scim;
+    }
     let writes = *method != Method::GET && *method != Method::HEAD;
     if path.starts_with("/api/v3/directory/manifest") && writes {
         Scope::Admin
@@ -190,6 +196,8 @@ pub async fn layer(
         )
     });
     let scope = required_scope(request.method(), request.uri().path());
+    // SCIM clients read SCIM's error bodies.
+    let scim = scope == Scope::Scim;
     let resolved = policy
         .resolve(request.headers())
         .and_then(|(tenant, scopes)| {
@@ -248,10 +256,12 @@ pub async fn layer(
                     response
                 }
                 Err(error) if grpc => error.grpc_response(),
+                Err(error) if scim => crate::scim::ScimError::from(error).into_response(),
                 Err(error) => error.into_response(),
             }
         }
         Err(error) if grpc => error.grpc_response(),
+        Err(error) if scim => crate::scim::ScimError::from(error).into_response(),
         Err(error) => error.into_response(),
     };
     if let Ok(value) = axum::http::HeaderValue::from_str(&request_id) {

@@ -30,6 +30,7 @@ pub fn routes(state: Arc<AppState>) -> Result<Router, ServerError> {
         .merge(crate::topaz::directory::import::routes())
         .merge(crate::authzen::rest::routes())
         .merge(crate::topaz::authorizer::rest::routes())
+        .merge(crate::scim::routes())
         .route("/api/v3/lictor/decisions", get(decisions))
         .route(
             "/api/v3/lictor/decisions/stream",

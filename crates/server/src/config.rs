@@ -380,6 +380,8 @@ pub enum Scope {
     Write,
     /// Manifest and everything else.
     Admin,
+    /// The SCIM endpoint (`/scim/v2/`), and nothing else: what an identity provider is given.
+    Scim,
 }
 
 /// Default of `limits.max_import_bytes`: 512 MiB, about ten million relations.

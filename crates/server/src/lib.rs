@@ -39,6 +39,7 @@ mod proto_json;
 pub mod replication;
 pub mod rest;
 pub mod schedule;
+pub mod scim;
 pub mod server;
 pub mod service;
 pub mod tenant;
