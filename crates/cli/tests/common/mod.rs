@@ -21,15 +21,16 @@ pub struct Server {
     pub dir: PathBuf,
 }
 
-pub const PORTS: &str = "listen:
+/// Every port ephemeral; the `listen` section comes last, so a test's extra configuration may continue it.
+pub const PORTS: &str = "console:
+  port: 0
+listen:
   authorizer_grpc: 0
   authorizer_rest: 0
   directory_grpc: 0
   directory_rest: 0
   health: 0
   metrics: 0
-console:
-  port: 0
 ";
 
 impl Server {
