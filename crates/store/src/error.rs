@@ -148,6 +148,15 @@ pub enum StoreError {
         /// The newest this build knows.
         known: i64,
     },
+    /// Every write of a group commit was refused on its own; nothing was committed.
+    #[error("nothing to commit: every write of the group was refused")]
+    NothingToCommit,
+    /// The transaction a write was grouped into failed; the write was not committed.
+    #[error("the write was not committed: {message}")]
+    GroupFailed {
+        /// Why the transaction failed.
+        message: String,
+    },
     /// A stored value could not be decoded.
     #[error("corrupt stored value for {key}: {message}")]
     Corrupt {

@@ -4,6 +4,7 @@
 
 mod backend;
 mod error;
+mod group;
 mod journal;
 mod jsonl;
 mod postgres;

@@ -6,6 +6,7 @@
 
 use crate::backend::{Backend, Change, LoadSink, RecordWrites};
 use crate::error::StoreError;
+use crate::group::{Applied, Op, Outcome, Queue};
 use crate::journal::Journal;
 use crate::jsonl::{read_import, write_object_line, write_relation_line, ImportRecord};
 use crate::postgres::PostgresRecords;
@@ -87,6 +88,8 @@ pub struct Store {
     stop: Arc<AtomicBool>,
     /// Recent revisions' changes, for edge replicas that follow this store.
     journal: Arc<Journal>,
+    /// Single-record writes waiting to be committed together.
+    queue: Queue,
 }
 
 impl Store {
@@ -150,6 +153,7 @@ impl Store {
             head: Arc::new(AtomicU64::new(revision)),
             stop: Arc::new(AtomicBool::new(false)),
             journal: Arc::new(Journal::new(revision)),
+            queue: Queue::default(),
         };
         if store.records.shared() {
             let follower = Follower {
@@ -409,25 +413,10 @@ impl Store {
 
     /// Creates or replaces an object. A non-empty `etag` must match the stored one.
     pub fn set_object(&self, object: &ObjectRecord) -> Result<(ObjectRecord, u64), StoreError> {
-        self.write(|next, batch| {
-            check_etag(
-                &object.etag,
-                next.get_object(&object.object_type, &object.id)
-                    .map(|stored| stored.etag),
-                || format!("object {}:{}", object.object_type, object.id),
-            )?;
-            next.set_object(object)
-                .map_err(|source| StoreError::Rejected {
-                    record: format!("object {}:{}", object.object_type, object.id),
-                    source,
-                })?;
-            batch.put_object(object)?;
-            next.get_object(&object.object_type, &object.id)
-                .ok_or_else(|| StoreError::Corrupt {
-                    key: format!("{}:{}", object.object_type, object.id),
-                    message: "object missing right after its write".to_string(),
-                })
-        })
+        match self.submit(Op::SetObject(object.clone()))? {
+            (Applied::Object(stored), revision) => Ok((stored, revision)),
+            (_, revision) => Err(unexpected(revision)),
+        }
     }
 
     /// Deletes an object, and with `with_relations` every relation it takes part in.
@@ -438,17 +427,11 @@ impl Store {
         object_id: &str,
         with_relations: bool,
     ) -> Result<(bool, u64), StoreError> {
-        self.write(|next, batch| {
-            if with_relations {
-                for relation in next.relations_of(object_type, object_id) {
-                    next.delete_relation(&relation);
-                    batch.delete_relation(&relation)?;
-                }
-            }
-            let existed = next.delete_object(object_type, object_id);
-            batch.delete_object(object_type, object_id)?;
-            Ok(existed)
-        })
+        existed(self.submit(Op::DeleteObject {
+            object_type: object_type.to_string(),
+            object_id: object_id.to_string(),
+            with_relations,
+        })?)
     }
 
     /// Adds a relation. A given `etag` must match the stored relation's. Returns the new revision.
@@ -457,29 +440,105 @@ impl Store {
         relation: &RelationRecord,
         etag: Option<&str>,
     ) -> Result<u64, StoreError> {
-        let (_, revision) = self.write(|next, batch| {
-            if let Some(etag) = etag.filter(|e| !e.is_empty()) {
-                let stored = next.has_relation(relation).then(|| relation.etag());
-                check_etag(etag, stored, || format!("relation {relation}"))?;
-            }
-            next.set_relation(relation)
-                .map_err(|source| StoreError::Rejected {
-                    record: format!("relation {relation}"),
-                    source,
-                })?;
-            batch.put_relation(relation)?;
-            Ok(())
+        let (_, revision) = self.submit(Op::SetRelation {
+            relation: relation.clone(),
+            etag: etag.map(str::to_string),
         })?;
         Ok(revision)
     }
 
     /// Removes a relation; returns whether it existed.
     pub fn delete_relation(&self, relation: &RelationRecord) -> Result<(bool, u64), StoreError> {
-        self.write(|next, batch| {
-            let existed = next.delete_relation(relation);
-            batch.delete_relation(relation)?;
-            Ok(existed)
-        })
+        existed(self.submit(Op::DeleteRelation(relation.clone()))?)
+    }
+
+    /// Runs a single-record write with whatever others are queued: queues it, then either finds it
+    /// committed by an earlier writer's group or commits the queue itself.
+    fn submit(&self, op: Op) -> Outcome {
+        let ticket = self.queue.push(op);
+        loop {
+            if let Some(outcome) = ticket.take() {
+                return outcome;
+            }
+            let _guard = lock(&self.writer);
+            if let Some(outcome) = ticket.take() {
+                return outcome;
+            }
+            self.commit_group(self.queue.drain());
+        }
+    }
+
+    /// Commits queued writes in one transaction and leaves each its outcome. Called with the writer
+    /// lock held.
+    fn commit_group(&self, group: Vec<(Op, Arc<crate::group::Ticket>)>) {
+        if group.is_empty() {
+            return;
+        }
+        let base = self.current.load_full();
+        let keeps = self.journal.keeps();
+        let mut recorded = None;
+        let mut replayed = Vec::new();
+        let mut outcomes: Vec<Result<Applied, StoreError>> = Vec::with_capacity(group.len());
+        let mut published = None;
+        let committed = self.records.write(base.revision(), &mut |pending, batch| {
+            let mut next = (*base).clone();
+            replay(&mut next, pending)?;
+            let mut recorder = Recorder {
+                inner: batch,
+                changes: keeps.then(Vec::new),
+            };
+            outcomes.clear();
+            for (op, _) in &group {
+                outcomes.push(crate::group::apply(&mut next, &mut recorder, op)?);
+            }
+            if outcomes.iter().all(Result::is_err) {
+                return Err(StoreError::NothingToCommit);
+            }
+            recorded = recorder.changes;
+            if keeps {
+                replayed = pending.to_vec();
+            }
+            published = Some(next);
+            Ok(())
+        });
+        let revision = match (committed, published) {
+            (Ok(revision), Some(mut next)) => {
+                next.set_revision(revision);
+                self.current.store(Arc::new(next));
+                self.head.fetch_max(revision, Ordering::Relaxed);
+                for (at, changes) in by_revision(replayed) {
+                    self.journal.record(at, changes);
+                }
+                match recorded {
+                    Some(changes) => self.journal.record(revision, changes),
+                    None => self.journal.gap(revision),
+                }
+                Ok(revision)
+            }
+            (Ok(revision), None) => Err(unexpected(revision)),
+            (Err(StoreError::NothingToCommit), _) => Ok(0),
+            (Err(error), _) => Err(error),
+        };
+        match revision {
+            Ok(revision) => {
+                let mut outcomes = outcomes.into_iter();
+                for (_, ticket) in &group {
+                    let outcome = outcomes.next().unwrap_or(Err(unexpected(revision)));
+                    ticket.fill(outcome.map(|applied| (applied, revision)));
+                }
+            }
+            Err(error) => {
+                // The transaction failed: no write of the group was committed.
+                let message = error.to_string();
+                let mut first = Some(error);
+                for (_, ticket) in &group {
+                    let error = first.take().unwrap_or_else(|| StoreError::GroupFailed {
+                        message: message.clone(),
+                    });
+                    ticket.fill(Err(error));
+                }
+            }
+        }
     }
 
     /// Imports JSON Lines or Topaz JSON, all or nothing: a bad record aborts the whole import, naming its
@@ -686,6 +745,22 @@ impl Drop for Store {
     }
 }
 
+/// A write's outcome that does not fit its kind: a defect, reported rather than panicked on.
+fn unexpected(revision: u64) -> StoreError {
+    StoreError::Corrupt {
+        key: format!("revision {revision}"),
+        message: "a write's outcome does not match its kind".to_string(),
+    }
+}
+
+/// Whether a deleted record existed, from a delete's outcome.
+fn existed((applied, revision): (Applied, u64)) -> Result<(bool, u64), StoreError> {
+    match applied {
+        Applied::Existed(existed) => Ok((existed, revision)),
+        _ => Err(unexpected(revision)),
+    }
+}
+
 fn lock(writer: &Mutex<()>) -> MutexGuard<'_, ()> {
     // A writer that panicked left nothing half-published: the snapshot is only swapped after commit.
     writer
@@ -856,7 +931,7 @@ fn replay(next: &mut Directory, changes: &[(u64, Change)]) -> Result<(), StoreEr
     Ok(())
 }
 
-fn check_etag(
+pub(crate) fn check_etag(
     wanted: &str,
     stored: Option<String>,
     what: impl FnOnce() -> String,

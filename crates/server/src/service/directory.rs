@@ -406,50 +406,70 @@ pub fn relation_fields(relation: &RelationRecord, prefix: &str) -> Result<(), Ap
     required(&relation.subject_id, &format!("{prefix}subject_id"))
 }
 
+/// Runs a store write on the blocking pool: it waits for its commit to be durable, and concurrent
+/// writers queued meanwhile are committed together with it rather than one worker thread at a time.
+async fn write<T: Send + 'static>(
+    tenant: &Arc<Tenant>,
+    write: impl FnOnce(&lictor_store::Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let tenant = Arc::clone(tenant);
+    tokio::task::spawn_blocking(move || write(&tenant.store))
+        .await
+        .map_err(|error| ApiError::new(Code::Internal, format!("the write stopped: {error}")))?
+        .map_err(store_error)
+}
+
 /// Creates or updates an object; a non-empty etag must match the stored one.
-pub fn set_object(tenant: &Tenant, object: &ObjectRecord) -> Result<ObjectRecord, ApiError> {
+pub async fn set_object(
+    tenant: &Arc<Tenant>,
+    object: &ObjectRecord,
+) -> Result<ObjectRecord, ApiError> {
     object_fields(object)?;
-    let (stored, _) = tenant.store.set_object(object).map_err(store_error)?;
+    let object = object.clone();
+    let (stored, _) = write(tenant, move |store| store.set_object(&object)).await?;
     Ok(stored)
 }
 
 /// Deletes an object (and, when asked, every relation it is in).
-pub fn delete_object(
-    tenant: &Tenant,
+pub async fn delete_object(
+    tenant: &Arc<Tenant>,
     object_type: &str,
     object_id: &str,
     with_relations: bool,
 ) -> Result<(), ApiError> {
     required(object_type, "object_type")?;
     required(object_id, "object_id")?;
-    tenant
-        .store
-        .delete_object(object_type, object_id, with_relations)
-        .map_err(store_error)?;
+    let (object_type, object_id) = (object_type.to_string(), object_id.to_string());
+    write(tenant, move |store| {
+        store.delete_object(&object_type, &object_id, with_relations)
+    })
+    .await?;
     Ok(())
 }
 
 /// Adds a relation (idempotent); a non-empty etag must match the stored relation's.
-pub fn set_relation(
-    tenant: &Tenant,
+pub async fn set_relation(
+    tenant: &Arc<Tenant>,
     relation: &RelationRecord,
     etag: &str,
 ) -> Result<RelationRecord, ApiError> {
     relation_fields(relation, "relation.")?;
-    tenant
-        .store
-        .set_relation(relation, Some(etag))
-        .map_err(store_error)?;
+    let (written, etag) = (relation.clone(), etag.to_string());
+    write(tenant, move |store| {
+        store.set_relation(&written, Some(&etag))
+    })
+    .await?;
     Ok(relation.clone())
 }
 
 /// Removes a relation; removing an absent one is not an error, as in Topaz.
-pub fn delete_relation(tenant: &Tenant, relation: &RelationRecord) -> Result<(), ApiError> {
+pub async fn delete_relation(
+    tenant: &Arc<Tenant>,
+    relation: &RelationRecord,
+) -> Result<(), ApiError> {
     relation_fields(relation, "")?;
-    tenant
-        .store
-        .delete_relation(relation)
-        .map_err(store_error)?;
+    let relation = relation.clone();
+    write(tenant, move |store| store.delete_relation(&relation)).await?;
     Ok(())
 }
 

@@ -402,7 +402,7 @@ impl writer::writer_server::Writer for DirectoryGrpc {
             .into_inner()
             .object
             .ok_or_else(|| Status::invalid_argument("object is required"))?;
-        let stored = service::set_object(&access.tenant, &object_record(object))?;
+        let stored = service::set_object(&access.tenant, &object_record(object)).await?;
         Ok(Response::new(writer::SetObjectResponse {
             result: Some(object_out(&access.tenant, &stored)),
         }))
@@ -419,7 +419,8 @@ impl writer::writer_server::Writer for DirectoryGrpc {
             &r.object_type,
             &r.object_id,
             r.with_relations,
-        )?;
+        )
+        .await?;
         Ok(Response::new(writer::DeleteObjectResponse {
             result: Some(wkt::Empty {}),
         }))
@@ -435,7 +436,7 @@ impl writer::writer_server::Writer for DirectoryGrpc {
             .relation
             .ok_or_else(|| Status::invalid_argument("relation is required"))?;
         let (relation, etag) = relation_record(relation);
-        let stored = service::set_relation(&access.tenant, &relation, &etag)?;
+        let stored = service::set_relation(&access.tenant, &relation, &etag).await?;
         Ok(Response::new(writer::SetRelationResponse {
             result: Some(relation_out(&access.tenant, &stored)),
         }))
@@ -457,7 +458,8 @@ impl writer::writer_server::Writer for DirectoryGrpc {
                 subject_id: r.subject_id,
                 subject_relation: r.subject_relation,
             },
-        )?;
+        )
+        .await?;
         Ok(Response::new(writer::DeleteRelationResponse {
             result: Some(wkt::Empty {}),
         }))

@@ -543,7 +543,7 @@ async fn set_object(
     if !object.properties.is_object() {
         return Err(ApiError::invalid("object.properties must be a JSON object"));
     }
-    let stored = service::set_object(&access.tenant, &object)?;
+    let stored = service::set_object(&access.tenant, &object).await?;
     Ok(Json(
         json!({ "result": object_json(&access.tenant, &stored) }),
     ))
@@ -561,7 +561,7 @@ async fn delete_object(
     QueryParams(query): QueryParams<DeleteObjectQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let with_relations = flag(query.with_relations.as_deref(), "with_relations")?;
-    service::delete_object(&access.tenant, &object_type, &object_id, with_relations)?;
+    service::delete_object(&access.tenant, &object_type, &object_id, with_relations).await?;
     Ok(Json(json!({ "result": {} })))
 }
 
@@ -610,7 +610,7 @@ async fn set_relation(
         subject_id: body.subject_id,
         subject_relation: body.subject_relation,
     };
-    let stored = service::set_relation(&access.tenant, &relation, &body.etag)?;
+    let stored = service::set_relation(&access.tenant, &relation, &body.etag).await?;
     Ok(Json(
         json!({ "result": relation_json(&access.tenant, &stored) }),
     ))
@@ -620,7 +620,7 @@ async fn delete_relation_by_query(
     Extension(access): Extension<Access>,
     QueryParams(query): QueryParams<RelationQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    service::delete_relation(&access.tenant, &query.record())?;
+    service::delete_relation(&access.tenant, &query.record()).await?;
     Ok(Json(json!({ "result": {} })))
 }
 
