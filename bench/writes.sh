@@ -7,6 +7,7 @@
 #
 #   bench/writes.sh                         # 8 clients for 10 s
 #   CONCURRENCY=32 SECONDS_PER_RUN=5 bench/writes.sh
+#   LICTOR_BIN=/path/to/older/lictor bench/writes.sh   # another build of the server, for a before/after
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ seconds="${SECONDS_PER_RUN:-10}"
 concurrency="${CONCURRENCY:-8}"
 lines="${BODIES:-400000}"
 cargo build --release --locked -p lictor -p lictor-load
+lictor="${LICTOR_BIN:-target/release/lictor}"
 work="$(mktemp -d)"
 server_pid=""
 cleanup() {
@@ -25,11 +27,11 @@ trap cleanup EXIT
 start_server() {
   cat > "$work/lictor.yaml" <<YAML
 data_dir: $work/data
-listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, health: 0, metrics: 0}
+listen: {authorizer_grpc: 0, authorizer_rest: 0, directory_grpc: 0, directory_rest: 0, health: 0, metrics: 0, max_body_bytes: 1073741824}
 console: {enabled: false}
 decision_logs: {enabled: false}
 YAML
-  target/release/lictor run --demo --config "$work/lictor.yaml" > "$work/out" 2> "$work/err" &
+  "$lictor" run --demo --config "$work/lictor.yaml" > "$work/out" 2> "$work/err" &
   server_pid=$!
   for _ in $(seq 1 100); do
     grep -q '^ready' "$work/out" && break
@@ -83,8 +85,8 @@ python3 - "$result" > "$work/import.jsonl" <<'PY'
 import json, sys
 count = json.loads(sys.argv[1])["requests"]
 for i in range(count):
-    print(json.dumps({"object_type": "group", "object_id": f"bench-{i % 1000}", "relation": "member",
-                      "subject_type": "user", "subject_id": f"writer-{i}"}))
+    print(json.dumps({"relation": {"object_type": "group", "object_id": f"bench-{i % 1000}", "relation": "member",
+                                   "subject_type": "user", "subject_id": f"writer-{i}"}}))
 PY
 rm -rf "$work/data"
 start_server

@@ -9,7 +9,8 @@ use crate::error::StoreError;
 use crate::records::{check_object_key, check_relation_key};
 use lictor_directory::Directory;
 use lictor_model::{ObjectRecord, RelationRecord};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// One single-record write.
 #[derive(Debug, Clone)]
@@ -60,6 +61,14 @@ impl Ticket {
             .take()
     }
 
+    /// Whether the outcome is there.
+    fn is_done(&self) -> bool {
+        self.outcome
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some()
+    }
+
     /// Leaves the outcome for the writer.
     pub(crate) fn fill(&self, outcome: Outcome) {
         *self
@@ -69,10 +78,11 @@ impl Ticket {
     }
 }
 
-/// The writes waiting for the next commit.
+/// The writes waiting for the next commit, and the signal that some were committed.
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
     pending: Mutex<Vec<(Op, Arc<Ticket>)>>,
+    committed: Condvar,
 }
 
 impl Queue {
@@ -84,6 +94,28 @@ impl Queue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push((op, Arc::clone(&ticket)));
         ticket
+    }
+
+    /// Waits until `ticket` has its outcome, a commit happened, or `timeout` passed.
+    pub(crate) fn wait(&self, ticket: &Ticket, timeout: Duration) {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Checked under the queue's lock, which `notify` takes: no outcome slips in unseen.
+        if ticket.is_done() {
+            return;
+        }
+        let _ = self.committed.wait_timeout(pending, timeout);
+    }
+
+    /// Wakes every waiting writer: outcomes were left, or the lock is free to lead.
+    pub(crate) fn notify(&self) {
+        let _pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.committed.notify_all();
     }
 
     /// Takes every queued write.

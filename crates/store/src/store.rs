@@ -73,6 +73,12 @@ impl StoreLocation {
     }
 }
 
+/// How many groups one leader commits before it hands the lock over and returns to its caller.
+const LEAD_ROUNDS: usize = 8;
+
+/// How long a queued writer waits before looking at the lock again, should no wake-up come.
+const LEADER_WAIT: Duration = Duration::from_millis(5);
+
 /// How long a follower sleeps between catch-ups when no notification wakes it.
 const FOLLOW_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -232,7 +238,7 @@ impl Store {
         &self,
         change: impl FnOnce(&mut Directory, &mut dyn RecordWrites) -> Result<T, StoreError>,
     ) -> Result<(T, u64), StoreError> {
-        let _guard = lock(&self.writer);
+        let guard = lock(&self.writer);
         let base = self.current.load_full();
         let mut change = Some(change);
         let mut done = None;
@@ -273,6 +279,9 @@ impl Store {
             Some(changes) => self.journal.record(revision, changes),
             None => self.journal.gap(revision),
         }
+        drop(guard);
+        // Single-record writes queued behind this one may lead now.
+        self.queue.notify();
         Ok((value, revision))
     }
 
@@ -452,19 +461,36 @@ impl Store {
         existed(self.submit(Op::DeleteRelation(relation.clone()))?)
     }
 
-    /// Runs a single-record write with whatever others are queued: queues it, then either finds it
-    /// committed by an earlier writer's group or commits the queue itself.
+    /// Runs a single-record write with whatever others are queued. The writer that finds the lock
+    /// free leads: it commits everything queued, then what queued meanwhile, for a few rounds; the
+    /// others wait for their outcome without taking the lock, so the leader's next commit holds every
+    /// write that arrived during its last one.
     fn submit(&self, op: Op) -> Outcome {
         let ticket = self.queue.push(op);
         loop {
             if let Some(outcome) = ticket.take() {
                 return outcome;
             }
-            let _guard = lock(&self.writer);
-            if let Some(outcome) = ticket.take() {
-                return outcome;
+            let guard = match self.writer.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    // A leader (or an import) holds the lock; its end wakes us.
+                    self.queue.wait(&ticket, LEADER_WAIT);
+                    continue;
+                }
+            };
+            for _ in 0..LEAD_ROUNDS {
+                let group = self.queue.drain();
+                if group.is_empty() {
+                    break;
+                }
+                self.commit_group(group);
+                self.queue.notify();
             }
-            self.commit_group(self.queue.drain());
+            drop(guard);
+            // Writes queued during the last round need a leader: whoever wakes first takes the lock.
+            self.queue.notify();
         }
     }
 
