@@ -153,8 +153,14 @@ enum LoadCommand {
     },
     /// Users and groups of an LDAP directory (OpenLDAP, Active Directory), with nested groups.
     Ldap {
-        /// `ldap://HOST:PORT`.
+        /// `ldap://HOST:PORT`, or `ldaps://HOST:PORT` for TLS.
         url: String,
+        /// Upgrade an `ldap://` connection with StartTLS.
+        #[arg(long)]
+        starttls: bool,
+        /// A PEM CA certificate to trust for the directory's certificate (default: the system's).
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
         /// Where users and groups are searched.
         #[arg(long)]
         base_dn: String,
@@ -429,6 +435,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Load(LoadCommand::Ldap {
             url,
+            starttls,
+            ca_cert,
             base_dn,
             bind_dn,
             user_filter,
@@ -450,6 +458,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let settings = lictor_server::config::LdapSettings {
                 url: url.clone(),
+                starttls,
+                ca_cert,
                 bind_dn,
                 base_dn,
                 user_filter,

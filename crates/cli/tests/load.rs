@@ -10,7 +10,7 @@
 mod common;
 
 use serde_json::{json, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -332,12 +332,23 @@ fn ldap_person(uid: &str, name: &str) -> String {
 struct Slapd {
     child: std::process::Child,
     url: String,
+    /// `ldaps://` beside `url` (which then also offers StartTLS), and the CA to trust, with TLS.
+    tls: Option<(String, PathBuf)>,
     _dir: tempfile::TempDir,
 }
 
 impl Slapd {
     /// Starts one holding `ldif`; `None` (skipped, saying so) without slapd, except under CI.
     fn start(test: &str, ldif: &str) -> Option<Slapd> {
+        Slapd::launch(test, ldif, false)
+    }
+
+    /// Starts one that also speaks TLS (LDAPS and StartTLS) with a certificate of a CA of its own.
+    fn start_with_tls(test: &str, ldif: &str) -> Option<Slapd> {
+        Slapd::launch(test, ldif, true)
+    }
+
+    fn launch(test: &str, ldif: &str, tls: bool) -> Option<Slapd> {
         if !Path::new("/usr/sbin/slapd").exists() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -349,10 +360,21 @@ impl Slapd {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("db")).unwrap();
         let config = dir.path().join("slapd.conf");
+        // The certificate `lictor certs generate` writes: for localhost and 127.0.0.1.
+        let certs = dir.path().join("certs");
+        let tls_settings = if tls {
+            ok(dir.path(), &["certs", "generate"]);
+            format!(
+                "TLSCACertificateFile {0}/ca.crt\nTLSCertificateFile {0}/server.crt\nTLSCertificateKeyFile {0}/server.key\n",
+                certs.display()
+            )
+        } else {
+            String::new()
+        };
         std::fs::write(
             &config,
             format!(
-                "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\ninclude /etc/ldap/schema/inetorgperson.schema\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {}/slapd.pid\ndatabase mdb\nsuffix \"dc=example,dc=org\"\nrootdn \"cn=admin,dc=example,dc=org\"\nrootpw secret\ndirectory {}/db\n",
+                "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\ninclude /etc/ldap/schema/inetorgperson.schema\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {}/slapd.pid\n{tls_settings}database mdb\nsuffix \"dc=example,dc=org\"\nrootdn \"cn=admin,dc=example,dc=org\"\nrootpw secret\ndirectory {}/db\n",
                 dir.path().display(),
                 dir.path().display()
             ),
@@ -374,20 +396,32 @@ impl Slapd {
         );
         let port = common::free_port();
         let url = format!("ldap://127.0.0.1:{port}");
+        let tls = tls.then(|| {
+            let port = common::free_port();
+            (format!("ldaps://127.0.0.1:{port}"), certs.join("ca.crt"))
+        });
+        let listeners = match &tls {
+            Some((ldaps, _)) => format!("{url}/ {ldaps}/"),
+            None => format!("{url}/"),
+        };
         let child = Command::new("/usr/sbin/slapd")
             .arg("-f")
             .arg(&config)
             .arg("-h")
-            .arg(format!("{url}/"))
+            .arg(listeners)
             .args(["-d", "0"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         common::wait_for_listener(&format!("127.0.0.1:{port}"), "slapd");
+        if let Some((ldaps, _)) = &tls {
+            common::wait_for_listener(ldaps.trim_start_matches("ldaps://"), "slapd (ldaps)");
+        }
         Some(Slapd {
             child,
             url,
+            tls,
             _dir: dir,
         })
     }
@@ -593,4 +627,49 @@ fn a_user_who_arrived_only_by_sync_is_authorized_with_a_token_of_its_identity() 
         assert!(Instant::now() < deadline, "summer was never removed");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn ldap_is_read_over_ldaps_and_starttls_trusting_the_given_ca() {
+    let ldif = format!("{LDAP_BASE}\n{}", ldap_person("rick", "Rick"));
+    let Some(slapd) = Slapd::start_with_tls(
+        "ldap_is_read_over_ldaps_and_starttls_trusting_the_given_ca",
+        &ldif,
+    ) else {
+        return;
+    };
+    let (ldaps, ca) = slapd.tls.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let manifest = dir.path().join("manifest.yaml");
+    std::fs::write(&manifest, LDAP_MANIFEST).unwrap();
+    ok(&data, &["model", "set", manifest.to_str().unwrap()]);
+    let load = |url: &str, extra: &[&str]| {
+        let output = common::run_with_input(
+            Command::new(env!("CARGO_BIN_EXE_lictor"))
+                .arg("--data-dir")
+                .arg(&data)
+                .args(["load", "ldap", url, "--base-dn", "dc=example,dc=org"])
+                .args(["--bind-dn", "cn=admin,dc=example,dc=org", "--dry-run"])
+                .args(extra),
+            "secret\n",
+        );
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    };
+    let ca = ca.to_str().unwrap();
+    let (loaded, text) = load(&ldaps, &["--ca-cert", ca]);
+    assert!(loaded && text.contains("user:rick"), "{text}");
+    let (loaded, text) = load(&slapd.url, &["--starttls", "--ca-cert", ca]);
+    assert!(loaded && text.contains("user:rick"), "{text}");
+    // A certificate no trusted CA signed is refused, and the error says where.
+    let (loaded, text) = load(&ldaps, &[]);
+    assert!(!loaded, "{text}");
+    assert!(text.contains(&ldaps), "{text}");
+    let (loaded, text) = load(&ldaps, &["--ca-cert", "/nonexistent/ca.crt"]);
+    assert!(!loaded && text.contains("/nonexistent/ca.crt"), "{text}");
 }

@@ -97,8 +97,12 @@ fn default_sync_seconds() -> u64 {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LdapSettings {
-    /// `ldap://HOST:PORT`.
+    /// `ldap://HOST:PORT`, or `ldaps://HOST:PORT` for TLS from the first byte.
     pub url: String,
+    /// Upgrade an `ldap://` connection with StartTLS before binding.
+    pub starttls: bool,
+    /// A PEM CA certificate to trust for the directory's TLS certificate (default: the system's).
+    pub ca_cert: Option<PathBuf>,
     /// The DN to bind as; anonymous when none.
     pub bind_dn: Option<String>,
     /// The bind password (prefer `password_env`).

@@ -12,6 +12,8 @@ use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Users: OpenLDAP's inetOrgPerson and Active Directory's user.
@@ -22,6 +24,29 @@ const GROUP_FILTER: &str =
 /// Entries asked for per page.
 const PAGE: i32 = 500;
 
+/// A TLS client configuration trusting the CA certificates in a PEM file.
+fn tls_config(ca: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    let named = |error: &dyn std::fmt::Display| format!("ldap.ca_cert {}: {error}", ca.display());
+    let pem = std::fs::read(ca).map_err(|e| named(&e))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots
+            .add(certificate.map_err(|e| named(&e))?)
+            .map_err(|e| named(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(named(&"no PEM certificate in the file"));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| named(&e))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// Reads the directory; answers its users, identities and groups as JSON Lines records.
 pub async fn read(settings: &LdapSettings, password: Option<&str>) -> Result<String, String> {
     let failed = |what: &str| {
@@ -29,7 +54,12 @@ pub async fn read(settings: &LdapSettings, password: Option<&str>) -> Result<Str
         let what = what.to_string();
         move |error: ldap3::LdapError| format!("LDAP {url}: {what}: {error}")
     };
-    let connection = LdapConnSettings::new().set_conn_timeout(Duration::from_secs(10));
+    let mut connection = LdapConnSettings::new()
+        .set_conn_timeout(Duration::from_secs(10))
+        .set_starttls(settings.starttls);
+    if let Some(ca) = &settings.ca_cert {
+        connection = connection.set_config(tls_config(ca)?);
+    }
     let (driver, mut ldap) = LdapConnAsync::with_settings(connection, &settings.url)
         .await
         .map_err(failed("connecting"))?;
