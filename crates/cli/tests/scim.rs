@@ -312,3 +312,110 @@ fn provisioning_lands_in_the_directory_and_deleting_keeps_what_the_application_w
         ))
         .is_empty());
 }
+
+/// A manifest with other names for the identity provider's types and relations.
+const CUSTOM_MANIFEST: &str = "model:\n  version: 3\n\ntypes:\n  login: {}\n  person:\n    relations:\n      alias: login\n  team:\n    relations:\n      includes: person | team#includes\n";
+
+const CUSTOM_MAPPING: &str = "scim:\n  user_type: person\n  group_type: team\n  identity_type: login\n  identifier_relation: alias\n  member_relation: includes\n";
+
+#[test]
+fn a_configured_mapping_names_the_types_and_relations_scim_writes() {
+    use reqwest::Method;
+    let prepare = |data: &std::path::Path| {
+        let manifest = data.parent().unwrap().join("custom.yaml");
+        std::fs::write(&manifest, CUSTOM_MANIFEST).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_lictor"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(["model", "set", manifest.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let server = Server::start_prepared(
+        &format!("{CUSTOM_MAPPING}api_keys:\n  - key: {SCIM_KEY}\n    scopes: [scim]\n  - key: {ADMIN_KEY}\n    scopes: [read, write, admin]\n"),
+        false,
+        prepare,
+    );
+    let scim = Scim {
+        server,
+        client: reqwest::blocking::Client::new(),
+    };
+    let (status, user) = scim.scim(
+        Method::POST,
+        "/Users",
+        Some(json!({"schemas": [USER], "userName": "ada@example.com"})),
+    );
+    assert_eq!(status, 201, "{user}");
+    let id = user["id"].as_str().unwrap();
+    let person = scim.api(&format!("/api/v3/directory/object/person/{id}"));
+    assert_eq!(
+        person["result"]["properties"]["userName"],
+        "ada@example.com"
+    );
+    assert_eq!(
+        scim.relations(&format!("object_type=person&object_id={id}&relation=alias")),
+        vec![format!("person:{id}#alias@login:ada@example.com")]
+    );
+    let (status, team) = scim.scim(
+        Method::POST,
+        "/Groups",
+        Some(json!({"schemas": [GROUP], "displayName": "Engines", "members": [{"value": id}]})),
+    );
+    assert_eq!(status, 201, "{team}");
+    let team_id = team["id"].as_str().unwrap();
+    assert_eq!(
+        scim.relations(&format!(
+            "object_type=team&object_id={team_id}&relation=includes"
+        )),
+        vec![format!("team:{team_id}#includes@person:{id}")]
+    );
+    let (_, listed) = scim.scim(Method::GET, "/Users", None);
+    assert_eq!(listed["totalResults"], 1);
+}
+
+#[test]
+fn a_configured_mapping_the_manifest_cannot_hold_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let demo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/demo/manifest.yaml"
+    );
+    let set = std::process::Command::new(env!("CARGO_BIN_EXE_lictor"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["model", "set", demo])
+        .output()
+        .unwrap();
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let config = dir.path().join("lictor.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {}\n{}{CUSTOM_MAPPING}",
+            data.display(),
+            common::PORTS
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lictor"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("scim: the manifest declares no type `person`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("lictor.yaml"), "{stderr}");
+}

@@ -49,6 +49,37 @@ pub struct Config {
     pub sync: Vec<SyncSource>,
     /// The web console.
     pub console: Console,
+    /// How SCIM users and groups map onto the default tenant's directory; when given, checked
+    /// against its manifest at start.
+    pub scim: Option<ScimMapping>,
+}
+
+/// How SCIM resources map onto a directory: Topaz's identity-provider layout by default.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScimMapping {
+    /// The object type of users.
+    pub user_type: String,
+    /// The object type of groups.
+    pub group_type: String,
+    /// The object type of identities (userName, e-mails, externalId).
+    pub identity_type: String,
+    /// The relation linking a user and its identities (on the user type, or on the identity type).
+    pub identifier_relation: String,
+    /// The relation of a group to its member users and nested groups (`group#member`).
+    pub member_relation: String,
+}
+
+impl Default for ScimMapping {
+    fn default() -> Self {
+        ScimMapping {
+            user_type: "user".into(),
+            group_type: "group".into(),
+            identity_type: "identity".into(),
+            identifier_relation: "identifier".into(),
+            member_relation: "member".into(),
+        }
+    }
 }
 
 /// The web console: served at `/ui/` on its own port, beside the whole REST API.
@@ -167,6 +198,7 @@ impl Default for Config {
             follow: None,
             sync: Vec::new(),
             console: Console::default(),
+            scim: None,
         }
     }
 }
@@ -359,6 +391,9 @@ pub struct TenantConfig {
     /// How its AuthZEN requests are decided; none means as the default tenant's.
     #[serde(default)]
     pub authzen: Option<crate::authzen::config::AuthzenSettings>,
+    /// How SCIM resources map onto its directory; none means as the default tenant's.
+    #[serde(default)]
+    pub scim: Option<ScimMapping>,
 }
 
 /// An API key and what it may do.
@@ -606,6 +641,21 @@ impl Config {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "localhost".into());
         format!("{host}:{}", self.listen.authorizer_grpc)
+    }
+
+    /// The SCIM mapping of the tenant `tenant_id` (empty: the default tenant), and whether it was
+    /// configured (rather than the default layout).
+    pub fn scim_for(&self, tenant_id: &str) -> (ScimMapping, bool) {
+        let configured = self
+            .tenants
+            .iter()
+            .find(|t| t.id == tenant_id)
+            .and_then(|t| t.scim.as_ref())
+            .or(self.scim.as_ref());
+        match configured {
+            Some(mapping) => (mapping.clone(), true),
+            None => (ScimMapping::default(), false),
+        }
     }
 
     /// The AuthZEN mappings of the tenant `tenant_id` (empty: the default tenant).

@@ -114,6 +114,7 @@ pub async fn open(
     api_routes: ApiRoutes,
 ) -> Result<Service, ServerError> {
     let tenants = Arc::new(Tenants::open(&config)?);
+    crate::scim::check_mappings(&config, &tenants, &config_path)?;
     let (shutdown, watcher) = watch::channel(false);
     let counters = Metrics::new();
     let reload_tasks =

@@ -1,7 +1,8 @@
 //! A SCIM 2.0 service provider (RFC 7643 / RFC 7644) under `/scim/v2/`, so identity providers
 //! (Okta, Entra ID, OneLogin, ...) push users and groups into the directory.
 //!
-//! They land as Topaz lays out IdP data: a `user` object whose id is the SCIM id and whose
+//! By default (`scim:` in the configuration, per tenant too, names other types and relations) they
+//! land as Topaz lays out IdP data: a `user` object whose id is the SCIM id and whose
 //! properties are the SCIM attributes; an `identity` object for the userName, each email and the
 //! externalId, linked by `user:U#identifier@identity:I`; a `group` object per group with
 //! `group:G#member@user:U` and `group:G#member@group:H#member`. What SCIM wrote is marked
@@ -17,6 +18,7 @@ mod schema;
 pub use error::{ScimError, MEDIA_TYPE};
 
 use crate::access::Access;
+use crate::config::ScimMapping;
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, RawQuery};
@@ -88,6 +90,62 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/scim/v2/{*rest}", axum::routing::any(unknown))
 }
 
+/// Checks each tenant's SCIM mapping against its manifest at start. A configured mapping the manifest
+/// cannot hold stops the start, naming what is missing; the default layout is only reported, since a
+/// deployment may not use SCIM at all (its writes are refused, naming the relation, until it can).
+pub fn check_mappings(
+    config: &crate::config::Config,
+    tenants: &crate::tenant::Tenants,
+    config_path: &std::path::Path,
+) -> Result<(), crate::ServerError> {
+    for tenant in tenants.all() {
+        let (mapping, configured) = config.scim_for(&tenant.id);
+        let Err(problem) = fits(&mapping, &tenant.store.snapshot()) else {
+            continue;
+        };
+        let section = match tenant.id.as_str() {
+            "" => "scim".to_string(),
+            id => format!("tenants[{id}].scim"),
+        };
+        if configured {
+            return Err(crate::ServerError::Config {
+                path: config_path.to_path_buf(),
+                line: None,
+                message: format!("{section}: {problem}"),
+            });
+        }
+        tracing::info!(
+            tenant = tenant.id.as_str(),
+            "SCIM writes will be refused until the manifest can hold them: {problem}"
+        );
+    }
+    Ok(())
+}
+
+/// Whether a directory's manifest holds what the mapping writes.
+fn fits(m: &ScimMapping, directory: &Directory) -> Result<(), String> {
+    // A tenant without a manifest yet (a new one) is checked when its writes come.
+    if directory.schema().source().is_empty() {
+        return Ok(());
+    }
+    for object_type in [&m.user_type, &m.group_type, &m.identity_type] {
+        if directory.schema().declared_type(object_type).is_none() {
+            return Err(format!("the manifest declares no type `{object_type}`"));
+        }
+    }
+    let relations = [
+        identifier(m, directory, "u", "i"),
+        member_relation(m, "g", Kind::User, "u"),
+        member_relation(m, "g", Kind::Group, "h"),
+    ];
+    for relation in relations {
+        directory
+            .validate_relation(&relation)
+            .map_err(|error| format!("the manifest refuses {relation}: {error}"))?;
+    }
+    Ok(())
+}
+
 /// The two resource types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -106,13 +164,6 @@ impl Kind {
             Kind::Group
         } else {
             Kind::User
-        }
-    }
-
-    fn object_type(self) -> &'static str {
-        match self {
-            Kind::User => "user",
-            Kind::Group => "group",
         }
     }
 
@@ -145,16 +196,29 @@ impl Kind {
     }
 }
 
-/// What a request needs besides its body: the tenant and the base of `meta.location`.
+/// What a request needs besides its body: the tenant, how SCIM maps onto its directory, and the
+/// base of `meta.location`.
 struct Call {
     access: Access,
+    mapping: ScimMapping,
     base: String,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Call {
+/// The object type a resource type maps to.
+fn type_of(mapping: &ScimMapping, kind: Kind) -> &str {
+    match kind {
+        Kind::User => &mapping.user_type,
+        Kind::Group => &mapping.group_type,
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Call {
     type Rejection = ScimError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Call, ScimError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Call, ScimError> {
         let access = parts
             .extensions
             .get::<Access>()
@@ -173,8 +237,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Call {
             .extensions
             .get::<crate::listener::Scheme>()
             .map_or("http", |s| s.0);
+        let (mapping, _) = state.config.scim_for(&access.tenant.id);
         Ok(Call {
             access,
+            mapping,
             base: format!("{scheme}://{host}/scim/v2"),
         })
     }
@@ -324,46 +390,50 @@ fn provisioned(object: &ObjectRecord) -> bool {
 }
 
 /// A SCIM user or group as stored, if SCIM wrote it.
-fn stored(directory: &Directory, kind: Kind, id: &str) -> Option<ObjectRecord> {
+fn stored(m: &ScimMapping, directory: &Directory, kind: Kind, id: &str) -> Option<ObjectRecord> {
     directory
-        .get_object(kind.object_type(), id)
+        .get_object(type_of(m, kind), id)
         .filter(provisioned)
 }
 
 /// The members of a group: `(type, id)` of each user and group SCIM made a member.
-fn members(directory: &Directory, id: &str) -> Vec<RelationRecord> {
+fn members(m: &ScimMapping, directory: &Directory, id: &str) -> Vec<RelationRecord> {
     directory
-        .relations_of("group", id)
+        .relations_of(&m.group_type, id)
         .into_iter()
-        .filter(|r| r.object_type == "group" && r.object_id == id && r.relation == "member")
-        .filter(|r| match r.subject_type.as_str() {
-            "user" => {
-                r.subject_relation.is_empty()
-                    && stored(directory, Kind::User, &r.subject_id).is_some()
+        .filter(|r| {
+            r.object_type == m.group_type && r.object_id == id && r.relation == m.member_relation
+        })
+        .filter(|r| {
+            if r.subject_type == m.user_type && r.subject_relation.is_empty() {
+                stored(m, directory, Kind::User, &r.subject_id).is_some()
+            } else if r.subject_type == m.group_type && r.subject_relation == m.member_relation {
+                stored(m, directory, Kind::Group, &r.subject_id).is_some()
+            } else {
+                false
             }
-            "group" => {
-                r.subject_relation == "member"
-                    && stored(directory, Kind::Group, &r.subject_id).is_some()
-            }
-            _ => false,
         })
         .collect()
 }
 
 /// The SCIM groups a user or group is a direct member of.
-fn member_of(directory: &Directory, kind: Kind, id: &str) -> Vec<ObjectRecord> {
-    let subject_relation = if kind == Kind::Group { "member" } else { "" };
+fn member_of(m: &ScimMapping, directory: &Directory, kind: Kind, id: &str) -> Vec<ObjectRecord> {
+    let subject_relation = if kind == Kind::Group {
+        m.member_relation.as_str()
+    } else {
+        ""
+    };
     directory
-        .relations_of(kind.object_type(), id)
+        .relations_of(type_of(m, kind), id)
         .into_iter()
         .filter(|r| {
-            r.object_type == "group"
-                && r.relation == "member"
-                && r.subject_type == kind.object_type()
+            r.object_type == m.group_type
+                && r.relation == m.member_relation
+                && r.subject_type == type_of(m, kind)
                 && r.subject_id == id
                 && r.subject_relation == subject_relation
         })
-        .filter_map(|r| stored(directory, Kind::Group, &r.object_id))
+        .filter_map(|r| stored(m, directory, Kind::Group, &r.object_id))
         .collect()
 }
 
@@ -384,7 +454,7 @@ fn render(call: &Call, directory: &Directory, kind: Kind, object: &ObjectRecord)
     let mut version_source = object.etag.clone();
     match kind {
         Kind::User => {
-            let groups: Vec<Value> = member_of(directory, Kind::User, &object.id)
+            let groups: Vec<Value> = member_of(&call.mapping, directory, Kind::User, &object.id)
                 .iter()
                 .map(|group| reference(call, Kind::Group, group, Some("direct")))
                 .collect();
@@ -394,13 +464,15 @@ fn render(call: &Call, directory: &Directory, kind: Kind, object: &ObjectRecord)
         }
         Kind::Group => {
             let mut listed = Vec::new();
-            for relation in members(directory, &object.id) {
-                let member_kind = if relation.subject_type == "user" {
+            for relation in members(&call.mapping, directory, &object.id) {
+                let member_kind = if relation.subject_type == call.mapping.user_type {
                     Kind::User
                 } else {
                     Kind::Group
                 };
-                if let Some(member) = stored(directory, member_kind, &relation.subject_id) {
+                if let Some(member) =
+                    stored(&call.mapping, directory, member_kind, &relation.subject_id)
+                {
                     version_source.push_str(&relation.to_string());
                     // `display` is no sub-attribute of members in RFC 7643's Group schema.
                     let mut entry = reference(call, member_kind, &member, None);
@@ -417,7 +489,7 @@ fn render(call: &Call, directory: &Directory, kind: Kind, object: &ObjectRecord)
     }
     let stamps = crate::service::directory::object_stamps(
         &call.access.tenant,
-        kind.object_type(),
+        type_of(&call.mapping, kind),
         &object.id,
     );
     let mut meta = Map::new();
@@ -459,7 +531,7 @@ fn reference(call: &Call, kind: Kind, object: &ObjectRecord, direct: Option<&str
 
 fn find(call: &Call, kind: Kind, id: &str) -> Result<(Arc<Directory>, ObjectRecord), ScimError> {
     let directory = call.directory();
-    let object = stored(&directory, kind, id)
+    let object = stored(&call.mapping, &directory, kind, id)
         .ok_or_else(|| ScimError::not_found(format!("no {} has the id {id:?}", kind.name())))?;
     Ok((directory, object))
 }
@@ -698,7 +770,7 @@ fn list(call: &Call, kind: Kind, query: &ListQuery) -> Result<Response, ScimErro
     let directory = call.directory();
     let mut matched = Vec::new();
     for object in directory.objects() {
-        if object.object_type != kind.object_type() || !provisioned(&object) {
+        if object.object_type != type_of(&call.mapping, kind) || !provisioned(&object) {
             continue;
         }
         let resource = render(call, &directory, kind, &object);
@@ -912,38 +984,37 @@ fn identities_of(attributes: &Map<String, Value>) -> Vec<(String, &'static str)>
 }
 
 /// The identifier relation between a user and an identity, as the manifest declares it.
-fn identifier(directory: &Directory, user: &str, identity: &str) -> RelationRecord {
-    if directory.is_relation("user", "identifier")
-        || !directory.is_relation("identity", "identifier")
-    {
-        RelationRecord {
-            object_type: "user".into(),
-            object_id: user.into(),
-            relation: "identifier".into(),
-            subject_type: "identity".into(),
-            subject_id: identity.into(),
-            subject_relation: String::new(),
-        }
+fn identifier(
+    m: &ScimMapping,
+    directory: &Directory,
+    user: &str,
+    identity: &str,
+) -> RelationRecord {
+    let on_user = directory.is_relation(&m.user_type, &m.identifier_relation)
+        || !directory.is_relation(&m.identity_type, &m.identifier_relation);
+    let (object_type, object_id, subject_type, subject_id) = if on_user {
+        (&m.user_type, user, &m.identity_type, identity)
     } else {
-        RelationRecord {
-            object_type: "identity".into(),
-            object_id: identity.into(),
-            relation: "identifier".into(),
-            subject_type: "user".into(),
-            subject_id: user.into(),
-            subject_relation: String::new(),
-        }
+        (&m.identity_type, identity, &m.user_type, user)
+    };
+    RelationRecord {
+        object_type: object_type.clone(),
+        object_id: object_id.into(),
+        relation: m.identifier_relation.clone(),
+        subject_type: subject_type.clone(),
+        subject_id: subject_id.into(),
+        subject_relation: String::new(),
     }
 }
 
 /// The user an identity is linked to, if any.
-fn identity_owner(directory: &Directory, identity: &str) -> Option<String> {
+fn identity_owner(m: &ScimMapping, directory: &Directory, identity: &str) -> Option<String> {
     directory
-        .relations_of("identity", identity)
+        .relations_of(&m.identity_type, identity)
         .into_iter()
-        .find(|r| r.relation == "identifier")
+        .find(|r| r.relation == m.identifier_relation)
         .map(|r| {
-            if r.object_type == "user" {
+            if r.object_type == m.user_type {
                 r.object_id
             } else {
                 r.subject_id
@@ -965,6 +1036,7 @@ fn display_name(kind: Kind, attributes: &Map<String, Value>) -> String {
 /// The changes that make the directory hold `attributes` for the resource `id` (created when
 /// `previous` is none), and, for a group, exactly `members`.
 fn changes_for(
+    m: &ScimMapping,
     directory: &Directory,
     kind: Kind,
     id: &str,
@@ -988,7 +1060,7 @@ fn changes_for(
             .and_then(Value::as_str)
             .unwrap_or_default();
         let taken = directory.objects().any(|object| {
-            object.object_type == "user"
+            object.object_type == m.user_type
                 && object.id != id
                 && provisioned(&object)
                 && object
@@ -1006,7 +1078,7 @@ fn changes_for(
     attributes.insert(MARKER.into(), "scim".into());
     changes.push(Change::SetObject {
         object: ObjectRecord {
-            object_type: kind.object_type().into(),
+            object_type: type_of(m, kind).into(),
             id: id.into(),
             display_name: display_name(kind, &attributes),
             properties: Value::Object(attributes.clone()),
@@ -1021,16 +1093,17 @@ fn changes_for(
                 .unwrap_or_default();
             let new = identities_of(&attributes);
             for (identity, identity_kind) in &new {
-                if let Some(owner) = identity_owner(directory, identity).filter(|owner| owner != id)
+                if let Some(owner) =
+                    identity_owner(m, directory, identity).filter(|owner| owner != id)
                 {
                     return Err(ScimError::uniqueness(format!(
                         "the identity {identity:?} already belongs to user {owner:?}"
                     )));
                 }
-                if directory.get_object("identity", identity).is_none() {
+                if directory.get_object(&m.identity_type, identity).is_none() {
                     changes.push(Change::SetObject {
                         object: ObjectRecord {
-                            object_type: "identity".into(),
+                            object_type: m.identity_type.clone(),
                             id: identity.clone(),
                             display_name: String::new(),
                             properties: json!({"kind": identity_kind, "provider": "scim", "verified": true}),
@@ -1039,11 +1112,11 @@ fn changes_for(
                     });
                 }
                 changes.push(Change::SetRelation {
-                    relation: identifier(directory, id, identity),
+                    relation: identifier(m, directory, id, identity),
                 });
             }
             for (identity, _) in old.iter().filter(|(o, _)| !new.iter().any(|(n, _)| n == o)) {
-                changes.extend(forget_identity(directory, id, identity));
+                changes.extend(forget_identity(m, directory, id, identity));
             }
         }
         Kind::Group => {
@@ -1056,12 +1129,12 @@ fn changes_for(
                         .collect()
                 })
                 .unwrap_or_default();
-            let current = members(directory, id);
+            let current = members(m, directory, id);
             for member in &listed {
-                let relation = if stored(directory, Kind::User, member).is_some() {
-                    member_relation(id, Kind::User, member)
-                } else if stored(directory, Kind::Group, member).is_some() {
-                    member_relation(id, Kind::Group, member)
+                let relation = if stored(m, directory, Kind::User, member).is_some() {
+                    member_relation(m, id, Kind::User, member)
+                } else if stored(m, directory, Kind::Group, member).is_some() {
+                    member_relation(m, id, Kind::Group, member)
                 } else {
                     return Err(ScimError::bad(
                         "invalidValue",
@@ -1083,15 +1156,15 @@ fn changes_for(
     Ok(changes)
 }
 
-fn member_relation(group: &str, kind: Kind, member: &str) -> RelationRecord {
+fn member_relation(m: &ScimMapping, group: &str, kind: Kind, member: &str) -> RelationRecord {
     RelationRecord {
-        object_type: "group".into(),
+        object_type: m.group_type.clone(),
         object_id: group.into(),
-        relation: "member".into(),
-        subject_type: kind.object_type().into(),
+        relation: m.member_relation.clone(),
+        subject_type: type_of(m, kind).into(),
         subject_id: member.into(),
         subject_relation: if kind == Kind::Group {
-            "member".into()
+            m.member_relation.clone()
         } else {
             String::new()
         },
@@ -1099,16 +1172,21 @@ fn member_relation(group: &str, kind: Kind, member: &str) -> RelationRecord {
 }
 
 /// Unlinks an identity from a user, and deletes it when SCIM made it.
-fn forget_identity(directory: &Directory, user: &str, identity: &str) -> Vec<Change> {
+fn forget_identity(
+    m: &ScimMapping,
+    directory: &Directory,
+    user: &str,
+    identity: &str,
+) -> Vec<Change> {
     let mut changes = vec![Change::DeleteRelation {
-        relation: identifier(directory, user, identity),
+        relation: identifier(m, directory, user, identity),
     }];
     let made_by_scim = directory
-        .get_object("identity", identity)
+        .get_object(&m.identity_type, identity)
         .is_some_and(|o| o.properties.get("provider").and_then(Value::as_str) == Some("scim"));
     if made_by_scim {
         changes.push(Change::DeleteObject {
-            object_type: "identity".into(),
+            object_type: m.identity_type.clone(),
             object_id: identity.into(),
         });
     }
@@ -1136,7 +1214,14 @@ fn commit(call: &Call, changes: &[Change]) -> Result<(), ScimError> {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             scim_type: None,
             detail: format!(
-                "the directory's manifest refuses {record}: {source} (SCIM needs the types user, identity and group, user#identifier and group#member)"
+                "the directory's manifest refuses {record}: {source} (SCIM needs the types {}, {} and {}, {}#{} and {}#{})",
+                call.mapping.user_type,
+                call.mapping.identity_type,
+                call.mapping.group_type,
+                call.mapping.user_type,
+                call.mapping.identifier_relation,
+                call.mapping.group_type,
+                call.mapping.member_relation,
             ),
         },
         other => ScimError::from(crate::service::directory::store_error(other)),
@@ -1153,7 +1238,7 @@ async fn create_resource<const GROUP: bool>(
     let _writing = WRITES.lock().await;
     let directory = call.directory();
     let id = uuid::Uuid::new_v4().to_string();
-    let changes = changes_for(&directory, kind, &id, attributes, None)?;
+    let changes = changes_for(&call.mapping, &directory, kind, &id, attributes, None)?;
     commit(&call, &changes)?;
     let (directory, object) = find(&call, kind, &id)?;
     Ok(resource_response(
@@ -1175,7 +1260,14 @@ async fn replace(
     let current = render(call, &directory, kind, &object);
     check_version(headers, &current)?;
     let attributes = next(&current)?;
-    let changes = changes_for(&directory, kind, id, attributes, Some(&object))?;
+    let changes = changes_for(
+        &call.mapping,
+        &directory,
+        kind,
+        id,
+        attributes,
+        Some(&object),
+    )?;
     commit(call, &changes)?;
     let (directory, object) = find(call, kind, id)?;
     Ok(resource_response(
@@ -1229,21 +1321,21 @@ async fn delete_resource<const GROUP: bool>(
     if kind == Kind::User {
         if let Some(attributes) = object.properties.as_object() {
             for (identity, _) in identities_of(attributes) {
-                changes.extend(forget_identity(&directory, &id, &identity));
+                changes.extend(forget_identity(&call.mapping, &directory, &id, &identity));
             }
         }
     } else {
-        for relation in members(&directory, &id) {
+        for relation in members(&call.mapping, &directory, &id) {
             changes.push(Change::DeleteRelation { relation });
         }
     }
-    for group in member_of(&directory, kind, &id) {
+    for group in member_of(&call.mapping, &directory, kind, &id) {
         changes.push(Change::DeleteRelation {
-            relation: member_relation(&group.id, kind, &id),
+            relation: member_relation(&call.mapping, &group.id, kind, &id),
         });
     }
     changes.push(Change::DeleteObject {
-        object_type: kind.object_type().into(),
+        object_type: type_of(&call.mapping, kind).into(),
         object_id: id,
     });
     commit(&call, &changes)?;
