@@ -264,3 +264,57 @@ fn a_manifest_is_checked_without_being_saved() {
         "{body}"
     );
 }
+
+#[test]
+fn objects_are_searched_by_id_or_display_name_and_paged() {
+    let server = Server::start("", true);
+    let search = |query: &str| {
+        let (status, body) =
+            send(client().get(console(&server, &format!("/api/v3/lictor/objects?{query}"))));
+        assert_eq!(status, 200, "{query}: {body}");
+        body
+    };
+    let ids = |body: &Value| -> Vec<String> {
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}:{}",
+                    o["type"].as_str().unwrap(),
+                    o["id"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    // By display name, without regard to case: "Rick Sanchez".
+    assert_eq!(
+        ids(&search("object_type=user&q=SANCHEZ")),
+        vec!["user:rick@the-citadel.com"]
+    );
+    // By id, across types when none is named.
+    let across = ids(&search("q=rick@the-citadel"));
+    assert!(
+        across.contains(&"user:rick@the-citadel.com".to_string()),
+        "{across:?}"
+    );
+    assert!(
+        across.iter().any(|id| id.starts_with("identity:")),
+        "{across:?}"
+    );
+    // Paged as getObjects: the second page follows the first without overlap.
+    let first = search("object_type=user&q=the-&page.size=2");
+    let token = first["page"]["next_token"].as_str().unwrap().to_string();
+    assert!(!token.is_empty(), "{first}");
+    let second = search(&format!(
+        "object_type=user&q=the-&page.size=2&page.token={token}"
+    ));
+    let (a, b) = (ids(&first), ids(&second));
+    assert_eq!(a.len(), 2);
+    assert!(
+        !b.is_empty() && b.iter().all(|id| !a.contains(id)),
+        "{a:?} {b:?}"
+    );
+    assert!(ids(&search("object_type=user&q=nobody-has-this")).is_empty());
+}

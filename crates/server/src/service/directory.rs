@@ -197,9 +197,26 @@ pub fn get_objects(
     object_type: &str,
     page: &PageRequest,
 ) -> Result<(Vec<ObjectRecord>, String), ApiError> {
+    search_objects(directory, object_type, "", page)
+}
+
+/// Objects (of one type, or all) whose id or display name contains `text`, without regard to case;
+/// every object when `text` is empty. Sorted and paged as [`get_objects`].
+pub fn search_objects(
+    directory: &Directory,
+    object_type: &str,
+    text: &str,
+    page: &PageRequest,
+) -> Result<(Vec<ObjectRecord>, String), ApiError> {
+    let text = text.to_lowercase();
     let mut objects: Vec<ObjectRecord> = directory
         .objects()
         .filter(|o| object_type.is_empty() || o.object_type == object_type)
+        .filter(|o| {
+            text.is_empty()
+                || o.id.to_lowercase().contains(&text)
+                || o.display_name.to_lowercase().contains(&text)
+        })
         .collect();
     objects.sort_by(|a, b| (&a.object_type, &a.id).cmp(&(&b.object_type, &b.id)));
     paginate(objects, page, |o| format!("{}\u{0}{}", o.object_type, o.id))

@@ -55,6 +55,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(get_manifest).post(set_manifest).delete(delete_manifest),
         )
         .route("/api/v3/lictor/explain", post(explain))
+        .route("/api/v3/lictor/objects", get(search_objects))
         .route("/api/v3/lictor/lookup/objects", post(lookup_objects))
         .route("/api/v3/lictor/lookup/subjects", post(lookup_subjects))
 }
@@ -170,13 +171,40 @@ struct GetObjectsQuery {
     page: PageQuery,
 }
 
+/// Lictor's object search: objects whose id or display name contains `q`.
+#[derive(Deserialize)]
+struct SearchObjectsQuery {
+    #[serde(default, alias = "objectType")]
+    object_type: String,
+    #[serde(default)]
+    q: String,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+async fn search_objects(
+    Extension(access): Extension<Access>,
+    QueryParams(query): QueryParams<SearchObjectsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    objects_page(&access, &query.object_type, &query.q, &query.page)
+}
+
 async fn get_objects(
     Extension(access): Extension<Access>,
     QueryParams(query): QueryParams<GetObjectsQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    objects_page(&access, &query.object_type, "", &query.page)
+}
+
+/// A page of objects of a type (or all) whose id or display name contains `text`.
+fn objects_page(
+    access: &Access,
+    object_type: &str,
+    text: &str,
+    page: &PageQuery,
+) -> Result<Json<Value>, ApiError> {
     let directory = service::snapshot(&access.tenant);
-    let (objects, next) =
-        service::get_objects(&directory, &query.object_type, &query.page.request()?)?;
+    let (objects, next) = service::search_objects(&directory, object_type, text, &page.request()?)?;
     Ok(Json(json!({
         "results": objects.iter().map(|o| object_json(&access.tenant, o)).collect::<Vec<_>>(),
         "page": page_json(next),
