@@ -104,6 +104,7 @@ impl Fixture {
                 id: SINK_TENANT.to_string(),
                 policies: None,
                 authzen: None,
+                scim: None,
             }],
             decision_logs: DecisionLogs {
                 enabled: true,
