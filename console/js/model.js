@@ -112,14 +112,19 @@ export async function render(root, ctx) {
     saveErr.show(null);
     saveBtn.disabled = true;
     try {
-      // The manifest write takes no ETag: make sure it is still the one loaded before replacing it.
-      const probe = await fetch('/api/v3/directory/manifest', { method: 'HEAD', headers: api.headers({ 'if-none-match': etag }), cache: 'no-store' });
-      if (probe.status === 200) {
-        saveErr.show('Not saved: the manifest was changed since you opened it. Your text is kept; copy it, reload the page and apply your changes again.');
-        saveBtn.disabled = false;
-        return;
+      // Saved only if the stored manifest is still the one loaded (its ETag), checked by the server.
+      let res;
+      try {
+        const condition = etag ? { 'if-match': etag.startsWith('"') ? etag : `"${etag}"` } : {};
+        res = await api.api('POST', '/api/v3/directory/manifest', { body: { body: { data: area.value } }, headers: condition });
+      } catch (x) {
+        if (x.code === 9 && /etag mismatch/i.test(x.message || '')) {
+          saveErr.show('Not saved: the manifest was changed since you opened it. Your text is kept; copy it, reload the page and apply your changes again.');
+          saveBtn.disabled = false;
+          return;
+        }
+        throw x;
       }
-      const res = await api.api('POST', '/api/v3/directory/manifest', { body: { body: { data: area.value } } });
       saved = area.value;
       forgetModel();
       const cur = await api.getManifest();

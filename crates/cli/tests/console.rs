@@ -318,3 +318,54 @@ fn objects_are_searched_by_id_or_display_name_and_paged() {
     );
     assert!(ids(&search("object_type=user&q=nobody-has-this")).is_empty());
 }
+
+#[test]
+fn a_manifest_write_with_if_match_is_refused_once_the_manifest_changed() {
+    let server = Server::start("", true);
+    let url = console(&server, "/api/v3/directory/manifest");
+    let read = || {
+        let response = client().get(&url).send().unwrap();
+        let etag = response.headers()["etag"].to_str().unwrap().to_string();
+        (etag, response.text().unwrap())
+    };
+    let (etag, source) = read();
+    let edited = format!("{source}\n# first edit\n");
+    let (status, body) = send(
+        client()
+            .post(&url)
+            .header("if-match", &etag)
+            .body(edited.clone()),
+    );
+    assert_eq!(status, 200, "{body}");
+    // The etag read before that edit is now stale: refused, naming both, and nothing changes.
+    let (status, body) = send(
+        client()
+            .post(&url)
+            .header("if-match", &etag)
+            .body(format!("{source}\n# lost edit\n")),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], 9, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("etag mismatch") && message.contains(&etag.replace('"', "")),
+        "{message}"
+    );
+    let (current, stored) = read();
+    assert_eq!(stored, edited);
+    // The current etag, or `*`, or no condition at all, writes.
+    let (status, body) = send(
+        client()
+            .post(&url)
+            .header("if-match", &current)
+            .body(source.clone()),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send(
+        client()
+            .post(&url)
+            .header("if-match", "*")
+            .body(source.clone()),
+    );
+    assert_eq!(status, 200, "{body}");
+}

@@ -37,8 +37,9 @@ pub fn current(tenant: &Tenant) -> Result<Manifest, ApiError> {
     })
 }
 
-/// Replaces the tenant's manifest; returns the new directory revision.
-pub fn set(tenant: &Tenant, source: &str) -> Result<u64, ApiError> {
+/// Replaces the tenant's manifest; returns the new directory revision. With `if_match`, only while
+/// the stored manifest's etag is that one (`*` matches any); otherwise FAILED_PRECONDITION, naming both.
+pub fn set(tenant: &Tenant, source: &str, if_match: Option<&str>) -> Result<u64, ApiError> {
     if source.len() > MAX_BYTES {
         return Err(ApiError::new(
             Code::ResourceExhausted,
@@ -46,9 +47,28 @@ pub fn set(tenant: &Tenant, source: &str) -> Result<u64, ApiError> {
         )
         .with_http_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE));
     }
+    let expected = |current: &str| {
+        let Some(wanted) = if_match else {
+            return Ok(());
+        };
+        let actual = etag(current);
+        let matches = wanted
+            .split(',')
+            .map(|tag| tag.trim().trim_start_matches("W/").trim_matches('"'))
+            .any(|tag| tag == "*" || tag == actual);
+        if matches {
+            Ok(())
+        } else {
+            Err(lictor_store::StoreError::EtagMismatch {
+                record: "the manifest".to_string(),
+                expected: wanted.to_string(),
+                actual,
+            })
+        }
+    };
     tenant
         .store
-        .set_manifest("manifest.yaml", source)
+        .set_manifest_if("manifest.yaml", source, expected)
         .map_err(store_error)
 }
 

@@ -364,8 +364,20 @@ impl Store {
     /// Replaces the manifest. Refused, listing what would break, if stored objects or relations would
     /// no longer fit it. Returns the new revision.
     pub fn set_manifest(&self, file: &str, source: &str) -> Result<u64, StoreError> {
+        self.set_manifest_if(file, source, |_| Ok(()))
+    }
+
+    /// [`Store::set_manifest`], after `expected` accepted the current source (or refused it, with the
+    /// error it returns), checked under the write lock so no other write comes between.
+    pub fn set_manifest_if(
+        &self,
+        file: &str,
+        source: &str,
+        expected: impl FnOnce(&str) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         let manifest = parse_manifest(source, file)?;
         let (_, revision) = self.write(|next, batch| {
+            expected(next.schema().source())?;
             let schema = Schema::compile(manifest, source.to_string(), next.schema().symbols());
             let (violations, total) = next.violations_under(&schema, VIOLATIONS_LISTED);
             if total > 0 {

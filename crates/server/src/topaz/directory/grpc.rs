@@ -571,7 +571,7 @@ impl model::model_server::Model for DirectoryGrpc {
         }
         let source = String::from_utf8(source)
             .map_err(|e| Status::invalid_argument(format!("the manifest is not UTF-8: {e}")))?;
-        crate::manifest::set(&access.tenant, &source)?;
+        crate::manifest::set(&access.tenant, &source, None)?;
         Ok(Response::new(model::SetManifestResponse {
             result: Some(wkt::Empty {}),
         }))

@@ -702,7 +702,9 @@ async fn set_manifest(
     } else {
         body
     };
-    let revision = crate::manifest::set(&access.tenant, &source)?;
+    // `If-Match` makes the write conditional on the manifest the caller read (its GET's ETag).
+    let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok());
+    let revision = crate::manifest::set(&access.tenant, &source, if_match)?;
     Ok(Json(json!({ "result": {}, "revision": revision })))
 }
 
