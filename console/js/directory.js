@@ -141,15 +141,11 @@ export async function renderNew(root, ctx, type) {
       return err.show(x.message);
     }
     try {
-      try {
-        await api.api('GET', `/api/v3/directory/object/${encodeURIComponent(t)}/${encodeURIComponent(id)}`);
-        return err.show(`The object ${t}:${id} already exists.`);
-      } catch (x) {
-        if (x.status !== 404 && x.code !== 5) throw x;
-      }
-      await api.api('POST', '/api/v3/directory/object', { body: { object: { type: t, id, display_name: nameField.input.value, properties } } });
+      // Create only: the server refuses (409) rather than replace an object that exists.
+      await api.api('POST', '/api/v3/directory/object', { body: { object: { type: t, id, display_name: nameField.input.value, properties } }, headers: { 'if-none-match': '*' } });
       location.hash = objectHref(t, id);
     } catch (x) {
+      if (x.code === 6 || x.status === 409) return err.show(`The object ${t}:${id} already exists.`);
       err.show(x);
     }
   });

@@ -369,3 +369,40 @@ fn a_manifest_write_with_if_match_is_refused_once_the_manifest_changed() {
     );
     assert_eq!(status, 200, "{body}");
 }
+
+#[test]
+fn an_object_write_with_if_none_match_star_creates_only() {
+    let server = Server::start("", true);
+    let url = console(&server, "/api/v3/directory/object");
+    let object = |name: &str| json!({"object": {"type": "group", "id": "create-only", "display_name": name}});
+    let (status, body) = send(
+        client()
+            .post(&url)
+            .header("if-none-match", "*")
+            .json(&object("first")),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send(
+        client()
+            .post(&url)
+            .header("if-none-match", "*")
+            .json(&object("second")),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], 6, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("group:create-only"),
+        "{body}"
+    );
+    let (_, stored) = send(client().get(console(
+        &server,
+        "/api/v3/directory/object/group/create-only",
+    )));
+    assert_eq!(stored["result"]["display_name"], "first");
+    // Without the condition the write replaces, as Topaz's does.
+    let (status, body) = send(client().post(&url).json(&object("third")));
+    assert_eq!(status, 200, "{body}");
+}

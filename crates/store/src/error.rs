@@ -148,6 +148,12 @@ pub enum StoreError {
         /// The newest this build knows.
         known: i64,
     },
+    /// A create-only write found the record already stored.
+    #[error("{record} already exists")]
+    Exists {
+        /// The record.
+        record: String,
+    },
     /// Every write of a group commit was refused on its own; nothing was committed.
     #[error("nothing to commit: every write of the group was refused")]
     NothingToCommit,

@@ -17,6 +17,8 @@ use std::time::Duration;
 pub(crate) enum Op {
     /// Create or replace an object; a non-empty etag must match the stored one.
     SetObject(ObjectRecord),
+    /// Create an object that must not be stored yet.
+    CreateObject(ObjectRecord),
     /// Delete an object, and with `with_relations` every relation it takes part in.
     DeleteObject {
         object_type: String,
@@ -137,6 +139,14 @@ pub(crate) fn apply(
     op: &Op,
 ) -> Result<Result<Applied, StoreError>, StoreError> {
     match op {
+        Op::CreateObject(object) => {
+            if next.get_object(&object.object_type, &object.id).is_some() {
+                return Ok(Err(StoreError::Exists {
+                    record: format!("object {}:{}", object.object_type, object.id),
+                }));
+            }
+            apply(next, batch, &Op::SetObject(object.clone()))
+        }
         Op::SetObject(object) => {
             let record = || format!("object {}:{}", object.object_type, object.id);
             let stored = next

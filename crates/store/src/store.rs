@@ -440,6 +440,14 @@ impl Store {
         }
     }
 
+    /// Creates an object that is not stored yet; one that is, is refused ([`StoreError::Exists`]).
+    pub fn create_object(&self, object: &ObjectRecord) -> Result<(ObjectRecord, u64), StoreError> {
+        match self.submit(Op::CreateObject(object.clone()))? {
+            (Applied::Object(stored), revision) => Ok((stored, revision)),
+            (_, revision) => Err(unexpected(revision)),
+        }
+    }
+
     /// Deletes an object, and with `with_relations` every relation it takes part in.
     /// Returns whether it existed.
     pub fn delete_object(

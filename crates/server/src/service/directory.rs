@@ -75,6 +75,7 @@ pub fn directory_error(error: DirectoryError) -> ApiError {
 pub fn store_error(error: StoreError) -> ApiError {
     let code = match &error {
         StoreError::EtagMismatch { .. } => Code::FailedPrecondition,
+        StoreError::Exists { .. } => Code::AlreadyExists,
         StoreError::ManifestStrandsData { .. } => Code::FailedPrecondition,
         StoreError::Rejected { .. }
         | StoreError::Manifest(_)
@@ -444,6 +445,17 @@ pub async fn set_object(
     object_fields(object)?;
     let object = object.clone();
     let (stored, _) = write(tenant, move |store| store.set_object(&object)).await?;
+    Ok(stored)
+}
+
+/// Creates an object that must not exist yet (ALREADY_EXISTS when it does).
+pub async fn create_object(
+    tenant: &Arc<Tenant>,
+    object: &ObjectRecord,
+) -> Result<ObjectRecord, ApiError> {
+    object_fields(object)?;
+    let object = object.clone();
+    let (stored, _) = write(tenant, move |store| store.create_object(&object)).await?;
     Ok(stored)
 }
 

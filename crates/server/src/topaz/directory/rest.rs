@@ -563,6 +563,7 @@ struct SetObjectBody {
 
 async fn set_object(
     Extension(access): Extension<Access>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<SetObjectBody>,
 ) -> Result<Json<Value>, ApiError> {
     let object = body
@@ -571,7 +572,16 @@ async fn set_object(
     if !object.properties.is_object() {
         return Err(ApiError::invalid("object.properties must be a JSON object"));
     }
-    let stored = service::set_object(&access.tenant, &object).await?;
+    // `If-None-Match: *` creates only: an object already stored is refused, not replaced.
+    let create_only = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "*");
+    let stored = if create_only {
+        service::create_object(&access.tenant, &object).await?
+    } else {
+        service::set_object(&access.tenant, &object).await?
+    };
     Ok(Json(
         json!({ "result": object_json(&access.tenant, &stored) }),
     ))
