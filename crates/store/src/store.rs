@@ -265,20 +265,11 @@ impl Store {
             done = Some((value, next));
             Ok(())
         })?;
-        let (value, mut next) = done.ok_or_else(|| StoreError::Corrupt {
+        let (value, next) = done.ok_or_else(|| StoreError::Corrupt {
             key: format!("revision {revision}"),
             message: "committed without running the write".to_string(),
         })?;
-        next.set_revision(revision);
-        self.current.store(Arc::new(next));
-        self.head.fetch_max(revision, Ordering::Relaxed);
-        for (at, changes) in by_revision(replayed) {
-            self.journal.record(at, changes);
-        }
-        match recorded {
-            Some(changes) => self.journal.record(revision, changes),
-            None => self.journal.gap(revision),
-        }
+        self.publish(next, revision, replayed, recorded);
         drop(guard);
         // Single-record writes queued behind this one may lead now.
         self.queue.notify();
@@ -514,6 +505,28 @@ impl Store {
         }
     }
 
+    /// Publishes a committed revision: the new snapshot for readers, the backend head, and the
+    /// journal (other processes' replayed changes first, then this revision's, or a gap when they
+    /// were not kept). Called with the writer lock held.
+    fn publish(
+        &self,
+        mut next: Directory,
+        revision: u64,
+        replayed: Vec<(u64, Change)>,
+        recorded: Option<Vec<Change>>,
+    ) {
+        next.set_revision(revision);
+        self.current.store(Arc::new(next));
+        self.head.fetch_max(revision, Ordering::Relaxed);
+        for (at, changes) in by_revision(replayed) {
+            self.journal.record(at, changes);
+        }
+        match recorded {
+            Some(changes) => self.journal.record(revision, changes),
+            None => self.journal.gap(revision),
+        }
+    }
+
     /// Commits queued writes in one transaction and leaves each its outcome. Called with the writer
     /// lock held.
     fn commit_group(&self, group: Vec<(Op, Arc<crate::group::Ticket>)>) {
@@ -548,17 +561,8 @@ impl Store {
             Ok(())
         });
         let revision = match (committed, published) {
-            (Ok(revision), Some(mut next)) => {
-                next.set_revision(revision);
-                self.current.store(Arc::new(next));
-                self.head.fetch_max(revision, Ordering::Relaxed);
-                for (at, changes) in by_revision(replayed) {
-                    self.journal.record(at, changes);
-                }
-                match recorded {
-                    Some(changes) => self.journal.record(revision, changes),
-                    None => self.journal.gap(revision),
-                }
+            (Ok(revision), Some(next)) => {
+                self.publish(next, revision, replayed, recorded);
                 Ok(revision)
             }
             (Ok(revision), None) => Err(unexpected(revision)),
