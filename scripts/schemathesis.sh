@@ -56,27 +56,7 @@ listen:
 console:
   port: 0
 EOF
-"$LICTOR_BIN" run --demo --config "$work/lictor.yaml" >"$work/stdout.log" 2>"$work/stderr.log" &
-server_pid=$!
-for _ in $(seq 1 300); do
-  if grep -qx ready "$work/stdout.log" || ! kill -0 "$server_pid" 2>/dev/null; then
-    break
-  fi
-  sleep 0.1
-done
-address="$(awk '$1 == "listening" && $2 == "directory-rest" { print $3 }' "$work/stdout.log")"
-if ! grep -qx ready "$work/stdout.log" || [ -z "$address" ]; then
-  echo "schemathesis: lictor did not start; its output:" >&2
-  cat "$work/stdout.log" "$work/stderr.log" >&2
-  exit 1
-fi
-case "$address" in
-  127.0.0.1:*) ;;
-  *)
-    echo "schemathesis: lictor listens on $address, not on 127.0.0.1" >&2
-    exit 1
-    ;;
-esac
+start_demo_server "$work/lictor.yaml" "$work"
 
 base="http://$address"
 echo "== schemathesis against $base/openapi.json (lictor run --demo)"
