@@ -180,16 +180,24 @@ function isTab(panel, p) {
     setHash('is', { id_type: req.identity_context.type, identity: req.identity_context.identity, path: req.policy_context.path, decisions: req.policy_context.decisions.join(','), resource: JSON.stringify(req.resource_context) });
   }
 
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
+  // The form's request, remembered in the URL; null (with the error shown) when a field is invalid.
+  function submitted() {
     err.show(null);
     let req;
     try {
       req = request();
     } catch (x) {
-      return err.show(x);
+      err.show(x);
+      return null;
     }
     remember(req);
+    return req;
+  }
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const req = submitted();
+    if (!req) return;
     clear(out).append(h('p', { class: 'muted' }, 'Evaluating…'));
     try {
       const res = await api.api('POST', '/api/v3/lictor/explain/is', { body: req });
@@ -200,14 +208,8 @@ function isTab(panel, p) {
     }
   });
   treeBtn.addEventListener('click', async () => {
-    err.show(null);
-    let req;
-    try {
-      req = request();
-    } catch (x) {
-      return err.show(x);
-    }
-    remember(req);
+    const req = submitted();
+    if (!req) return;
     try {
       const body = { ...req, policy_context: { path: req.policy_context.path, decisions: req.policy_context.decisions }, options: { path_separator: 'PATH_SEPARATOR_DOT' } };
       const res = await api.api('POST', '/api/v2/authz/decisiontree', { body });
