@@ -58,10 +58,9 @@ async fn file(
 
 /// One file, with its type, an etag and the console's security headers; 404 for anything else.
 async fn serve(assets: &Assets, name: &str, headers: &HeaderMap) -> Response {
-    let Some(bytes) = read(assets, name).await else {
+    let Some((bytes, etag)) = read(assets, name).await else {
         return (StatusCode::NOT_FOUND, "no such console file").into_response();
     };
-    let etag = format!("\"{}\"", crate::manifest::etag_bytes(&bytes));
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -97,8 +96,20 @@ async fn serve(assets: &Assets, name: &str, headers: &HeaderMap) -> Response {
     response
 }
 
-/// The bytes of a console file, from the configured directory or the compiled-in copy.
-async fn read(assets: &Assets, name: &str) -> Option<Bytes> {
+/// The etag of a console file's bytes, quoted.
+fn etag_of(bytes: &[u8]) -> String {
+    format!("\"{}\"", crate::manifest::etag_bytes(bytes))
+}
+
+/// The etags of the compiled-in files, in the order of [`ASSETS`], computed once.
+fn embedded_etags() -> &'static [String] {
+    static ETAGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    ETAGS.get_or_init(|| ASSETS.iter().map(|(_, bytes)| etag_of(bytes)).collect())
+}
+
+/// The bytes of a console file and their etag, from the configured directory (read on every
+/// request) or the compiled-in copy.
+async fn read(assets: &Assets, name: &str) -> Option<(Bytes, String)> {
     // Only plain relative names: no parent steps, no absolute or hidden paths.
     let plain = name
         .split('/')
@@ -107,11 +118,17 @@ async fn read(assets: &Assets, name: &str) -> Option<Bytes> {
         return None;
     }
     match &assets.dir {
-        Some(dir) => tokio::fs::read(dir.join(name)).await.ok().map(Bytes::from),
-        None => ASSETS
-            .iter()
-            .find(|(path, _)| *path == name)
-            .map(|(_, bytes)| Bytes::from_static(bytes)),
+        Some(dir) => {
+            let bytes = tokio::fs::read(dir.join(name)).await.ok()?;
+            let etag = etag_of(&bytes);
+            Some((Bytes::from(bytes), etag))
+        }
+        None => {
+            let index = ASSETS.iter().position(|(path, _)| *path == name)?;
+            let (_, bytes) = ASSETS.get(index)?;
+            let etag = embedded_etags().get(index)?.clone();
+            Some((Bytes::from_static(bytes), etag))
+        }
     }
 }
 
