@@ -31,6 +31,9 @@ enum Workload {
     CheckGrpc,
     /// Authorizer Is over gRPC.
     IsGrpc,
+    /// The check's request over REST, sent to a server that answers every request with the same
+    /// static body: the baseline the others are compared with (nginx, one worker).
+    Static,
 }
 
 #[derive(Debug, Parser)]
@@ -59,6 +62,10 @@ struct Shape {
     /// Threads of the load generator's runtime.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// HTTP/2 connections the gRPC workloads share between the requests in flight (at most one per
+    /// request in flight).
+    #[arg(long, default_value_t = 4)]
+    grpc_connections: usize,
     /// A label printed with the result (e.g. "logging on").
     #[arg(long, default_value = "")]
     label: String,
@@ -152,9 +159,9 @@ async fn demo(args: DemoArgs) -> Result<()> {
     let stop_at = warm_until + Duration::from_secs_f64(shape.seconds);
     let grpc = match args.workload {
         Workload::CheckGrpc | Workload::IsGrpc => {
-            // A few HTTP/2 connections shared by the workers, as a pooled gRPC client would.
+            // HTTP/2 connections shared by the workers, as a pooled gRPC client would.
             let mut channels = Vec::new();
-            for _ in 0..shape.concurrency.clamp(1, 4) {
+            for _ in 0..shape.grpc_connections.clamp(1, shape.concurrency.max(1)) {
                 channels.push(
                     Channel::from_shared(format!("http://{}", args.address))?
                         .connect()
@@ -164,16 +171,20 @@ async fn demo(args: DemoArgs) -> Result<()> {
             }
             channels
         }
-        Workload::CheckHttp | Workload::IsHttp => Vec::new(),
+        Workload::CheckHttp | Workload::IsHttp | Workload::Static => Vec::new(),
     };
     let mut workers = Vec::new();
     for worker in 0..shape.concurrency {
         let channel = grpc.get(worker % grpc.len().max(1)).cloned();
-        let (address, workload) = (args.address, args.workload);
+        let (address, workload, concurrency) = (args.address, args.workload, shape.concurrency);
+        let spread = Spread {
+            worker,
+            concurrency,
+        };
         workers.push(tokio::spawn(async move {
             match channel {
-                Some(channel) => grpc_worker(channel, workload, worker, warm_until, stop_at).await,
-                None => http_worker(address, workload, worker, warm_until, stop_at).await,
+                Some(channel) => grpc_worker(channel, workload, spread, warm_until, stop_at).await,
+                None => http_worker(address, workload, spread, warm_until, stop_at).await,
             }
         }));
     }
@@ -207,18 +218,52 @@ fn percentile(sorted: &[u32], q: f64) -> u32 {
     sorted.get(index).copied().unwrap_or(0)
 }
 
-fn check_body(worker: usize, n: usize) -> serde_json::Value {
+/// Distinct Is requests the workers send between them (users × resource contexts), so that no
+/// single cached answer could serve the workload.
+const DISTINCT_IS_REQUESTS: usize = 10_000;
+
+/// Which worker of how many: worker `w` sends requests `w`, `w + concurrency`, ...
+#[derive(Debug, Clone, Copy)]
+struct Spread {
+    worker: usize,
+    concurrency: usize,
+}
+
+impl Spread {
+    /// The numbers of the requests this worker sends, in order, out of `distinct`: a share of
+    /// them when there are more than workers, else every one, starting at its own.
+    fn requests(self, distinct: usize) -> Vec<usize> {
+        if distinct > self.concurrency {
+            (self.worker..distinct)
+                .step_by(self.concurrency.max(1))
+                .collect()
+        } else {
+            (0..distinct)
+                .map(|i| (self.worker + i) % distinct)
+                .collect()
+        }
+    }
+}
+
+fn check_body(k: usize) -> serde_json::Value {
     serde_json::json!({
         "object_type": "group", "object_id": "admin", "relation": "member",
-        "subject_type": "user", "subject_id": user(worker + n),
+        "subject_type": "user", "subject_id": user(k),
     })
 }
 
-fn is_body(worker: usize, n: usize) -> serde_json::Value {
+/// The `k`-th distinct Is request: a user and a todo id, whose pairs do not repeat below
+/// [`DISTINCT_IS_REQUESTS`].
+fn is_request(k: usize) -> (&'static str, String) {
+    (user(k), format!("todo-{}", k / USERS.len()))
+}
+
+fn is_body(k: usize) -> serde_json::Value {
+    let (user, todo) = is_request(k);
     serde_json::json!({
-        "identity_context": {"type": "IDENTITY_TYPE_SUB", "identity": user(worker + n)},
+        "identity_context": {"type": "IDENTITY_TYPE_SUB", "identity": user},
         "policy_context": {"path": "todoApp.POST.todos", "decisions": ["allowed"]},
-        "resource_context": {},
+        "resource_context": {"object_id": todo},
     })
 }
 
@@ -240,7 +285,7 @@ pub(crate) fn record(tally: &mut Tally, started: Instant, ok: bool, warm_until: 
 async fn http_worker(
     address: SocketAddr,
     workload: Workload,
-    worker: usize,
+    spread: Spread,
     warm_until: Instant,
     stop_at: Instant,
 ) -> Result<Tally> {
@@ -249,13 +294,15 @@ async fn http_worker(
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
-    let (path, body): (&str, fn(usize, usize) -> serde_json::Value) = match workload {
-        Workload::IsHttp => ("/api/v2/authz/is", is_body),
-        _ => ("/api/v3/directory/check", check_body),
+    let (path, body, distinct): (&str, fn(usize) -> serde_json::Value, usize) = match workload {
+        Workload::IsHttp => ("/api/v2/authz/is", is_body, DISTINCT_IS_REQUESTS),
+        _ => ("/api/v3/directory/check", check_body, USERS.len()),
     };
     // Bodies are built before the clock starts, so the generator's JSON work is not measured.
-    let bodies: Vec<Bytes> = (0..USERS.len())
-        .map(|n| Bytes::from(body(worker, n).to_string()))
+    let bodies: Vec<Bytes> = spread
+        .requests(distinct)
+        .into_iter()
+        .map(|k| Bytes::from(body(k).to_string()))
         .collect();
     let mut tally = Tally::default();
     let mut n = 0usize;
@@ -279,47 +326,70 @@ async fn http_worker(
 async fn grpc_worker(
     channel: Channel,
     workload: Workload,
-    worker: usize,
+    spread: Spread,
     warm_until: Instant,
     stop_at: Instant,
 ) -> Result<Tally> {
     let mut readers = ReaderClient::new(channel.clone());
     let mut authorizers = AuthorizerClient::new(channel);
+    // Requests are built before the clock starts, as the HTTP bodies are.
+    let (checks, ises): (Vec<_>, Vec<_>) = if workload == Workload::IsGrpc {
+        let ises = spread
+            .requests(DISTINCT_IS_REQUESTS)
+            .into_iter()
+            .map(is_message);
+        (Vec::new(), ises.collect())
+    } else {
+        let checks = spread.requests(USERS.len()).into_iter().map(check_message);
+        (checks.collect(), Vec::new())
+    };
     let mut tally = Tally::default();
     let mut n = 0usize;
     while Instant::now() < stop_at {
-        let user = user(worker + n).to_string();
         n += 1;
         let started = Instant::now();
-        let ok = match workload {
-            Workload::IsGrpc => authorizers
-                .is(authorizer::IsRequest {
-                    policy_context: Some(authorizer::api::PolicyContext {
-                        path: "todoApp.POST.todos".into(),
-                        decisions: vec!["allowed".into()],
-                    }),
-                    identity_context: Some(authorizer::api::IdentityContext {
-                        identity: user,
-                        r#type: authorizer::api::IdentityType::Sub as i32,
-                    }),
-                    resource_context: None,
-                    policy_instance: None,
-                })
-                .await
-                .is_ok(),
-            _ => readers
-                .check(reader::CheckRequest {
-                    object_type: "group".into(),
-                    object_id: "admin".into(),
-                    relation: "member".into(),
-                    subject_type: "user".into(),
-                    subject_id: user,
-                    trace: false,
-                })
-                .await
-                .is_ok(),
+        let ok = if let Some(request) = ises.get(n % ises.len().max(1)) {
+            authorizers.is(request.clone()).await.is_ok()
+        } else if let Some(request) = checks.get(n % checks.len().max(1)) {
+            readers.check(request.clone()).await.is_ok()
+        } else {
+            bail!("no request to send");
         };
         record(&mut tally, started, ok, warm_until);
     }
     Ok(tally)
+}
+
+fn check_message(k: usize) -> reader::CheckRequest {
+    reader::CheckRequest {
+        object_type: "group".into(),
+        object_id: "admin".into(),
+        relation: "member".into(),
+        subject_type: "user".into(),
+        subject_id: user(k).into(),
+        trace: false,
+    }
+}
+
+fn is_message(k: usize) -> authorizer::IsRequest {
+    let (user, todo) = is_request(k);
+    let mut resource = lictor_proto::wkt::Struct::default();
+    resource.fields.insert(
+        "object_id".into(),
+        lictor_proto::wkt::Value {
+            kind: Some(lictor_proto::wkt::value::Kind::StringValue(todo)),
+        },
+    );
+    authorizer::IsRequest {
+        policy_context: Some(authorizer::api::PolicyContext {
+            path: "todoApp.POST.todos".into(),
+            decisions: vec!["allowed".into()],
+        }),
+        identity_context: Some(authorizer::api::IdentityContext {
+            identity: user.into(),
+            r#type: authorizer::api::IdentityType::Sub as i32,
+        }),
+        resource_context: Some(resource),
+        policy_instance: None,
+    }
 }
