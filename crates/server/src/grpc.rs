@@ -162,9 +162,7 @@ pub async fn dispatch(
     let trailers_only = crate::grpc_trailers::status_in(response.headers());
     let count = move |code: i32| {
         let code = crate::api_error::grpc_code_name(code);
-        state
-            .metrics
-            .request(&route, "grpc", code, started.elapsed());
+        state.metrics.grpc_request(&route, code, started.elapsed());
     };
     match trailers_only {
         Some(code) => {

@@ -8,7 +8,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::RwLock;
 use std::time::Duration;
 
 /// Labels of a request metric.
@@ -101,11 +103,30 @@ impl EvaluationLimits {
     }
 }
 
+/// The handles of one route's request metrics, resolved on its first request so that counting the
+/// next ones neither allocates label strings nor hashes label sets.
+struct RouteMetrics {
+    /// The HTTP method the route answers (gRPC: POST).
+    method: axum::http::Method,
+    /// The `method` label: `POST /api/v3/directory/check`, or the gRPC path.
+    label: String,
+    /// The `code="ok"` counter, by far the most frequent.
+    ok: Counter,
+    /// The latency histogram.
+    latency: Histogram,
+}
+
+/// Routes' resolved metrics by path, then method; one table per transport.
+#[derive(Default)]
+struct RouteTable(RwLock<HashMap<String, Vec<RouteMetrics>>>);
+
 /// Every metric the server keeps.
 pub struct Metrics {
     registry: Registry,
     requests: Family<MethodLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
+    rest_routes: RouteTable,
+    grpc_routes: RouteTable,
     decisions: Family<DecisionLabels, Counter>,
     limits: EvaluationLimits,
     policy_reloads: PolicyReloads,
@@ -196,6 +217,8 @@ impl Metrics {
             registry,
             requests,
             latency,
+            rest_routes: RouteTable::default(),
+            grpc_routes: RouteTable::default(),
             decisions,
             limits,
             policy_reloads,
@@ -212,21 +235,93 @@ impl Metrics {
         self.policy_reloads.clone()
     }
 
-    /// Counts a finished request.
-    pub fn request(&self, method: &str, transport: &'static str, code: &str, elapsed: Duration) {
-        self.requests
-            .get_or_create(&MethodLabels {
-                method: method.to_string(),
-                transport,
-                code: code.to_string(),
-            })
-            .inc();
-        self.latency
-            .get_or_create(&LatencyLabels {
-                method: method.to_string(),
-                transport,
-            })
-            .observe(elapsed.as_secs_f64());
+    /// Counts a finished REST request to the route `path` (the router's pattern, or `unmatched`).
+    pub fn rest_request(
+        &self,
+        method: &axum::http::Method,
+        path: &str,
+        code: &str,
+        elapsed: Duration,
+    ) {
+        self.route_request(&self.rest_routes, "rest", method, path, code, elapsed);
+    }
+
+    /// Counts a finished gRPC call of `path` (`/package.Service/Method`, or `unmatched`).
+    pub fn grpc_request(&self, path: &str, code: &str, elapsed: Duration) {
+        let post = axum::http::Method::POST;
+        self.route_request(&self.grpc_routes, "grpc", &post, path, code, elapsed);
+    }
+
+    fn route_request(
+        &self,
+        table: &RouteTable,
+        transport: &'static str,
+        method: &axum::http::Method,
+        path: &str,
+        code: &str,
+        elapsed: Duration,
+    ) {
+        let count = |route: &RouteMetrics| {
+            if code == "ok" {
+                route.ok.inc();
+            } else {
+                self.requests
+                    .get_or_create(&MethodLabels {
+                        method: route.label.clone(),
+                        transport,
+                        code: code.to_string(),
+                    })
+                    .inc();
+            }
+            route.latency.observe(elapsed.as_secs_f64());
+        };
+        {
+            let routes = table
+                .0
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let found = routes
+                .get(path)
+                .and_then(|methods| methods.iter().find(|r| r.method == *method));
+            if let Some(route) = found {
+                count(route);
+                return;
+            }
+        }
+        // A request no route matched is counted under `unmatched` alone, whatever its method.
+        let label = if transport == "grpc" || path == "unmatched" {
+            path.to_string()
+        } else {
+            format!("{method} {path}")
+        };
+        let route = RouteMetrics {
+            method: method.clone(),
+            ok: self
+                .requests
+                .get_or_create(&MethodLabels {
+                    method: label.clone(),
+                    transport,
+                    code: "ok".to_string(),
+                })
+                .clone(),
+            latency: self
+                .latency
+                .get_or_create(&LatencyLabels {
+                    method: label.clone(),
+                    transport,
+                })
+                .clone(),
+            label,
+        };
+        count(&route);
+        let mut routes = table
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let methods = routes.entry(path.to_string()).or_default();
+        if !methods.iter().any(|r| r.method == *method) {
+            methods.push(route);
+        }
     }
 
     /// Counts decisions.
@@ -352,5 +447,49 @@ impl ShippingGauges {
             &self.table_dropped,
             stats.table_dropped.load(Ordering::Relaxed),
         );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    fn text(metrics: &Metrics) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &metrics.registry).unwrap();
+        out
+    }
+
+    #[test]
+    fn requests_are_counted_by_route_method_transport_and_code() {
+        let metrics = Metrics::new();
+        let ms = Duration::from_millis(1);
+        let path = "/api/v3/directory/object/{object_type}/{object_id}";
+        metrics.rest_request(&Method::GET, path, "ok", ms);
+        metrics.rest_request(&Method::GET, path, "ok", ms);
+        metrics.rest_request(&Method::DELETE, path, "ok", ms);
+        metrics.rest_request(&Method::GET, path, "404", ms);
+        metrics.grpc_request("/aserto.directory.reader.v3.Reader/Check", "ok", ms);
+        metrics.grpc_request("unmatched", "unimplemented", ms);
+        metrics.rest_request(&Method::POST, "unmatched", "404", ms);
+        let out = text(&metrics);
+        let get = format!("GET {path}");
+        let delete = format!("DELETE {path}");
+        for (line, value) in [
+            (format!(r#"lictor_requests_total{{method="{get}",transport="rest",code="ok"}}"#), 2),
+            (format!(r#"lictor_requests_total{{method="{get}",transport="rest",code="404"}}"#), 1),
+            (format!(r#"lictor_requests_total{{method="{delete}",transport="rest",code="ok"}}"#), 1),
+            (
+                r#"lictor_requests_total{method="/aserto.directory.reader.v3.Reader/Check",transport="grpc",code="ok"}"#.to_string(),
+                1,
+            ),
+            (r#"lictor_requests_total{method="unmatched",transport="grpc",code="unimplemented"}"#.to_string(), 1),
+            (r#"lictor_requests_total{method="unmatched",transport="rest",code="404"}"#.to_string(), 1),
+            (format!(r#"lictor_request_duration_seconds_count{{method="{get}",transport="rest"}}"#), 3),
+        ] {
+            assert!(out.contains(&format!("{line} {value}\n")), "{line} {value} not in:\n{out}");
+        }
     }
 }

@@ -181,10 +181,9 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 
 /// Counts every REST request by its route and result.
 pub async fn measure(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or_else(
-        || "unmatched".to_string(),
-        |p| format!("{} {}", request.method(), p.as_str()),
-    );
+    // The router's pattern, not the path: one series per route whatever the ids in the path.
+    let path = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status();
@@ -193,8 +192,9 @@ pub async fn measure(State(state): State<Arc<AppState>>, request: Request, next:
     } else {
         status.as_str()
     };
+    let path = path.as_ref().map_or("unmatched", MatchedPath::as_str);
     state
         .metrics
-        .request(&route, "rest", code, started.elapsed());
+        .rest_request(&method, path, code, started.elapsed());
     response
 }
