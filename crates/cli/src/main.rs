@@ -17,6 +17,11 @@ mod policy_tests;
 mod serve;
 mod table;
 
+/// mimalloc instead of the C library's allocator: a request allocates and frees many small buffers on
+/// every worker thread, and glibc's malloc spent an eighth of the server's time there under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Lictor: an authorization service with a Topaz-compatible directory.
 #[derive(Parser)]
 #[command(name = "lictor", version, about)]
