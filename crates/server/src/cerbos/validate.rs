@@ -8,6 +8,7 @@ use lictor_proto::cerbos::engine::v1 as engine;
 use lictor_proto::cerbos::request::v1 as request;
 use lictor_proto::wkt;
 use std::collections::{HashMap, HashSet};
+use std::fmt::{self, Display};
 
 /// The limits of `server.requestLimits`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,12 +22,21 @@ pub struct RequestLimits {
 /// Most actions one PlanResources request may name (a rule of Cerbos's protos).
 const MAX_PLAN_ACTIONS: usize = 20;
 
+/// The path of a field of the `i`-th resource entry's resource, `resources[i].resource.field`.
+struct Field(usize, &'static str);
+
+impl Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "resources[{}].resource.{}", self.0, self.1)
+    }
+}
+
 /// Violations found so far, each `field.path: what is wrong`.
 #[derive(Default)]
 struct Violations(Vec<String>);
 
 impl Violations {
-    fn add(&mut self, path: &str, message: &str) {
+    fn add(&mut self, path: &dyn Display, message: &str) {
         self.0.push(format!("{path}: {message}"));
     }
 
@@ -42,19 +52,19 @@ impl Violations {
         Err(ApiError::invalid(message))
     }
 
-    fn non_empty(&mut self, path: &str, text: &str) {
+    fn non_empty(&mut self, path: &dyn Display, text: &str) {
         if text.is_empty() {
             self.add(path, "value length must be at least 1 characters");
         }
     }
 
-    fn version(&mut self, path: &str, text: &str) {
+    fn version(&mut self, path: &dyn Display, text: &str) {
         if !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             self.add(path, "value does not match regex pattern `^[\\w]*$`");
         }
     }
 
-    fn scope(&mut self, path: &str, text: &str) {
+    fn scope(&mut self, path: &dyn Display, text: &str) {
         if !is_scope(text) {
             self.add(
                 path,
@@ -64,20 +74,19 @@ impl Violations {
     }
 
     /// Non-empty, unique strings; `required` adds at least one.
-    fn strings(&mut self, path: &str, items: &[String], required: bool) {
+    fn strings(&mut self, path: &dyn Display, items: &[String], required: bool) {
         if required && items.is_empty() {
             self.add(path, "value must contain at least 1 item(s)");
         }
         for (i, item) in items.iter().enumerate() {
-            self.non_empty(&format!("{path}[{i}]"), item);
+            self.non_empty(&format_args!("{path}[{i}]"), item);
         }
-        let mut seen = HashSet::with_capacity(items.len());
-        if !items.iter().all(|item| seen.insert(item.as_str())) {
+        if !unique(items) {
             self.add(path, "repeated value must contain unique items");
         }
     }
 
-    fn attribute_keys(&mut self, path: &str, attr: &HashMap<String, wkt::Value>) {
+    fn attribute_keys(&mut self, path: &dyn Display, attr: &HashMap<String, wkt::Value>) {
         if attr.keys().any(String::is_empty) {
             self.add(path, "map key value length must be at least 1 characters");
         }
@@ -85,33 +94,50 @@ impl Violations {
 
     fn principal(&mut self, principal: Option<&engine::Principal>) {
         let Some(principal) = principal else {
-            self.add("principal", "value is required");
+            self.add(&"principal", "value is required");
             return;
         };
-        self.non_empty("principal.id", &principal.id);
-        self.version("principal.policy_version", &principal.policy_version);
-        self.strings("principal.roles", &principal.roles, true);
-        self.attribute_keys("principal.attr", &principal.attr);
-        self.scope("principal.scope", &principal.scope);
+        self.non_empty(&"principal.id", &principal.id);
+        self.version(&"principal.policy_version", &principal.policy_version);
+        self.strings(&"principal.roles", &principal.roles, true);
+        self.attribute_keys(&"principal.attr", &principal.attr);
+        self.scope(&"principal.scope", &principal.scope);
     }
 
     fn aux_data(&mut self, aux_data: Option<&request::AuxData>) {
         let Some(aux_data) = aux_data else { return };
         if let Some(jwt) = &aux_data.jwt {
-            self.non_empty("aux_data.jwt.token", &jwt.token);
+            self.non_empty(&"aux_data.jwt.token", &jwt.token);
             if !aux_data.jwts.is_empty() {
-                self.add("aux_data", "Only one of the jwt or jwts fields must be set");
+                self.add(
+                    &"aux_data",
+                    "Only one of the jwt or jwts fields must be set",
+                );
             }
         }
         for (name, jwt) in &aux_data.jwts {
             if name.is_empty() {
                 self.add(
-                    "aux_data.jwts",
+                    &"aux_data.jwts",
                     "map key value length must be at least 1 characters",
                 );
             }
-            self.non_empty(&format!("aux_data.jwts[{name:?}].token"), &jwt.token);
+            self.non_empty(&format_args!("aux_data.jwts[{name:?}].token"), &jwt.token);
         }
+    }
+}
+
+/// Whether no item repeats: compared pairwise for the few items a request usually names, through a
+/// set beyond.
+fn unique(items: &[String]) -> bool {
+    if items.len() <= 16 {
+        items
+            .iter()
+            .enumerate()
+            .all(|(i, item)| !items.iter().take(i).any(|earlier| earlier == item))
+    } else {
+        let mut seen = HashSet::with_capacity(items.len());
+        items.iter().all(|item| seen.insert(item.as_str()))
     }
 }
 
@@ -142,23 +168,28 @@ pub fn check_resources(
     let mut violations = Violations::default();
     violations.principal(request.principal.as_ref());
     if request.resources.is_empty() {
-        violations.add("resources", "value must contain at least 1 item(s)");
+        violations.add(&"resources", "value must contain at least 1 item(s)");
     }
     for (i, entry) in request.resources.iter().enumerate() {
-        let at = format!("resources[{i}]");
-        violations.strings(&format!("{at}.actions"), &entry.actions, true);
+        // Field paths are written out only for a violation: a valid request formats none.
+        violations.strings(
+            &format_args!("resources[{i}].actions"),
+            &entry.actions,
+            true,
+        );
         let Some(resource) = &entry.resource else {
-            violations.add(&format!("{at}.resource"), "value is required");
+            violations.add(
+                &format_args!("resources[{i}].resource"),
+                "value is required",
+            );
             continue;
         };
-        violations.non_empty(&format!("{at}.resource.kind"), &resource.kind);
-        violations.non_empty(&format!("{at}.resource.id"), &resource.id);
-        violations.version(
-            &format!("{at}.resource.policy_version"),
-            &resource.policy_version,
-        );
-        violations.attribute_keys(&format!("{at}.resource.attr"), &resource.attr);
-        violations.scope(&format!("{at}.resource.scope"), &resource.scope);
+        let at = |field: &'static str| Field(i, field);
+        violations.non_empty(&at("kind"), &resource.kind);
+        violations.non_empty(&at("id"), &resource.id);
+        violations.version(&at("policy_version"), &resource.policy_version);
+        violations.attribute_keys(&at("attr"), &resource.attr);
+        violations.scope(&at("scope"), &resource.scope);
     }
     violations.aux_data(request.aux_data.as_ref());
     violations.into_result()?;
@@ -188,23 +219,26 @@ pub fn plan_resources(request: &request::PlanResourcesRequest) -> Result<(), Api
     let mut violations = Violations::default();
     violations.principal(request.principal.as_ref());
     match &request.resource {
-        None => violations.add("resource", "value is required"),
+        None => violations.add(&"resource", "value is required"),
         Some(resource) => {
-            violations.non_empty("resource.kind", &resource.kind);
-            violations.version("resource.policy_version", &resource.policy_version);
-            violations.attribute_keys("resource.attr", &resource.attr);
-            violations.scope("resource.scope", &resource.scope);
+            violations.non_empty(&"resource.kind", &resource.kind);
+            violations.version(&"resource.policy_version", &resource.policy_version);
+            violations.attribute_keys(&"resource.attr", &resource.attr);
+            violations.scope(&"resource.scope", &resource.scope);
         }
     }
-    violations.strings("actions", &request.actions, false);
+    violations.strings(&"actions", &request.actions, false);
     if request.actions.len() > MAX_PLAN_ACTIONS {
         violations.add(
-            "actions",
+            &"actions",
             &format!("value must contain no more than {MAX_PLAN_ACTIONS} item(s)"),
         );
     }
     if request.action.is_empty() == request.actions.is_empty() {
-        violations.add("", "Exactly one of 'action' or 'actions' field must be set");
+        violations.add(
+            &"",
+            "Exactly one of 'action' or 'actions' field must be set",
+        );
     }
     violations.aux_data(request.aux_data.as_ref());
     violations.into_result()
