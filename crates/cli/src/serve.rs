@@ -75,10 +75,14 @@ pub fn run(
         settings.grpc_listen = None;
         config.cerbos = Some(settings);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    // A task woken into a worker's LIFO slot cannot be stolen: when the OS preempts that worker (a
+    // sidecar shares its cores with the application), an HTTP/2 connection's task waited there for a
+    // whole time slice, and gRPC's p99 was 4 ms where its p50 was 0.35 ms.
+    #[cfg(tokio_unstable)]
+    builder.disable_lifo_slot();
+    let runtime = builder.build().context("starting the async runtime")?;
     // Dropped before the runtime, which its last trace export still needs.
     let _log = runtime
         .block_on(async { lictor_server::logging::install(&config.log, &config.traces, &path) })
