@@ -504,6 +504,16 @@ fn a_rest_import_with_a_bad_line_in_the_middle_leaves_revision_and_contents_unch
     assert!(message.starts_with("line 500001: "), "{message}");
     assert_eq!(runtime().block_on(stats(&server)), before);
 
+    // Refused on its first line, while the client still has most of the body to send: it gets
+    // the answer, not a connection closed under its upload.
+    let (status, body) = post_import(&server, jsonl(MILLION, Some((1, malformed))));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("line 1: "),
+        "{body}"
+    );
+    assert_eq!(runtime().block_on(stats(&server)), before);
+
     let refused = r#"{"relation":{"object_type":"document","object_id":"doc-x","relation":"owner","subject_type":"user","subject_id":"user-x"}}"#;
     let (status, body) = post_import(&server, jsonl(MILLION, Some((999_999, refused))));
     assert_eq!(status, 400, "{body}");

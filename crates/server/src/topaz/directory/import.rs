@@ -16,7 +16,7 @@ use axum::routing::post;
 use axum::{Extension, Json, Router};
 use lictor_store::{read_import, ImportChange, ImportRecord, ImportStage, StoreError};
 use serde_json::{json, Value};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::sync::Arc;
 use tokio_stream::StreamExt as _;
 
@@ -37,14 +37,25 @@ async fn import(
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(chunks));
     let tenant = access.tenant.clone();
     let stage_limit = state.config.limits.max_import_bytes;
-    let summary = tokio::task::spawn_blocking(move || import_body(&tenant, reader, stage_limit))
-        .await
-        .map_err(|error| {
-            ApiError::new(
-                Code::Internal,
-                format!("the import was not applied: {error}"),
-            )
-        })??;
+    let summary = tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        let imported = import_body(&tenant, &mut reader, stage_limit);
+        if imported.is_err() {
+            // A refusal comes before the client has sent everything: what it still sends (up to
+            // the import limit) is read and dropped, so that it receives the answer rather than a
+            // connection closed under its upload.
+            let rest = u64::try_from(stage_limit).unwrap_or(u64::MAX);
+            let _ = std::io::copy(&mut (&mut reader).take(rest), &mut std::io::sink());
+        }
+        imported
+    })
+    .await
+    .map_err(|error| {
+        ApiError::new(
+            Code::Internal,
+            format!("the import was not applied: {error}"),
+        )
+    })??;
     Ok(Json(json!({
         "objects": summary.objects,
         "relations": summary.relations,
