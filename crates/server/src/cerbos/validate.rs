@@ -8,7 +8,7 @@ use lictor_proto::cerbos::engine::v1 as engine;
 use lictor_proto::cerbos::request::v1 as request;
 use lictor_proto::wkt;
 use std::collections::{HashMap, HashSet};
-use std::fmt::{self, Display};
+use std::fmt::Display;
 
 /// The limits of `server.requestLimits`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,15 +21,6 @@ pub struct RequestLimits {
 
 /// Most actions one PlanResources request may name (a rule of Cerbos's protos).
 const MAX_PLAN_ACTIONS: usize = 20;
-
-/// The path of a field of the `i`-th resource entry's resource, `resources[i].resource.field`.
-struct Field(usize, &'static str);
-
-impl Display for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "resources[{}].resource.{}", self.0, self.1)
-    }
-}
 
 /// Violations found so far, each `field.path: what is wrong`.
 #[derive(Default)]
@@ -184,12 +175,23 @@ pub fn check_resources(
             );
             continue;
         };
-        let at = |field: &'static str| Field(i, field);
-        violations.non_empty(&at("kind"), &resource.kind);
-        violations.non_empty(&at("id"), &resource.id);
-        violations.version(&at("policy_version"), &resource.policy_version);
-        violations.attribute_keys(&at("attr"), &resource.attr);
-        violations.scope(&at("scope"), &resource.scope);
+        violations.non_empty(
+            &format_args!("resources[{i}].resource.kind"),
+            &resource.kind,
+        );
+        violations.non_empty(&format_args!("resources[{i}].resource.id"), &resource.id);
+        violations.version(
+            &format_args!("resources[{i}].resource.policy_version"),
+            &resource.policy_version,
+        );
+        violations.attribute_keys(
+            &format_args!("resources[{i}].resource.attr"),
+            &resource.attr,
+        );
+        violations.scope(
+            &format_args!("resources[{i}].resource.scope"),
+            &resource.scope,
+        );
     }
     violations.aux_data(request.aux_data.as_ref());
     violations.into_result()?;
