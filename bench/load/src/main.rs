@@ -333,31 +333,34 @@ async fn grpc_worker(
     let mut readers = ReaderClient::new(channel.clone());
     let mut authorizers = AuthorizerClient::new(channel);
     // Requests are built before the clock starts, as the HTTP bodies are.
-    let (checks, ises): (Vec<_>, Vec<_>) = if workload == Workload::IsGrpc {
-        let ises = spread
-            .requests(DISTINCT_IS_REQUESTS)
-            .into_iter()
-            .map(is_message);
-        (Vec::new(), ises.collect())
+    let requests: Vec<GrpcRequest> = if workload == Workload::IsGrpc {
+        let numbers = spread.requests(DISTINCT_IS_REQUESTS).into_iter();
+        numbers.map(|k| GrpcRequest::Is(is_message(k))).collect()
     } else {
-        let checks = spread.requests(USERS.len()).into_iter().map(check_message);
-        (checks.collect(), Vec::new())
+        let numbers = spread.requests(USERS.len()).into_iter();
+        numbers
+            .map(|k| GrpcRequest::Check(check_message(k)))
+            .collect()
     };
     let mut tally = Tally::default();
     let mut n = 0usize;
     while Instant::now() < stop_at {
         n += 1;
         let started = Instant::now();
-        let ok = if let Some(request) = ises.get(n % ises.len().max(1)) {
-            authorizers.is(request.clone()).await.is_ok()
-        } else if let Some(request) = checks.get(n % checks.len().max(1)) {
-            readers.check(request.clone()).await.is_ok()
-        } else {
-            bail!("no request to send");
+        let ok = match requests.get(n % requests.len().max(1)) {
+            Some(GrpcRequest::Is(request)) => authorizers.is(request.clone()).await.is_ok(),
+            Some(GrpcRequest::Check(request)) => readers.check(request.clone()).await.is_ok(),
+            None => bail!("no request to send"),
         };
         record(&mut tally, started, ok, warm_until);
     }
     Ok(tally)
+}
+
+/// One request of a gRPC workload.
+enum GrpcRequest {
+    Check(reader::CheckRequest),
+    Is(authorizer::IsRequest),
 }
 
 fn check_message(k: usize) -> reader::CheckRequest {
