@@ -25,6 +25,7 @@ rounds="${ROUNDS:-3}"
 log_level="${LOG_LEVEL:-warn}"
 workloads="${WORKLOADS:-check-http is-http check-grpc is-grpc}"
 cargo build --release --locked -p lictor -p lictor-load
+export LICTOR_BIN="$root/target/release/lictor" RUST_LOG="$log_level"
 work="$(mktemp -d)"
 server_pid=""
 nginx_pid=""
@@ -95,19 +96,8 @@ decision_logs:
   enabled: $enabled
   file: $work/decisions.jsonl
 YAML
-  RUST_LOG="$log_level" target/release/lictor run --demo --config "$work/lictor.yaml" > "$work/out" 2> "$work/err" &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    grep -q '^ready' "$work/out" && break
-    sleep 0.1
-  done
-  local address
-  address="$(awk '$1 == "listening" && $2 == "authorizer-rest" {print $3}' "$work/out")"
-  if [ -z "$address" ]; then
-    echo "the server did not start:" >&2
-    cat "$work/err" >&2
-    exit 1
-  fi
+  # Every API port serves the whole API, Is included.
+  start_demo_server "$work/lictor.yaml" "$work"
   for workload in $workloads; do
     target/release/lictor-load demo --address "$address" --workload "$workload" \
       --concurrency "$concurrency" --seconds "$seconds" --label "logging $logging" | tee -a "$work/runs"
@@ -115,7 +105,7 @@ YAML
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
-  echo "log lines written: $(wc -l < "$work/err")"
+  echo "log lines written: $(wc -l < "$work/stderr.log")"
   if [ "$logging" = on ]; then
     echo "decision records written: $(cat "$work"/decisions.jsonl* 2>/dev/null | wc -l)"
   fi
