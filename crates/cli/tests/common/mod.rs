@@ -191,12 +191,19 @@ impl Drop for Running {
 }
 
 /// A port free now on 127.0.0.1, for a server that must come back on the same one.
+///
+/// It is drawn below the kernel's ephemeral range (32768 and up on Linux): a port the kernel handed
+/// out could be handed out again, as the local end of any test's outgoing connection, before the
+/// server binds it or while it restarts.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    loop {
+        let port = rng.gen_range(20_000..32_768);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The PostgreSQL server the tests make their databases on (`LICTOR_TEST_POSTGRES`, by default the
