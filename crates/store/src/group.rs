@@ -3,6 +3,10 @@
 //! disk), and each is acknowledged only once that transaction is durable. Each queued write is checked
 //! before it changes anything, so a refused one (a stale etag, a type the manifest lacks) leaves the
 //! others of its group to commit.
+//!
+//! Writers wait for their outcome in one of two ways: a thread blocks on the queue's condition
+//! variable ([`crate::Store`]'s synchronous writes), a task awaits its ticket's notification
+//! ([`crate::Store::submit_async`]), so a server's writers in flight hold no thread each.
 
 use crate::backend::RecordWrites;
 use crate::error::StoreError;
@@ -12,31 +16,36 @@ use lictor_model::{ObjectRecord, RelationRecord};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-/// One single-record write.
+/// One single-record write, committed together with the others queued at the same time.
 #[derive(Debug, Clone)]
-pub(crate) enum Op {
+pub enum SingleWrite {
     /// Create or replace an object; a non-empty etag must match the stored one.
     SetObject(ObjectRecord),
     /// Create an object that must not be stored yet.
     CreateObject(ObjectRecord),
     /// Delete an object, and with `with_relations` every relation it takes part in.
     DeleteObject {
+        /// The object's type.
         object_type: String,
+        /// The object's id.
         object_id: String,
+        /// Whether the relations the object takes part in go too.
         with_relations: bool,
     },
     /// Add a relation; a given etag must match the stored relation's.
     SetRelation {
+        /// The relation.
         relation: RelationRecord,
+        /// The etag the stored relation must have (none or empty: any).
         etag: Option<String>,
     },
     /// Remove a relation.
     DeleteRelation(RelationRecord),
 }
 
-/// What a write did.
+/// What a single-record write did.
 #[derive(Debug)]
-pub(crate) enum Applied {
+pub enum Written {
     /// The object as stored.
     Object(ObjectRecord),
     /// Whether the deleted record existed.
@@ -46,12 +55,14 @@ pub(crate) enum Applied {
 }
 
 /// Where a queued write's outcome is left for its writer.
-pub(crate) type Outcome = Result<(Applied, u64), StoreError>;
+pub(crate) type Outcome = Result<(Written, u64), StoreError>;
 
-/// A queued write's slot for its outcome.
+/// A queued write's slot for its outcome, and the signal its task waits on.
 #[derive(Debug, Default)]
 pub(crate) struct Ticket {
     outcome: Mutex<Option<Outcome>>,
+    /// Woken when the outcome is left, or when the writer lock is free for a queued write to lead.
+    ready: tokio::sync::Notify,
 }
 
 impl Ticket {
@@ -71,39 +82,47 @@ impl Ticket {
             .is_some()
     }
 
-    /// Leaves the outcome for the writer.
+    /// Leaves the outcome for the writer and wakes its task.
     pub(crate) fn fill(&self, outcome: Outcome) {
         *self
             .outcome
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(outcome);
+        self.ready.notify_one();
+    }
+
+    /// Waits until the outcome is left, the ticket is nudged to lead, or `timeout` passes. A wake-up
+    /// that came before the wait is kept (`notify_one` stores it), so none is lost.
+    pub(crate) async fn changed(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.ready.notified()).await;
     }
 }
 
 /// The writes waiting for the next commit, and the signal that some were committed.
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
-    pending: Mutex<Vec<(Op, Arc<Ticket>)>>,
+    pending: Mutex<Vec<(SingleWrite, Arc<Ticket>)>>,
     committed: Condvar,
 }
 
 impl Queue {
     /// Queues a write; its outcome arrives in the returned ticket.
-    pub(crate) fn push(&self, op: Op) -> Arc<Ticket> {
+    pub(crate) fn push(&self, op: SingleWrite) -> Arc<Ticket> {
         let ticket = Arc::new(Ticket::default());
-        self.pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push((op, Arc::clone(&ticket)));
+        self.lock().push((op, Arc::clone(&ticket)));
         ticket
+    }
+
+    /// Takes a write out of the queue if no commit has taken it yet: its writer went away before the
+    /// write was acknowledged, and no later writer should commit it in its place.
+    pub(crate) fn withdraw(&self, ticket: &Arc<Ticket>) {
+        self.lock()
+            .retain(|(_, queued)| !Arc::ptr_eq(queued, ticket));
     }
 
     /// Waits until `ticket` has its outcome, a commit happened, or `timeout` passed.
     pub(crate) fn wait(&self, ticket: &Ticket, timeout: Duration) {
-        let pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let pending = self.lock();
         // Checked under the queue's lock, which `notify` takes: no outcome slips in unseen.
         if ticket.is_done() {
             return;
@@ -111,23 +130,31 @@ impl Queue {
         let _ = self.committed.wait_timeout(pending, timeout);
     }
 
-    /// Wakes every waiting writer: outcomes were left, or the lock is free to lead.
+    /// Wakes the threads waiting for outcomes: a group was committed.
     pub(crate) fn notify(&self) {
-        let _pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _pending = self.lock();
         self.committed.notify_all();
     }
 
+    /// The writer lock was released: wakes every waiting writer, thread or task, so that one of the
+    /// queued ones leads the next commit.
+    pub(crate) fn hand_over(&self) {
+        let pending = self.lock();
+        self.committed.notify_all();
+        for (_, ticket) in pending.iter() {
+            ticket.ready.notify_one();
+        }
+    }
+
     /// Takes every queued write.
-    pub(crate) fn drain(&self) -> Vec<(Op, Arc<Ticket>)> {
-        std::mem::take(
-            &mut *self
-                .pending
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+    pub(crate) fn drain(&self) -> Vec<(SingleWrite, Arc<Ticket>)> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(SingleWrite, Arc<Ticket>)>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -136,18 +163,18 @@ impl Queue {
 pub(crate) fn apply(
     next: &mut Directory,
     batch: &mut dyn RecordWrites,
-    op: &Op,
-) -> Result<Result<Applied, StoreError>, StoreError> {
+    op: &SingleWrite,
+) -> Result<Result<Written, StoreError>, StoreError> {
     match op {
-        Op::CreateObject(object) => {
+        SingleWrite::CreateObject(object) => {
             if next.get_object(&object.object_type, &object.id).is_some() {
                 return Ok(Err(StoreError::Exists {
                     record: format!("object {}:{}", object.object_type, object.id),
                 }));
             }
-            apply(next, batch, &Op::SetObject(object.clone()))
+            apply(next, batch, &SingleWrite::SetObject(object.clone()))
         }
-        Op::SetObject(object) => {
+        SingleWrite::SetObject(object) => {
             let record = || format!("object {}:{}", object.object_type, object.id);
             let stored = next
                 .get_object(&object.object_type, &object.id)
@@ -184,9 +211,9 @@ pub(crate) fn apply(
                     key: format!("{}:{}", object.object_type, object.id),
                     message: "object missing right after its write".to_string(),
                 })?;
-            Ok(Ok(Applied::Object(stored)))
+            Ok(Ok(Written::Object(stored)))
         }
-        Op::DeleteObject {
+        SingleWrite::DeleteObject {
             object_type,
             object_id,
             with_relations,
@@ -201,11 +228,11 @@ pub(crate) fn apply(
                 }
             }
             batch.delete_object(object_type, object_id)?;
-            Ok(Ok(Applied::Existed(
+            Ok(Ok(Written::Existed(
                 next.delete_object(object_type, object_id),
             )))
         }
-        Op::SetRelation { relation, etag } => {
+        SingleWrite::SetRelation { relation, etag } => {
             if let Some(etag) = etag.as_deref().filter(|e| !e.is_empty()) {
                 let stored = next.has_relation(relation).then(|| relation.etag());
                 if let Err(error) =
@@ -229,14 +256,14 @@ pub(crate) fn apply(
                     record: format!("relation {relation}"),
                     source,
                 })?;
-            Ok(Ok(Applied::Done))
+            Ok(Ok(Written::Done))
         }
-        Op::DeleteRelation(relation) => {
+        SingleWrite::DeleteRelation(relation) => {
             if let Err(error) = check_relation_key(relation) {
                 return Ok(Err(error));
             }
             batch.delete_relation(relation)?;
-            Ok(Ok(Applied::Existed(next.delete_relation(relation))))
+            Ok(Ok(Written::Existed(next.delete_relation(relation))))
         }
     }
 }

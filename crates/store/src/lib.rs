@@ -15,6 +15,7 @@ mod sync;
 
 pub use backend::{Backend, Change, LoadSink, RecordWrites, WriteBody};
 pub use error::StoreError;
+pub use group::{SingleWrite, Written};
 pub use journal::{Journal, Revision, MAX_CHANGES as MAX_JOURNAL_CHANGES};
 pub use jsonl::{read_import, write_object_line, write_relation_line, ImportItem, ImportRecord};
 pub use postgres::PostgresRecords;

@@ -6,7 +6,7 @@
 
 use crate::backend::{Backend, Change, LoadSink, RecordWrites};
 use crate::error::StoreError;
-use crate::group::{Applied, Op, Outcome, Queue};
+use crate::group::{Outcome, Queue, SingleWrite, Ticket, Written};
 use crate::journal::Journal;
 use crate::jsonl::{read_import, write_object_line, write_relation_line, ImportRecord};
 use crate::postgres::PostgresRecords;
@@ -272,7 +272,7 @@ impl Store {
         self.publish(next, revision, replayed, recorded);
         drop(guard);
         // Single-record writes queued behind this one may lead now.
-        self.queue.notify();
+        self.queue.hand_over();
         Ok((value, revision))
     }
 
@@ -425,16 +425,16 @@ impl Store {
 
     /// Creates or replaces an object. A non-empty `etag` must match the stored one.
     pub fn set_object(&self, object: &ObjectRecord) -> Result<(ObjectRecord, u64), StoreError> {
-        match self.submit(Op::SetObject(object.clone()))? {
-            (Applied::Object(stored), revision) => Ok((stored, revision)),
+        match self.submit(SingleWrite::SetObject(object.clone()))? {
+            (Written::Object(stored), revision) => Ok((stored, revision)),
             (_, revision) => Err(unexpected(revision)),
         }
     }
 
     /// Creates an object that is not stored yet; one that is, is refused ([`StoreError::Exists`]).
     pub fn create_object(&self, object: &ObjectRecord) -> Result<(ObjectRecord, u64), StoreError> {
-        match self.submit(Op::CreateObject(object.clone()))? {
-            (Applied::Object(stored), revision) => Ok((stored, revision)),
+        match self.submit(SingleWrite::CreateObject(object.clone()))? {
+            (Written::Object(stored), revision) => Ok((stored, revision)),
             (_, revision) => Err(unexpected(revision)),
         }
     }
@@ -447,7 +447,7 @@ impl Store {
         object_id: &str,
         with_relations: bool,
     ) -> Result<(bool, u64), StoreError> {
-        existed(self.submit(Op::DeleteObject {
+        existed(self.submit(SingleWrite::DeleteObject {
             object_type: object_type.to_string(),
             object_id: object_id.to_string(),
             with_relations,
@@ -460,7 +460,7 @@ impl Store {
         relation: &RelationRecord,
         etag: Option<&str>,
     ) -> Result<u64, StoreError> {
-        let (_, revision) = self.submit(Op::SetRelation {
+        let (_, revision) = self.submit(SingleWrite::SetRelation {
             relation: relation.clone(),
             etag: etag.map(str::to_string),
         })?;
@@ -469,40 +469,78 @@ impl Store {
 
     /// Removes a relation; returns whether it existed.
     pub fn delete_relation(&self, relation: &RelationRecord) -> Result<(bool, u64), StoreError> {
-        existed(self.submit(Op::DeleteRelation(relation.clone()))?)
+        existed(self.submit(SingleWrite::DeleteRelation(relation.clone()))?)
     }
 
     /// Runs a single-record write with whatever others are queued. The writer that finds the lock
     /// free leads: it commits everything queued, then what queued meanwhile, for a few rounds; the
     /// others wait for their outcome without taking the lock, so the leader's next commit holds every
     /// write that arrived during its last one.
-    fn submit(&self, op: Op) -> Outcome {
+    fn submit(&self, op: SingleWrite) -> Outcome {
         let ticket = self.queue.push(op);
         loop {
             if let Some(outcome) = ticket.take() {
                 return outcome;
             }
-            let guard = match self.writer.try_lock() {
-                Ok(guard) => guard,
-                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => {
-                    // A leader (or an import) holds the lock; its end wakes us.
-                    self.queue.wait(&ticket, LEADER_WAIT);
-                    continue;
-                }
-            };
-            for _ in 0..LEAD_ROUNDS {
-                let group = self.queue.drain();
-                if group.is_empty() {
-                    break;
-                }
-                self.commit_group(group);
-                self.queue.notify();
+            match self.try_writer() {
+                Some(guard) => self.lead(guard),
+                // A leader (or an import) holds the lock; its end wakes us.
+                None => self.queue.wait(&ticket, LEADER_WAIT),
             }
-            drop(guard);
-            // Writes queued during the last round need a leader: whoever wakes first takes the lock.
+        }
+    }
+
+    /// Runs a single-record write, committed with the others queued at the same time, from a task:
+    /// while others commit it waits without holding a thread; when it leads, the commit runs in
+    /// place of the task's runtime worker (`block_in_place`), whose other tasks move on. Returns
+    /// once the write is durable. A task dropped before its write was taken for a commit withdraws it.
+    /// Runs on a Tokio runtime with its timer enabled.
+    pub async fn submit_async(&self, write: SingleWrite) -> Result<(Written, u64), StoreError> {
+        let mut queued = Queued {
+            queue: &self.queue,
+            ticket: self.queue.push(write),
+            settled: false,
+        };
+        loop {
+            if let Some(outcome) = queued.ticket.take() {
+                queued.settled = true;
+                return outcome;
+            }
+            if self.try_writer().is_some() {
+                run_blocking(|| {
+                    if let Some(guard) = self.try_writer() {
+                        self.lead(guard);
+                    }
+                });
+                continue;
+            }
+            queued.ticket.changed(LEADER_WAIT).await;
+        }
+    }
+
+    /// The writer lock, if no one holds it.
+    fn try_writer(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.writer.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Commits what is queued, then what queued meanwhile, for up to [`LEAD_ROUNDS`] groups, and
+    /// hands the lock over.
+    fn lead(&self, guard: MutexGuard<'_, ()>) {
+        for _ in 0..LEAD_ROUNDS {
+            let group = self.queue.drain();
+            if group.is_empty() {
+                break;
+            }
+            self.commit_group(group);
             self.queue.notify();
         }
+        drop(guard);
+        // Writes queued during the last round need a leader: whoever wakes first takes the lock.
+        self.queue.hand_over();
     }
 
     /// Publishes a committed revision: the new snapshot for readers, the backend head, and the
@@ -529,7 +567,7 @@ impl Store {
 
     /// Commits queued writes in one transaction and leaves each its outcome. Called with the writer
     /// lock held.
-    fn commit_group(&self, group: Vec<(Op, Arc<crate::group::Ticket>)>) {
+    fn commit_group(&self, group: Vec<(SingleWrite, Arc<Ticket>)>) {
         if group.is_empty() {
             return;
         }
@@ -537,7 +575,7 @@ impl Store {
         let keeps = self.journal.keeps();
         let mut recorded = None;
         let mut replayed = Vec::new();
-        let mut outcomes: Vec<Result<Applied, StoreError>> = Vec::with_capacity(group.len());
+        let mut outcomes: Vec<Result<Written, StoreError>> = Vec::with_capacity(group.len());
         let mut published = None;
         let committed = self.records.write(base.revision(), &mut |pending, batch| {
             let mut next = (*base).clone();
@@ -804,9 +842,35 @@ fn unexpected(revision: u64) -> StoreError {
 }
 
 /// Whether a deleted record existed, from a delete's outcome.
-fn existed((applied, revision): (Applied, u64)) -> Result<(bool, u64), StoreError> {
+/// A queued write of [`Store::submit_async`]: withdrawn from the queue if its task is dropped first.
+struct Queued<'a> {
+    queue: &'a Queue,
+    ticket: Arc<Ticket>,
+    settled: bool,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.queue.withdraw(&self.ticket);
+        }
+    }
+}
+
+/// Runs `blocking` (a commit waits for the disk) without stalling the other tasks of a multi-threaded
+/// Tokio runtime; elsewhere (a current-thread runtime, no runtime) it just runs.
+fn run_blocking<T>(blocking: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(blocking)
+        }
+        _ => blocking(),
+    }
+}
+
+fn existed((applied, revision): (Written, u64)) -> Result<(bool, u64), StoreError> {
     match applied {
-        Applied::Existed(existed) => Ok((existed, revision)),
+        Written::Existed(existed) => Ok((existed, revision)),
         _ => Err(unexpected(revision)),
     }
 }

@@ -7,7 +7,7 @@ use lictor_directory::{
     CheckRequest, Directory, DirectoryError, LookupObjectsRequest, LookupSubjectsRequest, Page,
 };
 use lictor_model::{ObjectRecord, RelationRecord};
-use lictor_store::StoreError;
+use lictor_store::{SingleWrite, StoreError, Written};
 use std::sync::Arc;
 
 /// Largest page a caller may ask for, as in Topaz; a bigger ask is refused.
@@ -424,17 +424,26 @@ pub fn relation_fields(relation: &RelationRecord, prefix: &str) -> Result<(), Ap
     required(&relation.subject_id, &format!("{prefix}subject_id"))
 }
 
-/// Runs a store write on the blocking pool: it waits for its commit to be durable, and concurrent
-/// writers queued meanwhile are committed together with it rather than one worker thread at a time.
-async fn write<T: Send + 'static>(
-    tenant: &Arc<Tenant>,
-    write: impl FnOnce(&lictor_store::Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let tenant = Arc::clone(tenant);
-    tokio::task::spawn_blocking(move || write(&tenant.store))
+/// Commits one single-record write together with the other writers' queued meanwhile; returns once
+/// it is durable. Waiting holds no thread.
+async fn write(tenant: &Tenant, write: SingleWrite) -> Result<Written, ApiError> {
+    tenant
+        .store
+        .submit_async(write)
         .await
-        .map_err(|error| ApiError::new(Code::Internal, format!("the write stopped: {error}")))?
+        .map(|(written, _)| written)
         .map_err(store_error)
+}
+
+/// The object a set or create stored.
+fn stored_object(written: Written) -> Result<ObjectRecord, ApiError> {
+    match written {
+        Written::Object(stored) => Ok(stored),
+        _ => Err(ApiError::new(
+            Code::Internal,
+            "the store answered an object write without the object",
+        )),
+    }
 }
 
 /// Creates or updates an object; a non-empty etag must match the stored one.
@@ -443,9 +452,7 @@ pub async fn set_object(
     object: &ObjectRecord,
 ) -> Result<ObjectRecord, ApiError> {
     object_fields(object)?;
-    let object = object.clone();
-    let (stored, _) = write(tenant, move |store| store.set_object(&object)).await?;
-    Ok(stored)
+    stored_object(write(tenant, SingleWrite::SetObject(object.clone())).await?)
 }
 
 /// Creates an object that must not exist yet (ALREADY_EXISTS when it does).
@@ -454,9 +461,7 @@ pub async fn create_object(
     object: &ObjectRecord,
 ) -> Result<ObjectRecord, ApiError> {
     object_fields(object)?;
-    let object = object.clone();
-    let (stored, _) = write(tenant, move |store| store.create_object(&object)).await?;
-    Ok(stored)
+    stored_object(write(tenant, SingleWrite::CreateObject(object.clone())).await?)
 }
 
 /// Deletes an object (and, when asked, every relation it is in).
@@ -468,11 +473,12 @@ pub async fn delete_object(
 ) -> Result<(), ApiError> {
     required(object_type, "object_type")?;
     required(object_id, "object_id")?;
-    let (object_type, object_id) = (object_type.to_string(), object_id.to_string());
-    write(tenant, move |store| {
-        store.delete_object(&object_type, &object_id, with_relations)
-    })
-    .await?;
+    let delete = SingleWrite::DeleteObject {
+        object_type: object_type.to_string(),
+        object_id: object_id.to_string(),
+        with_relations,
+    };
+    write(tenant, delete).await?;
     Ok(())
 }
 
@@ -483,11 +489,11 @@ pub async fn set_relation(
     etag: &str,
 ) -> Result<RelationRecord, ApiError> {
     relation_fields(relation, "relation.")?;
-    let (written, etag) = (relation.clone(), etag.to_string());
-    write(tenant, move |store| {
-        store.set_relation(&written, Some(&etag))
-    })
-    .await?;
+    let set = SingleWrite::SetRelation {
+        relation: relation.clone(),
+        etag: Some(etag.to_string()),
+    };
+    write(tenant, set).await?;
     Ok(relation.clone())
 }
 
@@ -497,8 +503,7 @@ pub async fn delete_relation(
     relation: &RelationRecord,
 ) -> Result<(), ApiError> {
     relation_fields(relation, "")?;
-    let relation = relation.clone();
-    write(tenant, move |store| store.delete_relation(&relation)).await?;
+    write(tenant, SingleWrite::DeleteRelation(relation.clone())).await?;
     Ok(())
 }
 
