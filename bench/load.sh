@@ -11,6 +11,7 @@
 #   CONCURRENCY=16 bench/load.sh
 #   BASELINE=none bench/load.sh        # without nginx
 #   LOG_LEVEL=info WORKLOADS=check-http bench/load.sh  # with one log line per request (to a file)
+#   LICTOR_BIN=/path/to/older/lictor bench/load.sh     # another build of the server, for a before/after
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -25,7 +26,7 @@ rounds="${ROUNDS:-3}"
 log_level="${LOG_LEVEL:-warn}"
 workloads="${WORKLOADS:-check-http is-http check-grpc is-grpc}"
 cargo build --release --locked -p lictor -p lictor-load
-export LICTOR_BIN="$root/target/release/lictor" RUST_LOG="$log_level"
+export LICTOR_BIN="${LICTOR_BIN:-$root/target/release/lictor}" RUST_LOG="$log_level"
 work="$(mktemp -d)"
 server_pid=""
 nginx_pid=""

@@ -53,31 +53,59 @@ fn value_json(value: &wkt::Value) -> Value {
     }
 }
 
+/// 2^53: below it a double holds every integer.
+const EXACT: f64 = 9_007_199_254_740_992.0;
+
+/// A double as the integer it holds, when it is a whole number below 2^53.
+fn whole(n: f64) -> Option<i64> {
+    // Exact: a whole number below 2^53 converts to i64 without loss.
+    (n.fract() == 0.0 && n.abs() < EXACT).then_some(n as i64)
+}
+
 /// A double as a JSON number: an integer when it is a whole number a double holds exactly, and
 /// null when it is no number (NaN or infinite), which JSON cannot write.
 fn number_json(n: f64) -> Value {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if n.fract() == 0.0 && n.abs() < EXACT {
-        // Exact: a whole number below 2^53 converts to i64 without loss.
-        Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+    match whole(n) {
+        Some(integer) => Value::from(integer),
+        None => serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
     }
 }
 
-/// A JSON value written from a proto message, with whole-number doubles as integers (see
-/// [`struct_json`]).
-pub fn whole_numbers(value: Value) -> Value {
-    match value {
-        Value::Number(n) if n.is_f64() => number_json(n.as_f64().unwrap_or_default()),
-        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(name, value)| (name, whole_numbers(value)))
-                .collect(),
-        ),
-        other => other,
+/// A proto message written as protojson writes it, straight into bytes (no JSON value in between):
+/// compact, whole-number doubles as integers (see [`struct_json`]), NaN and infinities as null.
+pub fn protojson_bytes<T: serde::Serialize>(message: &T) -> serde_json::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(256);
+    message.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut bytes,
+        WholeNumbers,
+    ))?;
+    Ok(bytes)
+}
+
+/// serde_json's compact output, with whole-number floats written as integers.
+struct WholeNumbers;
+
+impl serde_json::ser::Formatter for WholeNumbers {
+    fn write_f64<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: f64,
+    ) -> std::io::Result<()> {
+        match whole(value) {
+            Some(integer) => self.write_i64(writer, integer),
+            None => serde_json::ser::CompactFormatter.write_f64(writer, value),
+        }
+    }
+
+    fn write_f32<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: f32,
+    ) -> std::io::Result<()> {
+        match whole(f64::from(value)) {
+            Some(integer) => self.write_i64(writer, integer),
+            None => serde_json::ser::CompactFormatter.write_f32(writer, value),
+        }
     }
 }
 
@@ -113,11 +141,16 @@ mod tests {
     }
 
     #[test]
-    fn written_messages_lose_the_point_of_whole_numbers_only() {
-        let written = json!({"a": 10.0, "b": [2.5, 3.0], "c": "10.0"});
+    fn messages_are_written_with_whole_numbers_as_integers() {
+        let message =
+            json!({"a": 10.0, "b": [2.5, 3.0, -0.0, 1e300], "c": "10.0", "d": {"e": 1.0e15}});
         assert_eq!(
-            whole_numbers(written).to_string(),
-            r#"{"a":10,"b":[2.5,3],"c":"10.0"}"#
+            String::from_utf8(protojson_bytes(&message).unwrap()).unwrap(),
+            r#"{"a":10,"b":[2.5,3,0,1e+300],"c":"10.0","d":{"e":1000000000000000}}"#
+        );
+        assert_eq!(
+            String::from_utf8(protojson_bytes(&(f64::NAN, 7.0_f32, 0.5_f32)).unwrap()).unwrap(),
+            "[null,7,0.5]"
         );
     }
 }

@@ -11,8 +11,7 @@ use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Request, S
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
-use axum::response::Response;
-use axum::Json;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -102,10 +101,14 @@ fn read_body<T: DeserializeOwned>(body: MessageDeserializer) -> Result<T, ApiErr
 
 /// A proto message as the JSON answer protojson writes (proto field names, every field), with
 /// whole numbers as integers.
-pub fn proto_answer<T: Serialize>(message: &T) -> Result<Json<serde_json::Value>, ApiError> {
-    serde_json::to_value(message)
-        .map(|value| Json(crate::proto_json::whole_numbers(value)))
-        .map_err(|e| ApiError::new(Code::Internal, format!("answer: {e}")))
+pub fn proto_answer<T: Serialize>(message: &T) -> Result<Response, ApiError> {
+    let bytes = crate::proto_json::protojson_bytes(message)
+        .map_err(|e| ApiError::new(Code::Internal, format!("answer: {e}")))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response())
 }
 
 /// The error for a body that could not be read: too large (413, `RESOURCE_EXHAUSTED`, as HTTP

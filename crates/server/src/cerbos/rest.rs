@@ -4,8 +4,10 @@
 
 use super::service::CerbosApi;
 use crate::api_error::ApiError;
+use crate::rest::proto_answer;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
@@ -38,21 +40,21 @@ pub const PATHS: [&str; 5] = [
 async fn check_resources(
     State(api): State<Arc<CerbosApi>>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = decode(&body)?;
-    encode(&api.check_resources(&request).await?)
+    proto_answer(&api.check_resources(&request).await?)
 }
 
 async fn plan_resources(
     State(api): State<Arc<CerbosApi>>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = decode(&body)?;
-    encode(&api.plan_resources(&request)?)
+    proto_answer(&api.plan_resources(&request)?)
 }
 
-async fn server_info(State(api): State<Arc<CerbosApi>>) -> Result<Json<Value>, ApiError> {
-    encode(&api.server_info())
+async fn server_info(State(api): State<Arc<CerbosApi>>) -> Result<Response, ApiError> {
+    proto_answer(&api.server_info())
 }
 
 async fn health() -> Json<Value> {
@@ -71,36 +73,6 @@ pub(super) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             ApiError::invalid(format!("request body field {path}: {inner}"))
         }
     })
-}
-
-/// A protobuf message as protojson, whole numbers written without a fraction as protojson does.
-pub(super) fn encode<T: serde::Serialize>(message: &T) -> Result<Json<Value>, ApiError> {
-    let mut value = serde_json::to_value(message)
-        .map_err(|e| ApiError::new(crate::api_error::Code::Internal, e.to_string()))?;
-    whole_numbers(&mut value);
-    Ok(Json(value))
-}
-
-/// Largest integer a double holds exactly.
-const EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
-
-fn whole_numbers(value: &mut Value) {
-    match value {
-        Value::Number(number) => {
-            if let Some(float) = number
-                .as_f64()
-                .filter(|f| number.is_f64() && f.fract() == 0.0 && f.abs() <= EXACT_INTEGER)
-            {
-                // In range and whole: the conversion is exact.
-                #[allow(clippy::cast_possible_truncation)]
-                let whole = float as i64;
-                *number = serde_json::Number::from(whole);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
-        Value::Object(map) => map.values_mut().for_each(whole_numbers),
-        _ => {}
-    }
 }
 
 #[cfg(test)]
@@ -134,12 +106,5 @@ mod tests {
         assert!(error.message.contains("principal"), "{}", error.message);
         let error = decode::<CheckResourcesRequest>(br#"{"includeMeta":"yes"}"#).unwrap_err();
         assert!(error.message.contains("includeMeta"), "{}", error.message);
-    }
-
-    #[test]
-    fn whole_doubles_are_written_as_integers() {
-        let mut value = serde_json::json!({"a": [5.0, 2.5, -3.0], "b": 1e300});
-        whole_numbers(&mut value);
-        assert_eq!(value.to_string(), r#"{"a":[5,2.5,-3],"b":1e+300}"#);
     }
 }

@@ -10,6 +10,7 @@ use crate::api_error::ApiError;
 use crate::rest::{proto_answer, proto_message, JsonBody, PathParams};
 use crate::server::AppState;
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use lictor_proto::authorizer::v2 as authorizer;
@@ -49,7 +50,7 @@ async fn is(
     State(state): State<Arc<AppState>>,
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request: authorizer::IsRequest = decision_message(body)?;
     proto_answer(&super::is(&state, &access, request).await?)
 }
@@ -67,7 +68,7 @@ async fn decision_tree(
     State(state): State<Arc<AppState>>,
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request: authorizer::DecisionTreeRequest = decision_message(body)?;
     proto_answer(&super::decision_tree(&state, &access, request).await?)
 }
@@ -76,7 +77,7 @@ async fn query(
     State(state): State<Arc<AppState>>,
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request: authorizer::QueryRequest = decision_message(body)?;
     proto_answer(&super::query(&state, &access, request).await?)
 }
@@ -85,19 +86,19 @@ async fn compile(
     State(state): State<Arc<AppState>>,
     Extension(access): Extension<Access>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request: authorizer::CompileRequest = decision_message(body)?;
     proto_answer(&super::compile(&state, &access, request).await?)
 }
 
-async fn list_policies(Extension(access): Extension<Access>) -> Result<Json<Value>, ApiError> {
+async fn list_policies(Extension(access): Extension<Access>) -> Result<Response, ApiError> {
     proto_answer(&super::list_policies(&access)?)
 }
 
 async fn get_policy(
     Extension(access): Extension<Access>,
     PathParams(id): PathParams<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = authorizer::GetPolicyRequest {
         id,
         ..Default::default()
@@ -105,6 +106,6 @@ async fn get_policy(
     proto_answer(&super::get_policy(&access, &request)?)
 }
 
-async fn info() -> Result<Json<Value>, ApiError> {
+async fn info() -> Result<Response, ApiError> {
     proto_answer(&super::info())
 }
