@@ -26,58 +26,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        protojson_body(&body_bytes(request, state).await?).map(JsonBody)
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| body_error("request body", e.status(), &e.body_text()))?;
+        let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+            axum::body::Bytes::from_static(b"{}")
+        } else {
+            bytes
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
+        read_body(MessageDeserializer::new(value)).map(JsonBody)
     }
-}
-
-/// A JSON request body of a type that names every spelling it accepts (each field's JSON name as
-/// an alias) and refuses unknown fields, so that a plain parse accepts nothing the protojson reading
-/// would read otherwise: parsed straight from the bytes, without the intermediate JSON value. What
-/// that parse refuses (a `null`, a field under both names, a value of another kind, an empty body)
-/// is read as [`JsonBody`] reads it, which accepts it or names the fault.
-pub struct StrictJsonBody<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for StrictJsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        strict_body(&body_bytes(request, state).await?).map(StrictJsonBody)
-    }
-}
-
-/// A body read as [`StrictJsonBody`] reads it. Only an object is parsed straight: serde would also
-/// read a struct from an array of its fields, which protojson refuses.
-pub(crate) fn strict_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let object = bytes
-        .iter()
-        .find(|byte| !byte.is_ascii_whitespace())
-        .is_some_and(|first| *first == b'{');
-    match object.then(|| serde_json::from_slice(bytes)) {
-        Some(Ok(body)) => Ok(body),
-        _ => protojson_body(bytes),
-    }
-}
-
-/// The request's body, refused with an error naming the limit when it is over it.
-async fn body_bytes<S: Send + Sync>(
-    request: Request,
-    state: &S,
-) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::Bytes::from_request(request, state)
-        .await
-        .map_err(|e| body_error("request body", e.status(), &e.body_text()))
-}
-
-/// A body read as protojson reads a message; an empty body is an empty message.
-pub(crate) fn protojson_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
-    read_body(MessageDeserializer::new(value))
 }
 
 /// A proto message from a parsed JSON request body, read as protojson reads it: a field under its
