@@ -506,6 +506,9 @@ impl Store {
                 queued.settled = true;
                 return outcome;
             }
+            // Looked at before `block_in_place`, which hands the worker's other tasks to another
+            // thread: that is paid only by a writer that will lead, and taken again inside, since
+            // another writer may lead in between.
             if self.try_writer().is_some() {
                 run_blocking(|| {
                     if let Some(guard) = self.try_writer() {
@@ -841,7 +844,6 @@ fn unexpected(revision: u64) -> StoreError {
     }
 }
 
-/// Whether a deleted record existed, from a delete's outcome.
 /// A queued write of [`Store::submit_async`]: withdrawn from the queue if its task is dropped first.
 struct Queued<'a> {
     queue: &'a Queue,
@@ -868,6 +870,7 @@ fn run_blocking<T>(blocking: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Whether a deleted record existed, from a delete's outcome.
 fn existed((applied, revision): (Written, u64)) -> Result<(bool, u64), StoreError> {
     match applied {
         Written::Existed(existed) => Ok((existed, revision)),
